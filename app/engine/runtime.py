@@ -1,0 +1,190 @@
+"""Start, load, advance and save workflows; list the user tasks waiting for people.
+
+Every call works on an in-memory workflow that the caller loaded from stored state. On
+any error the caller must discard it and reload (engine notes, pitfall 7): nothing here
+writes anywhere.
+"""
+
+from __future__ import annotations
+
+import copy
+import uuid
+from dataclasses import dataclass
+
+from SpiffWorkflow.bpmn.script_engine import PythonScriptEngine
+from SpiffWorkflow.bpmn.specs.mixins.events.end_event import EndEvent
+from SpiffWorkflow.bpmn.workflow import BpmnWorkflow
+from SpiffWorkflow.exceptions import SpiffWorkflowException
+from SpiffWorkflow.spiff.specs.defaults import UserTask
+from SpiffWorkflow.util.task import TaskState
+
+from .errors import ScriptError, TaskNotReady, WorkflowRunError
+from .sandbox import DEFAULT_TIME_LIMIT, SandboxEnvironment
+from .serializer import SERIALIZER_VERSION, dump_state, load_state
+from .specs import CompiledProcess
+
+
+@dataclass(frozen=True)
+class ReadyTask:
+    """A READY user task as the service layer sees it."""
+
+    id: str
+    bpmn_id: str
+    name: str
+    lane: str | None
+    candidate_groups: tuple[str, ...]
+    form: str | None
+    documentation: str | None
+
+
+class Engine:
+    """The sandboxed SpiffWorkflow runtime. Holds no per-case state."""
+
+    serializer_version = SERIALIZER_VERSION
+
+    def __init__(self, script_time_limit: float = DEFAULT_TIME_LIMIT):
+        self.script_engine = PythonScriptEngine(environment=SandboxEnvironment(script_time_limit))
+
+    # -- lifecycle -------------------------------------------------------------------
+    def start(self, process: CompiledProcess, data: dict | None = None) -> BpmnWorkflow:
+        """Create a workflow, give the start event ``data`` and run to the first wait."""
+        workflow = BpmnWorkflow(process.spec, process.subprocess_specs, script_engine=self.script_engine)
+        for task in workflow.get_tasks(state=TaskState.READY):
+            task.set_data(**copy.deepcopy(data or {}))
+        self._advance(workflow)
+        return workflow
+
+    def load(self, process: CompiledProcess, state: str) -> BpmnWorkflow:
+        """Restore a stored workflow and re-attach the sandboxed script engine."""
+        workflow = load_state(state, process.spec, process.subprocess_specs)
+        # The script engine is not serialised: without this the sandbox would vanish.
+        workflow.script_engine = self.script_engine
+        for sub in workflow.subprocesses.values():
+            sub.script_engine = self.script_engine
+        return workflow
+
+    @staticmethod
+    def dump(workflow: BpmnWorkflow) -> str:
+        """Serialise the workflow's instance state."""
+        return dump_state(workflow)
+
+    # -- user tasks --------------------------------------------------------------------
+    @staticmethod
+    def ready_user_tasks(workflow: BpmnWorkflow) -> list[ReadyTask]:
+        """Return the READY user tasks, oldest first."""
+        tasks = workflow.get_tasks(state=TaskState.READY, manual=True)
+        result = []
+        for task in sorted(tasks, key=lambda t: t.last_state_change):
+            spec = task.task_spec
+            if not isinstance(spec, UserTask):
+                continue
+            ext = spec.extensions or {}
+            props = ext.get("properties", {})
+            lane = spec.lane.strip() if isinstance(spec.lane, str) and spec.lane.strip() else None
+            result.append(ReadyTask(
+                id=str(task.id),
+                bpmn_id=spec.bpmn_id,
+                name=spec.bpmn_name or spec.bpmn_id,
+                lane=lane,
+                candidate_groups=tuple(ext.get("candidateGroups", ())),
+                form=props.get("formJsonSchemaFilename") or ext.get("formKey"),
+                documentation=spec.documentation,
+            ))
+        return result
+
+    def complete_user_task(self, workflow: BpmnWorkflow, task_id: str, data: dict) -> None:
+        """Complete a READY user task with ``data`` and run the engine to the next wait."""
+        try:
+            task = workflow.get_task_from_id(uuid.UUID(task_id))
+        except (ValueError, KeyError, TypeError):
+            task = None
+        # Task.run() does not check state (pitfall 6): refuse anything but a READY user task.
+        if task is None or task.state != TaskState.READY or not isinstance(task.task_spec, UserTask):
+            raise TaskNotReady(task_id)
+        task.set_data(**copy.deepcopy(data))
+        try:
+            task.run()
+        except SpiffWorkflowException as exc:
+            raise self._run_error(exc) from None
+        self._advance(workflow)
+
+    # -- timers --------------------------------------------------------------------------
+    def fire_due_timers(self, workflow: BpmnWorkflow) -> int:
+        """Fire timers that are due now; return how many timer events fired."""
+        before = self._completed_timer_count(workflow)
+        try:
+            workflow.refresh_timers()
+        except SpiffWorkflowException as exc:
+            raise self._run_error(exc) from None
+        self._advance(workflow)
+        return self._completed_timer_count(workflow) - before
+
+    @staticmethod
+    def waiting_timers(workflow: BpmnWorkflow) -> list[dict]:
+        """Return ``{"task_id", "bpmn_id", "due"}`` for each waiting timer event."""
+        result = []
+        for event in workflow.waiting_events():
+            if event.event_type != "TimerEventDefinition":
+                continue
+            value = event.value
+            due = value if isinstance(value, str) else None
+            result.append({"bpmn_id": event.name, "due": due})
+        return result
+
+    @staticmethod
+    def _completed_timer_count(workflow: BpmnWorkflow) -> int:
+        return sum(1 for t in workflow.get_tasks(state=TaskState.COMPLETED)
+                   if type(getattr(t.task_spec, "event_definition", None)).__name__.endswith("TimerEventDefinition"))
+
+    # -- status --------------------------------------------------------------------------
+    @staticmethod
+    def is_completed(workflow: BpmnWorkflow) -> bool:
+        """Whether the workflow reached its end."""
+        return workflow.is_completed()
+
+    @staticmethod
+    def outcome(workflow: BpmnWorkflow) -> str | None:
+        """Return the name of the last end event reached, if any."""
+        ends = [t for t in workflow.get_tasks(state=TaskState.COMPLETED) if isinstance(t.task_spec, EndEvent)
+                and t.workflow is workflow]
+        if not ends:
+            return None
+        last = max(ends, key=lambda t: t.last_state_change)
+        return last.task_spec.bpmn_name or last.task_spec.bpmn_id
+
+    @staticmethod
+    def case_data(workflow: BpmnWorkflow) -> dict:
+        """Return the case's current data: every live branch's view, later changes winning."""
+        if workflow.is_completed():
+            merged = {}
+            if workflow.last_task is not None:
+                merged.update(workflow.last_task.data)
+            merged.update(workflow.data)
+            return copy.deepcopy(merged)
+        frontier = workflow.get_tasks(state=TaskState.READY | TaskState.WAITING | TaskState.STARTED)
+        merged = {}
+        for task in sorted(frontier, key=lambda t: t.last_state_change):
+            merged.update(task.data)
+        return copy.deepcopy(merged)
+
+    # -- internals -----------------------------------------------------------------------
+    def _advance(self, workflow: BpmnWorkflow) -> None:
+        try:
+            workflow.do_engine_steps()
+            # Timers that became due during the steps need a second pass (pitfall 8).
+            workflow.refresh_timers()
+            workflow.do_engine_steps()
+        except SpiffWorkflowException as exc:
+            raise self._run_error(exc) from None
+        except ScriptError as exc:
+            raise WorkflowRunError(str(exc), line=exc.line) from None
+
+    @staticmethod
+    def _run_error(exc: SpiffWorkflowException) -> WorkflowRunError:
+        task = getattr(exc, "task", None)
+        element = getattr(getattr(task, "task_spec", None), "bpmn_id", None) if task else None
+        name = getattr(getattr(task, "task_spec", None), "bpmn_name", None) if task else None
+        inner = getattr(exc, "exception", None)
+        detail = str(inner) if isinstance(inner, ScriptError) else str(exc)
+        prefix = f"{name or element}: " if (name or element) else ""
+        return WorkflowRunError(prefix + detail, element=element, line=getattr(exc, "line_number", None))
