@@ -1,0 +1,61 @@
+"""The JSON API under /api/v1: parse -> one service call -> commit -> dump."""
+
+from __future__ import annotations
+
+from flask import current_app, jsonify, request
+
+from ..auth import authenticated_user, protect_unsafe_session_request
+from ..errors import Forbidden, Unauthorized
+from ..extensions import api
+
+PREFIX = "/api/v1"
+
+
+def public(view):
+    """Mark a view as reachable without a token or session."""
+    view._public = True
+    return view
+
+
+def requires(*roles: str):
+    """Declare the roles an endpoint needs; checked before the body is parsed (403 before 422)."""
+
+    def mark(view):
+        view._required_roles = roles
+        return view
+
+    return mark
+
+
+def _guard():
+    if not request.path.startswith(PREFIX + "/"):
+        return None
+    view = current_app.view_functions.get(request.endpoint)
+    if view is None or getattr(view, "_public", False):
+        return None
+    user = authenticated_user()
+    if user is None:
+        raise Unauthorized("Log in or send a bearer token.")
+    roles = getattr(view, "_required_roles", None)
+    if roles and not user.has_role(*roles):
+        raise Forbidden("Your role does not allow this.")
+    protect_unsafe_session_request()
+    return None
+
+
+def init_api(app) -> None:
+    """Register the API blueprints, the auth guard and the OpenAPI document."""
+    from . import auth, cases, processes, tasks
+
+    api.init_app(app)
+    api.spec.components.security_scheme("bearerAuth", {"type": "http", "scheme": "bearer"})
+    api.spec.options["security"] = [{"bearerAuth": []}]
+    for blp in (auth.blp, processes.blp, cases.blp, tasks.blp):
+        api.register_blueprint(blp, url_prefix=PREFIX)
+    app.before_request(_guard)
+
+    @app.get(PREFIX + "/openapi.json")
+    @public
+    def openapi_document():
+        """The OpenAPI 3 description of this API, generated from the schemas."""
+        return jsonify(api.spec.to_dict())

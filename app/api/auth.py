@@ -1,0 +1,63 @@
+"""Tokens and browser sessions."""
+
+from __future__ import annotations
+
+from flask import request
+from flask_login import current_user, login_user, logout_user
+from flask_smorest import Blueprint
+from flask_wtf.csrf import generate_csrf
+
+from .. import transaction
+from ..services import org
+from . import public
+from .schemas import MeSchema, TokenRequestSchema, TokenResponseSchema
+
+blp = Blueprint("auth", __name__, description="Log in: bearer tokens and sessions")
+
+
+@blp.route("/auth/token", methods=["POST"])
+@blp.arguments(TokenRequestSchema)
+@blp.response(200, TokenResponseSchema)
+@public
+def create_token(body):
+    """Exchange username and password for a bearer token (expires; revocable)."""
+
+    def _issue():
+        user = org.authenticate(body["username"], body["password"])
+        raw, token = org.issue_token(user)
+        return {"token": raw, "expires_at": token.expires_at, "user": user}
+
+    return transaction.run(_issue)
+
+
+@blp.route("/auth/token", methods=["DELETE"])
+@blp.response(204)
+def revoke_token():
+    """Revoke the bearer token used for this request."""
+    raw = request.headers.get("Authorization", "").partition(" ")[2].strip()
+    transaction.run(org.revoke_token, raw)
+
+
+@blp.route("/auth/session", methods=["POST"])
+@blp.arguments(TokenRequestSchema)
+@blp.response(200, MeSchema)
+@public
+def create_session(body):
+    """Log in a browser session (cookie); returns the CSRF token to send as X-CSRFToken."""
+    user = org.authenticate(body["username"], body["password"])
+    login_user(user)
+    return {"user": user, "csrf_token": generate_csrf()}
+
+
+@blp.route("/auth/session", methods=["DELETE"])
+@blp.response(204)
+def delete_session():
+    """Log out the browser session."""
+    logout_user()
+
+
+@blp.route("/auth/me", methods=["GET"])
+@blp.response(200, MeSchema)
+def me():
+    """The current user and a CSRF token for session-cookie clients."""
+    return {"user": current_user, "csrf_token": generate_csrf()}

@@ -1,0 +1,199 @@
+"""Marshmallow schemas of the JSON API. The OpenAPI document is generated from them."""
+
+from __future__ import annotations
+
+import re
+
+from marshmallow import EXCLUDE, Schema, fields, validate
+
+from ..services.cases import history, open_tasks
+from ..services.tasks import task_form
+
+ID_NUMBER = re.compile(r"^(\d{17}[\dXx]|\d{15})$")
+PHONE = re.compile(r"^\+?[\d\- ]{5,20}$")
+
+
+def mask_id_number(value: str | None) -> str | None:
+    """Keep the first and last four characters: ``1404**********1234``."""
+    if not value:
+        return value
+    if len(value) <= 8:
+        return "*" * len(value)
+    return value[:4] + "*" * (len(value) - 8) + value[-4:]
+
+
+def mask_phone(value: str | None) -> str | None:
+    """Keep the first three and last four digits: ``138****1234``."""
+    if not value:
+        return value
+    if len(value) <= 7:
+        return "*" * len(value)
+    return value[:3] + "*" * (len(value) - 7) + value[-4:]
+
+
+class ErrorSchema(Schema):
+    code = fields.Integer(required=True, metadata={"description": "HTTP status"})
+    error = fields.String(required=True, metadata={"description": "machine-readable code"})
+    message = fields.String(required=True)
+    errors = fields.Raw(allow_none=True, metadata={
+        "description": "{field: [messages]} for invalid input; [{file, line, element, message}] for diagrams"})
+
+
+class TokenRequestSchema(Schema):
+    username = fields.String(required=True, validate=validate.Length(min=1, max=64))
+    password = fields.String(required=True, validate=validate.Length(min=1, max=256), load_only=True)
+
+
+class UserSchema(Schema):
+    id = fields.Integer()
+    username = fields.String()
+    display_name = fields.String()
+    roles = fields.List(fields.String())
+    groups = fields.List(fields.String(), attribute="group_codes")
+
+
+class TokenResponseSchema(Schema):
+    token = fields.String()
+    expires_at = fields.DateTime()
+    user = fields.Nested(UserSchema)
+
+
+class MeSchema(Schema):
+    user = fields.Nested(UserSchema)
+    csrf_token = fields.String(metadata={"description": "send as X-CSRFToken with session-cookie requests"})
+
+
+class VersionSchema(Schema):
+    version = fields.Integer()
+    content_hash = fields.String()
+    name = fields.String()
+    deployed_at = fields.DateTime()
+    deployed_by = fields.Function(lambda v: v.deployed_by.username if v.deployed_by else None)
+    files = fields.Function(lambda v: [f.filename for f in v.files])
+
+
+class ProcessSchema(Schema):
+    key = fields.String()
+    name = fields.String()
+    latest_version = fields.Integer()
+    versions = fields.List(fields.Nested(VersionSchema))
+
+
+class DeployResponseSchema(Schema):
+    key = fields.String()
+    name = fields.String()
+    version = fields.Integer()
+    content_hash = fields.String()
+    created = fields.Boolean()
+    files = fields.List(fields.String())
+    user_tasks = fields.Raw()
+
+
+class ApplicantInSchema(Schema):
+    name = fields.String(required=True, validate=validate.Length(min=1, max=200))
+    id_number = fields.String(required=True, validate=validate.Regexp(
+        ID_NUMBER, error="Not a valid ID number (18 characters, the last may be X)."))
+    phone = fields.String(load_default=None, allow_none=True, validate=validate.Regexp(
+        PHONE, error="Not a valid phone number."))
+
+
+class CaseCreateSchema(Schema):
+    process_key = fields.String(required=True, validate=validate.Length(min=1, max=200))
+    applicant = fields.Nested(ApplicantInSchema, required=True)
+    data = fields.Dict(keys=fields.String(), load_default=dict)
+
+
+class TaskSchema(Schema):
+    id = fields.Integer()
+    case_id = fields.Integer()
+    receipt_no = fields.Function(lambda t: t.case.receipt_no)
+    process_key = fields.Function(lambda t: t.case.process_key)
+    bpmn_id = fields.String()
+    name = fields.String()
+    lane = fields.String(allow_none=True)
+    group = fields.String(allow_none=True)
+    groups = fields.List(fields.String(), attribute="group_codes")
+    state = fields.String()
+    assignee = fields.Function(lambda t: t.assignee.username if t.assignee else None)
+    created_at = fields.DateTime()
+    claimed_at = fields.DateTime(allow_none=True)
+    completed_at = fields.DateTime(allow_none=True)
+
+
+class TaskDetailSchema(TaskSchema):
+    documentation = fields.String(allow_none=True)
+    form_name = fields.String(attribute="form", allow_none=True)
+    form = fields.Method("get_form", metadata={"description": "JSON Schema of the task's form"})
+    case = fields.Method("get_case")
+    data = fields.Method("get_data", metadata={"description": "the case data the task shows"})
+
+    def get_form(self, task):
+        return task_form(task)
+
+    def get_case(self, task):
+        return CaseBriefSchema().dump(task.case)
+
+    def get_data(self, task):
+        return task.case.data
+
+
+class TaskListQuerySchema(Schema):
+    class Meta:
+        unknown = EXCLUDE
+
+    view = fields.String(load_default="available", validate=validate.OneOf(("available", "mine", "completed")))
+    page = fields.Integer(load_default=1, validate=validate.Range(min=1))
+    per_page = fields.Integer(load_default=20, validate=validate.Range(min=1, max=100))
+
+
+class TaskListSchema(Schema):
+    items = fields.List(fields.Nested(TaskSchema))
+    total = fields.Integer()
+    page = fields.Integer()
+    per_page = fields.Integer()
+
+
+class CompleteRequestSchema(Schema):
+    class Meta:
+        unknown = EXCLUDE
+
+    # Checked against the task's form after the claim checks (401/403/404/409 come first).
+    data = fields.Raw(load_default=dict, metadata={"description": "form data (a JSON object)"})
+
+
+class ApplicantOutSchema(Schema):
+    name = fields.String(attribute="applicant_name")
+    id_number = fields.Function(lambda c: mask_id_number(c.applicant_id_number))
+    phone = fields.Function(lambda c: mask_phone(c.applicant_phone))
+
+
+class AuditEventSchema(Schema):
+    id = fields.Integer()
+    type = fields.String(attribute="event_type")
+    at = fields.DateTime()
+    actor = fields.Function(lambda e: e.actor.username if e.actor else None)
+    task_id = fields.Integer(allow_none=True)
+    task_name = fields.String(allow_none=True)
+    data = fields.Raw(allow_none=True)
+
+
+class CaseBriefSchema(Schema):
+    id = fields.Integer()
+    receipt_no = fields.String()
+    process_key = fields.String()
+    process_name = fields.Function(lambda c: c.process_version.name)
+    version = fields.Integer()
+    status = fields.String()
+    outcome = fields.String(allow_none=True)
+    applicant = fields.Function(lambda c: ApplicantOutSchema().dump(c))
+    started_by = fields.Function(lambda c: c.started_by.username)
+    started_at = fields.DateTime()
+    ended_at = fields.DateTime(allow_none=True)
+
+
+class CaseSchema(CaseBriefSchema):
+    data = fields.Raw()
+    tasks = fields.Function(lambda c: TaskSchema(many=True).dump(open_tasks(c)),
+                            metadata={"description": "open and claimed tasks"})
+    history = fields.Function(lambda c: AuditEventSchema(many=True).dump(history(c)),
+                              metadata={"description": "audit events, oldest first"})

@@ -1,0 +1,58 @@
+"""Authentication: flask-login sessions for browsers, bearer tokens for API clients."""
+
+from __future__ import annotations
+
+from flask import g, request
+from flask_login import current_user
+
+from ..extensions import csrf, db, login_manager
+from ..models import User
+from ..services import org
+
+
+def _bearer() -> str | None:
+    header = request.headers.get("Authorization", "")
+    scheme, _, value = header.partition(" ")
+    return value.strip() if scheme.lower() == "bearer" and value.strip() else None
+
+
+@login_manager.user_loader
+def _load_session_user(user_id: str) -> User | None:
+    # A bearer token, when given, decides alone: a stale session cookie must not override it.
+    if _bearer() is not None:
+        return None
+    user = db.session.get(User, int(user_id))
+    if user is not None and user.active:
+        g.auth_via = "session"
+        return user
+    return None
+
+
+@login_manager.request_loader
+def _load_token_user(req) -> User | None:
+    raw = _bearer()
+    if raw is None:
+        return None
+    user = org.user_for_token(raw)
+    if user is not None:
+        g.auth_via = "token"
+    return user
+
+
+def authenticated_user() -> User | None:
+    """Return the user of this request (session or token), or None."""
+    return current_user if current_user.is_authenticated else None
+
+
+def protect_unsafe_session_request() -> None:
+    """Require a CSRF token for unsafe methods authenticated by a session cookie."""
+    if request.method in ("GET", "HEAD", "OPTIONS"):
+        return
+    if g.get("auth_via") == "session":
+        csrf.protect()
+
+
+def init_auth(app) -> None:
+    """Wire flask-login into the app."""
+    login_manager.init_app(app)
+    login_manager.session_protection = "basic"

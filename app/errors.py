@@ -1,0 +1,150 @@
+"""Domain errors and the one place that turns them into HTTP responses.
+
+Services raise these; routes never build error responses themselves. Under ``/api``
+every error is JSON ``{"code", "error", "message", "errors"}``; elsewhere a short HTML
+page. The session is rolled back first, so a failed step stores nothing.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from flask import jsonify, render_template_string, request
+from flask_wtf.csrf import CSRFError
+from sqlalchemy.exc import OperationalError
+from werkzeug.exceptions import HTTPException
+
+from .extensions import db
+
+log = logging.getLogger(__name__)
+
+
+class AppError(Exception):
+    """Base of errors a user can cause; ``error`` is a stable machine code."""
+
+    status = 400
+    error = "bad_request"
+
+    def __init__(self, message: str, errors=None, error: str | None = None):
+        super().__init__(message)
+        self.message = message
+        self.errors = errors
+        if error:
+            self.error = error
+
+
+class BadRequest(AppError):
+    status, error = 400, "bad_request"
+
+
+class Unauthorized(AppError):
+    status, error = 401, "unauthorized"
+
+
+class Forbidden(AppError):
+    status, error = 403, "forbidden"
+
+
+class NotFound(AppError):
+    status, error = 404, "not_found"
+
+
+class Conflict(AppError):
+    status, error = 409, "conflict"
+
+
+class InvalidInput(AppError):
+    """Invalid data; ``errors`` maps dotted field paths to lists of messages."""
+
+    status, error = 422, "invalid_input"
+
+
+class InvalidDiagram(AppError):
+    """A deployment was refused; ``errors`` is a list of {file, line, element, message}."""
+
+    status, error = 422, "invalid_diagram"
+
+
+class RetryableConflict(Exception):
+    """A concurrent update touched the same case; the unit of work should be retried."""
+
+
+_HTTP_CODES = {
+    400: "bad_request", 401: "unauthorized", 403: "forbidden", 404: "not_found",
+    405: "method_not_allowed", 409: "conflict", 413: "payload_too_large", 415: "unsupported_media_type",
+    422: "invalid_input", 429: "too_many_requests", 500: "internal_error", 503: "unavailable",
+}
+
+_HTML = """<!doctype html><html lang="zh-CN"><meta charset="utf-8"><title>{{ code }}</title>
+<body><h1>{{ code }}</h1><p>{{ message }}</p><p><a href="/">返回首页 / Home</a></p></body></html>"""
+
+
+def flatten_messages(messages, prefix: str = "") -> dict[str, list[str]]:
+    """Turn marshmallow/webargs nested messages into ``{"a.b": [..]}``."""
+    flat: dict[str, list[str]] = {}
+    if isinstance(messages, dict):
+        for key, value in messages.items():
+            path = f"{prefix}.{key}" if prefix else str(key)
+            if isinstance(value, dict):
+                flat.update(flatten_messages(value, path))
+            else:
+                flat.setdefault(path, []).extend(value if isinstance(value, list) else [str(value)])
+    elif isinstance(messages, list):
+        flat.setdefault(prefix or "_schema", []).extend(str(m) for m in messages)
+    return flat
+
+
+def _wants_json() -> bool:
+    return request.path.startswith("/api/") or request.path == "/healthz"
+
+
+def _respond(status: int, error: str, message: str, errors=None):
+    if _wants_json():
+        body = {"code": status, "error": error, "message": message, "errors": errors}
+        return jsonify(body), status
+    return render_template_string(_HTML, code=status, message=message), status
+
+
+def register_error_handlers(app) -> None:
+    """Install the handlers that map errors to responses."""
+
+    @app.errorhandler(AppError)
+    def _app_error(exc: AppError):
+        db.session.rollback()
+        return _respond(exc.status, exc.error, exc.message, exc.errors)
+
+    @app.errorhandler(CSRFError)
+    def _csrf(exc: CSRFError):
+        db.session.rollback()
+        return _respond(400, "csrf_failed", f"CSRF token missing or invalid: {exc.description}")
+
+    @app.errorhandler(HTTPException)
+    def _http(exc: HTTPException):
+        db.session.rollback()
+        status = exc.code or 500
+        data = getattr(exc, "data", None) or {}
+        messages = data.get("messages") if isinstance(data, dict) else None
+        if status == 400 and messages:
+            return _respond(400, "malformed_json", "The request body is not valid JSON.")
+        if status == 422 and messages:
+            # webargs nests by location: {"json": {...}} / {"query": {...}}
+            flat = {}
+            for location, msgs in messages.items():
+                flat.update(flatten_messages(msgs) if location in ("json", "query", "form") else
+                            flatten_messages(msgs, location))
+            return _respond(422, "invalid_input", "The request data is invalid.", flat)
+        if status == 413:
+            return _respond(413, "payload_too_large", "The upload is larger than the allowed limit.")
+        return _respond(status, _HTTP_CODES.get(status, "error"), exc.description or exc.name)
+
+    @app.errorhandler(OperationalError)
+    def _db_down(exc: OperationalError):
+        db.session.rollback()
+        log.warning("database error: %s", exc)
+        return _respond(503, "unavailable", "The database is not available; try again shortly.")
+
+    @app.errorhandler(Exception)
+    def _unexpected(exc: Exception):
+        db.session.rollback()
+        log.exception("unhandled error")
+        return _respond(500, "internal_error", "An unexpected error occurred; it has been logged.")

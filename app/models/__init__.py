@@ -1,0 +1,24 @@
+"""Database models, one aggregate per module."""
+
+from .audit import AuditEvent
+from .case import Case, ReceiptCounter
+from .org import ROLES, ApiToken, Department, Group, User, group_memberships
+from .process import ProcessDefinition, ProcessFile, ProcessVersion
+from .task import HumanTask, TaskCandidate
+
+__all__ = [
+    "ROLES",
+    "ApiToken",
+    "AuditEvent",
+    "Case",
+    "Department",
+    "Group",
+    "HumanTask",
+    "ProcessDefinition",
+    "ProcessFile",
+    "ProcessVersion",
+    "ReceiptCounter",
+    "TaskCandidate",
+    "User",
+    "group_memberships",
+]

@@ -1,0 +1,35 @@
+"""The append-only audit trail of every case transition."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import ForeignKey, Index, String
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from ..extensions import db
+from .org import User
+from .types import JSONType, UTCDateTime, utcnow
+
+EVENT_TYPES = (
+    "case_started", "task_claimed", "task_unclaimed", "task_completed", "task_cancelled",
+    "timer_fired", "case_completed", "case_terminated",
+)
+
+
+class AuditEvent(db.Model):
+    """One thing that happened to a case: who, when, which task, with what data."""
+
+    __tablename__ = "audit_events"
+    __table_args__ = (Index("ix_audit_events_case_at", "case_id", "at"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id", ondelete="CASCADE"))
+    event_type: Mapped[str] = mapped_column(String(32))
+    actor_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    task_id: Mapped[int | None] = mapped_column(ForeignKey("human_tasks.id", ondelete="SET NULL"))
+    task_name: Mapped[str | None] = mapped_column(String(300))
+    data: Mapped[dict | None] = mapped_column(JSONType)
+
+    actor: Mapped[User | None] = relationship(lazy="joined")

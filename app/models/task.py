@@ -1,0 +1,69 @@
+"""Human tasks: one row per READY user task, projected from the engine after each step."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import ForeignKey, Index, String, Text, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from ..extensions import db
+from .case import Case
+from .org import Group, User
+from .types import JSONType, UTCDateTime, utcnow
+
+TASK_STATES = ("open", "claimed", "completed", "cancelled")
+
+
+class HumanTask(db.Model):
+    """A user task waiting for (or done by) a person. Inbox queries read only this table."""
+
+    __tablename__ = "human_tasks"
+    __table_args__ = (
+        UniqueConstraint("case_id", "engine_task_id"),
+        Index("ix_human_tasks_state_created_at", "state", "created_at"),
+        Index("ix_human_tasks_assignee_state", "assignee_id", "state", "created_at"),
+        Index("ix_human_tasks_completed_by", "completed_by_id", "completed_at"),
+        Index("ix_human_tasks_candidate_user_state", "candidate_user_id", "state"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id", ondelete="CASCADE"), index=True)
+    engine_task_id: Mapped[str] = mapped_column(String(36))
+    bpmn_id: Mapped[str] = mapped_column(String(200))
+    name: Mapped[str] = mapped_column(String(300))
+    documentation: Mapped[str | None] = mapped_column(Text)
+    lane: Mapped[str | None] = mapped_column(String(200))
+    group_codes: Mapped[list] = mapped_column(JSONType, default=list)
+    # Tasks of the applicant's lane go to the user who started the case.
+    candidate_user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    form: Mapped[str | None] = mapped_column(String(255))
+    state: Mapped[str] = mapped_column(String(16), default="open")
+    assignee_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    claimed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    completed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    completed_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    submitted_data: Mapped[dict | None] = mapped_column(JSONType)
+
+    case: Mapped[Case] = relationship(lazy="joined")
+    assignee: Mapped[User | None] = relationship(foreign_keys=[assignee_id], lazy="joined")
+    completed_by: Mapped[User | None] = relationship(foreign_keys=[completed_by_id])
+    candidates: Mapped[list[TaskCandidate]] = relationship(cascade="all, delete-orphan", lazy="selectin")
+
+    @property
+    def group(self) -> str | None:
+        """The first candidate group's code."""
+        return self.group_codes[0] if self.group_codes else None
+
+
+class TaskCandidate(db.Model):
+    """A candidate group of a human task (a task may have several)."""
+
+    __tablename__ = "task_candidates"
+    __table_args__ = (Index("ix_task_candidates_group_task", "group_id", "task_id"),)
+
+    task_id: Mapped[int] = mapped_column(ForeignKey("human_tasks.id", ondelete="CASCADE"), primary_key=True)
+    group_id: Mapped[int] = mapped_column(ForeignKey("groups.id"), primary_key=True)
+
+    group: Mapped[Group] = relationship()

@@ -1,0 +1,1 @@
+"""Use cases as plain functions. They flush, never commit: the caller owns the transaction."""

@@ -1,0 +1,23 @@
+"""Append audit events."""
+
+from __future__ import annotations
+
+from ..extensions import db
+from ..models import AuditEvent, Case, HumanTask, User
+from ..models.types import utcnow
+
+
+def record(case: Case, event_type: str, actor: User | None, task: HumanTask | None = None,
+           data: dict | None = None) -> AuditEvent:
+    """Add one audit event for ``case`` to the current transaction."""
+    event = AuditEvent(
+        case_id=case.id,
+        event_type=event_type,
+        actor_id=actor.id if actor else None,
+        at=utcnow(),
+        task_id=task.id if task else None,
+        task_name=task.name if task else None,
+        data=data,
+    )
+    db.session.add(event)
+    return event

@@ -1,0 +1,138 @@
+"""Start cases, read them, and advance their workflow inside one transaction."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from zoneinfo import ZoneInfo
+
+from flask import current_app
+from sqlalchemy import select
+from sqlalchemy.dialects import postgresql, sqlite
+
+from ..engine import WorkflowRunError
+from ..errors import InvalidInput, NotFound
+from ..extensions import db
+from ..models import AuditEvent, Case, HumanTask, ReceiptCounter, TaskCandidate, User
+from ..models.types import utcnow
+from . import audit, forms, permissions, processes
+from .projection import sync_tasks
+from .runtime import compiled, engine
+
+
+def next_receipt_no(now: datetime) -> str:
+    """Issue ``CZ`` + local date + 6-digit daily sequence, atomically on any backend."""
+    day = now.astimezone(ZoneInfo(current_app.config["TIMEZONE"])).date()
+    dialect = db.session.get_bind().dialect.name
+    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    stmt = (insert(ReceiptCounter).values(day=day, last=1)
+            .on_conflict_do_update(index_elements=["day"], set_={"last": ReceiptCounter.last + 1})
+            .returning(ReceiptCounter.last))
+    seq = db.session.execute(stmt).scalar_one()
+    return f"CZ{day:%Y%m%d}{seq:06d}"
+
+
+def workflow_error(exc: WorkflowRunError) -> InvalidInput:
+    """Describe a failing diagram step (script, condition) without storing anything."""
+    return InvalidInput(
+        f"The process could not continue: {exc}",
+        [{"file": None, "line": exc.line, "element": exc.element, "message": str(exc)}],
+        error="workflow_error",
+    )
+
+
+def start_case(user: User, process_key: str, applicant: dict, data: dict) -> Case:
+    """Start a case of the latest version of ``process_key`` for ``applicant``."""
+    permissions.require_role(user, permissions.START_CASE, "start cases")
+    try:
+        version = processes.latest_version(process_key)
+    except NotFound:
+        raise InvalidInput("Unknown process.", {"process_key": [f"No deployed process {process_key!r}."]}) from None
+    forms.validate(processes.form_schema(version, version.meta.get("start_form")), data)
+
+    process = compiled(version)
+    try:
+        workflow = engine().start(process, data)
+    except WorkflowRunError as exc:
+        raise workflow_error(exc) from None
+
+    now = utcnow()
+    case = Case(
+        receipt_no=next_receipt_no(now),
+        process_version_id=version.id,
+        process_key=version.key,
+        version=version.version,
+        applicant_name=applicant["name"],
+        applicant_id_number=applicant["id_number"],
+        applicant_phone=applicant.get("phone"),
+        status="active",
+        started_by_id=user.id,
+        started_at=now,
+        data={},
+        workflow_state="",
+        serializer_version=engine().serializer_version,
+    )
+    db.session.add(case)
+    db.session.flush()
+    audit.record(case, "case_started", user, data={"process_key": version.key, "version": version.version})
+    save_workflow(case, workflow, user)
+    return case
+
+
+def save_workflow(case: Case, workflow, actor: User | None) -> None:
+    """Store the workflow state, project its user tasks and close the case if it ended."""
+    eng = engine()
+    case.workflow_state = eng.dump(workflow)
+    case.serializer_version = eng.serializer_version
+    case.data = eng.case_data(workflow)
+    sync_tasks(case, eng.ready_user_tasks(workflow), actor)
+    if eng.is_completed(workflow) and case.status == "active":
+        case.status = "completed"
+        case.outcome = eng.outcome(workflow)
+        case.ended_at = utcnow()
+        audit.record(case, "case_completed", actor, data={"outcome": case.outcome})
+    db.session.flush()
+
+
+def lock_case(case_id: int) -> Case:
+    """Load a case for update: a row lock on PostgreSQL, fresh attributes everywhere.
+
+    ``lock_version`` catches the remaining races (SQLite), which the unit of work retries.
+    """
+    case = db.session.execute(
+        select(Case).where(Case.id == case_id).with_for_update()
+        .execution_options(populate_existing=True)).scalar_one_or_none()
+    if case is None:
+        raise NotFound("No such case.")
+    return case
+
+
+def load_workflow(case: Case):
+    """Restore the case's workflow on its own process version's cached spec."""
+    return engine().load(compiled(case.process_version), case.workflow_state)
+
+
+def _group_ids_with_tasks(case_id: int) -> set[int]:
+    rows = db.session.scalars(
+        select(TaskCandidate.group_id).join(HumanTask).where(HumanTask.case_id == case_id).distinct())
+    return set(rows)
+
+
+def get_case(user: User, case_id: int) -> Case:
+    """Return a case the user may see; otherwise NotFound (its existence is not revealed)."""
+    case = db.session.get(Case, case_id)
+    if case is None or not permissions.may_see_case(user, case, _group_ids_with_tasks(case.id)):
+        raise NotFound("No such case.")
+    return case
+
+
+def open_tasks(case: Case) -> list[HumanTask]:
+    """Return the case's open and claimed tasks, oldest first."""
+    return list(db.session.scalars(
+        select(HumanTask).where(HumanTask.case_id == case.id, HumanTask.state.in_(("open", "claimed")))
+        .order_by(HumanTask.created_at, HumanTask.id)))
+
+
+def history(case: Case) -> list[AuditEvent]:
+    """Return the case's audit events in order."""
+    return list(db.session.scalars(
+        select(AuditEvent).where(AuditEvent.case_id == case.id).order_by(AuditEvent.at, AuditEvent.id)))

@@ -1,0 +1,73 @@
+"""The demo organisation of a city approval bureau (idempotent seed)."""
+
+from __future__ import annotations
+
+from sqlalchemy import select
+
+from ..extensions import db
+from ..models import Department, Group, User
+
+DEMO_PASSWORD = "changzhi2025"
+
+# (department code, department name, group code, group display name)
+DEPARTMENTS = [
+    ("window", "政务服务中心综合窗口", "window", "综合窗口"),
+    ("health", "市卫生健康委员会", "health", "卫生健康"),
+    ("public_security", "市公安局", "public_security", "公安"),
+    ("medical_insurance", "市医疗保障局", "medical_insurance", "医疗保障"),
+    ("hr_social_security", "市人力资源和社会保障局", "hr_social_security", "人力资源和社会保障"),
+    ("market_regulation", "市市场监督管理局", "market_regulation", "市场监管"),
+    ("tax", "国家税务总局长治市税务局", "tax", "税务"),
+    ("housing_fund", "市住房公积金管理中心", "housing_fund", "住房公积金"),
+]
+
+# (username, display name, roles, group codes)
+USERS = [
+    ("admin", "系统管理员", ["admin"], []),
+    ("designer", "流程设计员", ["designer"], []),
+    ("window1", "综窗受理员一", ["clerk"], ["window"]),
+    ("window2", "综窗受理员二", ["clerk"], ["window"]),
+    ("health1", "卫健审查员", ["reviewer"], ["health"]),
+    ("police1", "公安审查员", ["reviewer"], ["public_security"]),
+    ("medins1", "医保审查员", ["reviewer"], ["medical_insurance"]),
+    ("hrss1", "人社审查员", ["reviewer"], ["hr_social_security"]),
+    ("market1", "市场监管审查员", ["reviewer"], ["market_regulation"]),
+    ("tax1", "税务审查员", ["reviewer"], ["tax"]),
+    ("fund1", "公积金审查员", ["reviewer"], ["housing_fund"]),
+    ("supervisor", "督查员", ["supervisor"], []),
+]
+
+
+def seed() -> int:
+    """Create missing demo departments, groups and users; return how many were created."""
+    created = 0
+    groups = {}
+    for dept_code, dept_name, group_code, group_name in DEPARTMENTS:
+        dept = db.session.scalar(select(Department).where(Department.code == dept_code))
+        if dept is None:
+            dept = Department(code=dept_code, name=dept_name)
+            db.session.add(dept)
+            db.session.flush()
+            created += 1
+        group = db.session.scalar(select(Group).where(Group.code == group_code))
+        if group is None:
+            group = Group(code=group_code, name=group_name, department_id=dept.id)
+            db.session.add(group)
+            db.session.flush()
+            created += 1
+        groups[group_code] = group
+    for username, display, roles, group_codes in USERS:
+        if db.session.scalar(select(User).where(User.username == username)) is not None:
+            continue
+        user = User(username=username, display_name=display, roles=roles, active=True)
+        user.set_password(DEMO_PASSWORD)
+        user.groups = [groups[c] for c in group_codes]
+        db.session.add(user)
+        created += 1
+    db.session.flush()
+    return created
+
+
+def system_user() -> User | None:
+    """The account command-line deployments are recorded under (the admin, when seeded)."""
+    return db.session.scalar(select(User).where(User.username == "admin"))

@@ -1,0 +1,77 @@
+"""Users, groups and API tokens."""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+from datetime import timedelta
+
+from flask import current_app
+from sqlalchemy import or_, select
+
+from ..errors import Unauthorized
+from ..extensions import db
+from ..models import ApiToken, Group, User
+from ..models.types import utcnow
+
+
+def authenticate(username: str, password: str) -> User:
+    """Return the active user with these credentials, or raise Unauthorized."""
+    user = db.session.scalar(select(User).where(User.username == username))
+    if user is None or not user.active or not user.check_password(password):
+        raise Unauthorized("Wrong username or password.", error="invalid_credentials")
+    return user
+
+
+def _hash(raw: str) -> str:
+    return hashlib.sha256(raw.encode()).hexdigest()
+
+
+def issue_token(user: User) -> tuple[str, ApiToken]:
+    """Create a bearer token for ``user``; return the raw token (shown once) and its row."""
+    raw = secrets.token_urlsafe(32)
+    now = utcnow()
+    token = ApiToken(user_id=user.id, token_hash=_hash(raw), created_at=now,
+                     expires_at=now + timedelta(hours=current_app.config["TOKEN_TTL_HOURS"]))
+    db.session.add(token)
+    db.session.flush()
+    return raw, token
+
+
+def user_for_token(raw: str) -> User | None:
+    """Return the user of a valid, unexpired, unrevoked token, else None."""
+    token = db.session.scalar(select(ApiToken).where(ApiToken.token_hash == _hash(raw)))
+    if token is None or token.revoked_at is not None or token.expires_at <= utcnow():
+        return None
+    return token.user if token.user.active else None
+
+
+def revoke_token(raw: str) -> bool:
+    """Revoke a token; return whether it existed and was live."""
+    token = db.session.scalar(select(ApiToken).where(ApiToken.token_hash == _hash(raw)))
+    if token is None or token.revoked_at is not None:
+        return False
+    token.revoked_at = utcnow()
+    db.session.flush()
+    return True
+
+
+def groups_by_lane(names: set[str]) -> dict[str, Group]:
+    """Map each lane name to the group whose code or display name equals it."""
+    if not names:
+        return {}
+    rows = db.session.scalars(select(Group).where(or_(Group.code.in_(names), Group.name.in_(names)))).all()
+    result = {}
+    for group in rows:
+        for name in (group.code, group.name):
+            if name in names:
+                result[name] = group
+    return result
+
+
+def groups_by_code(codes) -> dict[str, Group]:
+    """Return ``{code: Group}`` for the known codes among ``codes``."""
+    codes = set(codes)
+    if not codes:
+        return {}
+    return {g.code: g for g in db.session.scalars(select(Group).where(Group.code.in_(codes)))}

@@ -1,0 +1,48 @@
+"""Project the engine's READY user tasks onto ``human_tasks`` rows."""
+
+from __future__ import annotations
+
+from sqlalchemy import select
+
+from ..extensions import db
+from ..models import Case, HumanTask, TaskCandidate, User
+from ..models.types import utcnow
+from . import audit, org
+
+
+def sync_tasks(case: Case, ready, actor: User | None) -> list[HumanTask]:
+    """Insert rows for newly READY tasks and cancel live rows the engine no longer has."""
+    live = {t.engine_task_id: t for t in db.session.scalars(
+        select(HumanTask).where(HumanTask.case_id == case.id, HumanTask.state.in_(("open", "claimed"))))}
+    ready_ids = {t.id for t in ready}
+    for engine_id, row in live.items():
+        if engine_id not in ready_ids:
+            # e.g. an interrupting boundary event or a terminate end took the task away
+            row.state = "cancelled"
+            audit.record(case, "task_cancelled", actor, row)
+
+    routing = case.process_version.meta.get("user_tasks", {})
+    new = [t for t in ready if t.id not in live]
+    codes = {g for t in new for g in routing.get(t.bpmn_id, {}).get("groups", [])}
+    groups = org.groups_by_code(codes)
+    created = []
+    now = utcnow()
+    for task in new:
+        route = routing.get(task.bpmn_id, {})
+        row = HumanTask(
+            case_id=case.id,
+            engine_task_id=task.id,
+            bpmn_id=task.bpmn_id,
+            name=task.name,
+            documentation=task.documentation,
+            lane=task.lane,
+            group_codes=list(route.get("groups", [])),
+            candidate_user_id=case.started_by_id if route.get("initiator") else None,
+            form=task.form,
+            state="open",
+            created_at=now,
+        )
+        row.candidates = [TaskCandidate(group_id=groups[c].id) for c in row.group_codes if c in groups]
+        db.session.add(row)
+        created.append(row)
+    return created

@@ -1,0 +1,35 @@
+"""The process-wide engine and the cache of compiled process versions."""
+
+from __future__ import annotations
+
+from flask import current_app
+
+from ..engine import CompiledProcess, Engine, SpecCache, compile_process
+from ..models import ProcessVersion
+
+_engine: Engine | None = None
+_cache: SpecCache | None = None
+
+
+def engine() -> Engine:
+    """Return the sandboxed engine (one per worker process)."""
+    global _engine
+    if _engine is None:
+        _engine = Engine(script_time_limit=current_app.config["SCRIPT_TIME_LIMIT"])
+    return _engine
+
+
+def spec_cache() -> SpecCache:
+    """Return the bounded cache of compiled versions."""
+    global _cache
+    if _cache is None:
+        _cache = SpecCache(current_app.config["SPEC_CACHE_SIZE"])
+    return _cache
+
+
+def compiled(version: ProcessVersion) -> CompiledProcess:
+    """Return the compiled spec of a deployed version, parsing it at most once per worker."""
+    return spec_cache().get(
+        (version.id, version.content_hash),
+        lambda: compile_process({**version.file_map("bpmn"), **version.file_map("dmn")}),
+    )

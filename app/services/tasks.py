@@ -1,0 +1,149 @@
+"""Inboxes, claims and completions of human tasks."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sqlalchemy import func, or_, select, update
+
+from ..engine import TaskNotReady, WorkflowRunError
+from ..errors import Conflict, Forbidden, NotFound
+from ..extensions import db
+from ..models import Case, HumanTask, TaskCandidate, User
+from ..models.types import utcnow
+from . import audit, forms, permissions, processes
+from .cases import load_workflow, lock_case, save_workflow, workflow_error
+from .runtime import engine
+
+VIEWS = ("available", "mine", "completed")
+
+
+@dataclass
+class Page:
+    """One page of an inbox."""
+
+    items: list[HumanTask]
+    total: int
+    page: int
+    per_page: int
+
+
+def _inbox_query(user: User, view: str):
+    if view == "available":
+        in_my_groups = select(TaskCandidate.task_id).where(TaskCandidate.group_id.in_(user.group_ids or [-1]))
+        return (select(HumanTask).where(
+                    HumanTask.state == "open",
+                    or_(HumanTask.id.in_(in_my_groups), HumanTask.candidate_user_id == user.id)),
+                (HumanTask.created_at, HumanTask.id))
+    if view == "mine":
+        return (select(HumanTask).where(HumanTask.state == "claimed", HumanTask.assignee_id == user.id),
+                (HumanTask.created_at, HumanTask.id))
+    return (select(HumanTask).where(HumanTask.state == "completed", HumanTask.completed_by_id == user.id),
+            (HumanTask.completed_at.desc(), HumanTask.id.desc()))
+
+
+def inbox(user: User, view: str, page: int = 1, per_page: int = 20) -> Page:
+    """Return one page of ``available``, ``mine`` or ``completed`` tasks; never loads workflow state."""
+    query, order = _inbox_query(user, view)
+    total = db.session.scalar(select(func.count()).select_from(query.subquery()))
+    items = db.session.scalars(query.order_by(*order).offset((page - 1) * per_page).limit(per_page)).all()
+    return Page(list(items), total, page, per_page)
+
+
+def _get(task_id: int) -> HumanTask:
+    task = db.session.get(HumanTask, task_id)
+    if task is None:
+        raise NotFound("No such task.")
+    return task
+
+
+def get_task(user: User, task_id: int) -> HumanTask:
+    """Return a task the user may see (its groups, its holder, case readers), else 403."""
+    task = _get(task_id)
+    if not permissions.may_see_task(user, task):
+        raise Forbidden("This task is not for your groups.")
+    return task
+
+
+def task_form(task: HumanTask) -> dict | None:
+    """Return the JSON Schema of the task's form, if it has one."""
+    return processes.form_schema(task.case.process_version, task.form)
+
+
+def claim(user: User, task_id: int) -> HumanTask:
+    """Claim an open task of the user's groups. Exactly one of many concurrent claimers wins."""
+    task = _get(task_id)
+    if not permissions.may_work_on(user, task):
+        raise Forbidden("This task is not for your groups.")
+    now = utcnow()
+    result = db.session.execute(
+        update(HumanTask)
+        .where(HumanTask.id == task_id, HumanTask.state == "open")
+        .values(state="claimed", assignee_id=user.id, claimed_at=now)
+        .execution_options(synchronize_session=False))
+    db.session.refresh(task)
+    if result.rowcount == 1:
+        audit.record(task.case, "task_claimed", user, task)
+        db.session.flush()
+        return task
+    if task.state == "claimed" and task.assignee_id == user.id:
+        return task
+    if task.state == "claimed":
+        raise Conflict("Someone else has claimed this task.", error="claimed_by_other")
+    raise Conflict(f"The task is {task.state} and can no longer be claimed.", error="task_not_open")
+
+
+def unclaim(user: User, task_id: int) -> HumanTask:
+    """Give a claimed task back to its groups (its holder or an admin)."""
+    task = _get(task_id)
+    is_admin = user.has_role(*permissions.UNCLAIM_ANY)
+    if task.assignee_id != user.id and not is_admin:
+        if not permissions.may_see_task(user, task):
+            raise Forbidden("This task is not for your groups.")
+        raise Forbidden("Only the holder or an admin may unclaim this task.")
+    result = db.session.execute(
+        update(HumanTask)
+        .where(HumanTask.id == task_id, HumanTask.state == "claimed",
+               HumanTask.assignee_id == task.assignee_id)
+        .values(state="open", assignee_id=None, claimed_at=None)
+        .execution_options(synchronize_session=False))
+    db.session.refresh(task)
+    if result.rowcount != 1:
+        if task.state == "open":
+            return task
+        raise Conflict(f"The task is {task.state}.", error="task_not_claimed")
+    audit.record(task.case, "task_unclaimed", user, task)
+    db.session.flush()
+    return task
+
+
+def complete(user: User, task_id: int, data) -> Case:
+    """Complete a task the user holds with form-valid ``data``; advance the case atomically."""
+    task = _get(task_id)
+    if not permissions.may_work_on(user, task) and task.assignee_id != user.id:
+        raise Forbidden("This task is not for your groups.")
+    # Serialise transitions of one case: row lock (PostgreSQL) + optimistic lock_version.
+    case = lock_case(task.case_id)
+    db.session.refresh(task)
+    if task.state in ("completed", "cancelled"):
+        raise Conflict(f"The task is already {task.state}.", error="task_not_open")
+    if task.state != "claimed" or task.assignee_id != user.id:
+        raise Conflict("Claim the task before completing it.", error="not_claimed_by_you")
+    forms.validate(task_form(task), data)
+
+    workflow = load_workflow(case)
+    try:
+        engine().complete_user_task(workflow, task.engine_task_id, data)
+    except TaskNotReady:
+        raise Conflict("The task is no longer waiting in the process.", error="task_not_open") from None
+    except WorkflowRunError as exc:
+        raise workflow_error(exc) from None
+
+    now = utcnow()
+    task.state = "completed"
+    task.completed_at = now
+    task.completed_by_id = user.id
+    task.submitted_data = data
+    audit.record(case, "task_completed", user, task, data=data)
+    save_workflow(case, workflow, user)
+    return case

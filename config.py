@@ -1,0 +1,58 @@
+"""Settings, read once from the environment. Every setting is documented here."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+BASE_DIR = Path(__file__).resolve().parent
+
+
+def _int(name: str, default: int) -> int:
+    return int(os.environ.get(name, default))
+
+
+def _float(name: str, default: float) -> float:
+    return float(os.environ.get(name, default))
+
+
+class Config:
+    """Production-safe defaults; override with environment variables."""
+
+    # Signing key for sessions and CSRF tokens. `make run` writes one to instance/secret_key.
+    SECRET_KEY = os.environ.get("SECRET_KEY") or None
+    # SQLite at instance/app.db by default; PostgreSQL: postgresql+psycopg://user:pw@host/db
+    SQLALCHEMY_DATABASE_URI = os.environ.get("DATABASE_URL") or f"sqlite:///{BASE_DIR / 'instance' / 'app.db'}"
+    SQLALCHEMY_ENGINE_OPTIONS = {"pool_pre_ping": True}
+    # Bearer tokens from POST /api/v1/auth/token live this many hours.
+    TOKEN_TTL_HOURS = _int("TOKEN_TTL_HOURS", 8)
+    # Uploads (diagram deployments) larger than this get 413.
+    MAX_CONTENT_LENGTH = _int("MAX_UPLOAD_BYTES", 10 * 1024 * 1024)
+    # Wall-clock limit for one diagram script or condition, in seconds.
+    SCRIPT_TIME_LIMIT = _float("SCRIPT_TIME_LIMIT", 1.0)
+    # Compiled process versions kept in memory per worker.
+    SPEC_CACHE_SIZE = _int("SPEC_CACHE_SIZE", 128)
+    # Receipt numbers use this calendar day.
+    TIMEZONE = os.environ.get("APP_TIMEZONE", "Asia/Shanghai")
+    # How many times a transition is retried after a concurrent update of the same case.
+    TRANSACTION_RETRIES = _int("TRANSACTION_RETRIES", 8)
+
+    SESSION_COOKIE_HTTPONLY = True
+    SESSION_COOKIE_SAMESITE = "Lax"
+    REMEMBER_COOKIE_HTTPONLY = True
+    WTF_CSRF_CHECK_DEFAULT = False  # checked in app/auth for session-authenticated unsafe requests
+    WTF_CSRF_TIME_LIMIT = None
+
+    API_TITLE = "长治市政务服务审批平台 API"
+    API_VERSION = "v1"
+    OPENAPI_VERSION = "3.0.3"
+    OPENAPI_URL_PREFIX = None  # served by our own route at /api/v1/openapi.json
+    JSON_AS_ASCII = False
+
+
+class TestConfig(Config):
+    """Used by the test suite; DATABASE_URL comes from TEST_DATABASE_URL when set."""
+
+    TESTING = True
+    SECRET_KEY = "test-secret"
+    SQLALCHEMY_DATABASE_URI = os.environ.get("TEST_DATABASE_URL") or "sqlite://"
