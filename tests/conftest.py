@@ -1,0 +1,202 @@
+"""Shared fixtures: one database per test run (SQLite file or TEST_DATABASE_URL), migrated
+with Alembic, emptied and re-seeded before each test that asks for it."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import httpjson as http
+
+ROOT = Path(__file__).resolve().parent.parent
+DATA = Path(__file__).resolve().parent / "data"
+PASSWORD = "changzhi2025"
+
+
+@pytest.fixture(scope="session")
+def database_url(tmp_path_factory) -> str:
+    """TEST_DATABASE_URL (PostgreSQL in CI) or a fresh SQLite file shared with server processes."""
+    url = os.environ.get("TEST_DATABASE_URL")
+    if url:
+        return url
+    return f"sqlite:///{tmp_path_factory.mktemp('db') / 'test.db'}"
+
+
+@pytest.fixture(scope="session")
+def app(database_url):
+    """The app, on a database whose schema comes from the Alembic migrations."""
+    from flask_migrate import upgrade
+    from sqlalchemy import text
+
+    from app import create_app
+    from app.extensions import db
+    from config import TestConfig
+
+    application = create_app(TestConfig)
+    application.config["SQLALCHEMY_DATABASE_URI"] = database_url
+    with application.app_context():
+        if db.engine.dialect.name == "postgresql":
+            with db.engine.begin() as conn:
+                conn.execute(text("DROP SCHEMA public CASCADE; CREATE SCHEMA public"))
+        upgrade(directory=str(ROOT / "migrations"))
+    return application
+
+
+def _truncate(db) -> None:
+    tables = [t.name for t in reversed(db.metadata.sorted_tables)]
+    if db.engine.dialect.name == "postgresql":
+        from sqlalchemy import text
+
+        db.session.execute(text(f"TRUNCATE {', '.join(tables)} RESTART IDENTITY CASCADE"))
+    else:
+        for table in reversed(db.metadata.sorted_tables):
+            db.session.execute(table.delete())
+    db.session.commit()
+
+
+@pytest.fixture()
+def db_clean(app):
+    """An empty database with the demo organisation.
+
+    No app context stays pushed: a pushed context would make every test-client request
+    share one ``g`` (and flask-login's cached user). Use ``app_ctx`` for service tests.
+    """
+    from app.extensions import db
+    from app.services import demo, runtime
+
+    with app.app_context():
+        _truncate(db)
+        demo.seed()
+        db.session.commit()
+        runtime.spec_cache().clear()
+    return db
+
+
+@pytest.fixture()
+def app_ctx(app, db_clean):
+    """An app context for calling services directly."""
+    with app.app_context():
+        yield db_clean
+        db_clean.session.rollback()
+
+
+@pytest.fixture()
+def client(app, db_clean):
+    """A Flask test client on a clean, seeded database."""
+    return app.test_client()
+
+
+class Api:
+    """A tiny JSON API client over the Flask test client with per-user bearer tokens."""
+
+    def __init__(self, client):
+        self.client = client
+        self.tokens: dict[str, str] = {}
+
+    def token(self, username: str, password: str = PASSWORD) -> str:
+        if username not in self.tokens:
+            r = self.client.post("/api/v1/auth/token", json={"username": username, "password": password})
+            assert r.status_code == 200, r.get_json()
+            self.tokens[username] = r.get_json()["token"]
+        return self.tokens[username]
+
+    def headers(self, user: str | None) -> dict:
+        return {"Authorization": f"Bearer {self.token(user)}"} if user else {}
+
+    def get(self, path, user=None, **kw):
+        return self.client.get(path, headers=self.headers(user), **kw)
+
+    def post(self, path, user=None, **kw):
+        return self.client.post(path, headers=self.headers(user), **kw)
+
+    def deploy(self, *paths: Path, user: str = "designer"):
+        import io
+
+        files = [(io.BytesIO(p.read_bytes()), p.name) for p in paths]
+        return self.client.post("/api/v1/processes", headers=self.headers(user),
+                                data={"file": files}, content_type="multipart/form-data")
+
+    def start(self, process_key: str, data: dict | None = None, user: str = "window1", applicant=None):
+        applicant = applicant or {"name": "王小明", "id_number": "140402199001011234", "phone": "13812341234"}
+        return self.post("/api/v1/cases", user, json={"process_key": process_key, "applicant": applicant,
+                                                        "data": data or {}})
+
+    def available(self, user: str) -> list[dict]:
+        r = self.get("/api/v1/tasks?view=available&per_page=100", user)
+        assert r.status_code == 200, r.get_json()
+        return r.get_json()["items"]
+
+    def find_task(self, user: str, bpmn_id: str, case_id: int | None = None) -> dict:
+        for item in self.available(user):
+            if item["bpmn_id"] == bpmn_id and (case_id is None or item["case_id"] == case_id):
+                return item
+        raise AssertionError(f"{user} has no available task {bpmn_id} (case {case_id})")
+
+    def do(self, user: str, bpmn_id: str, data: dict, case_id: int | None = None) -> dict:
+        """Claim and complete a task; return the updated case."""
+        task = self.find_task(user, bpmn_id, case_id)
+        r = self.post(f"/api/v1/tasks/{task['id']}/claim", user)
+        assert r.status_code == 200, r.get_json()
+        r = self.post(f"/api/v1/tasks/{task['id']}/complete", user, json={"data": data})
+        assert r.status_code == 200, r.get_json()
+        return r.get_json()
+
+
+@pytest.fixture()
+def api(client) -> Api:
+    """The JSON API as the demo users see it."""
+    return Api(client)
+
+
+@pytest.fixture()
+def make_user(app, db_clean):
+    """Create a user with roles and groups: make_user('x', ['reviewer'], ['health']) -> id."""
+    from sqlalchemy import select
+
+    from app.models import Group, User
+
+    def _make(username: str, roles=("reviewer",), groups=()) -> int:
+        with app.app_context():
+            user = User(username=username, display_name=username, roles=list(roles), active=True)
+            user.set_password(PASSWORD)
+            user.groups = list(db_clean.session.scalars(select(Group).where(Group.code.in_(list(groups)))))
+            db_clean.session.add(user)
+            db_clean.session.commit()
+            return user.id
+
+    return _make
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="session")
+def server(app, database_url):
+    """A real gunicorn (4 sync workers) serving the app on the test database."""
+    port = _free_port()
+    env = dict(os.environ, DATABASE_URL=database_url, SECRET_KEY="test-secret", PORT=str(port),
+               WEB_CONCURRENCY="4", GUNICORN_ACCESS_LOG="/dev/null")
+    proc = subprocess.Popen([sys.executable, "-m", "gunicorn", "--config", str(ROOT / "gunicorn.conf.py"),
+                             "wsgi:app"], cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    base = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        try:
+            if http.get(base + "/healthz").status == 200:
+                break
+        except OSError:
+            time.sleep(0.2)
+    else:
+        proc.kill()
+        raise RuntimeError("gunicorn did not start: " + proc.stderr.read().decode()[-2000:])
+    yield base
+    proc.terminate()
+    proc.wait(timeout=15)
