@@ -99,7 +99,7 @@ def lock_case(case_id: int) -> Case:
     ``lock_version`` catches the remaining races (SQLite), which the unit of work retries.
     """
     case = db.session.execute(
-        select(Case).where(Case.id == case_id).with_for_update()
+        select(Case).where(Case.id == case_id).with_for_update(of=Case)
         .execution_options(populate_existing=True)).scalar_one_or_none()
     if case is None:
         raise NotFound("No such case.")
