@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from SpiffWorkflow.bpmn.script_engine import PythonScriptEngine
 from SpiffWorkflow.bpmn.specs.mixins.events.end_event import EndEvent
 from SpiffWorkflow.bpmn.workflow import BpmnWorkflow
-from SpiffWorkflow.exceptions import SpiffWorkflowException
+from SpiffWorkflow.exceptions import SpiffWorkflowException, TaskNotFoundException
 from SpiffWorkflow.spiff.specs.defaults import UserTask
 from SpiffWorkflow.util.task import TaskState
 
@@ -58,9 +58,8 @@ class Engine:
         """Restore a stored workflow and re-attach the sandboxed script engine."""
         workflow = load_state(state, process.spec, process.subprocess_specs)
         # The script engine is not serialised: without this the sandbox would vanish.
+        # Subprocesses read it from the top workflow.
         workflow.script_engine = self.script_engine
-        for sub in workflow.subprocesses.values():
-            sub.script_engine = self.script_engine
         return workflow
 
     @staticmethod
@@ -96,7 +95,7 @@ class Engine:
         """Complete a READY user task with ``data`` and run the engine to the next wait."""
         try:
             task = workflow.get_task_from_id(uuid.UUID(task_id))
-        except (ValueError, KeyError, TypeError):
+        except (ValueError, KeyError, TypeError, TaskNotFoundException):
             task = None
         # Task.run() does not check state (pitfall 6): refuse anything but a READY user task.
         if task is None or task.state != TaskState.READY or not isinstance(task.task_spec, UserTask):
@@ -124,7 +123,7 @@ class Engine:
         """Return ``{"task_id", "bpmn_id", "due"}`` for each waiting timer event."""
         result = []
         for event in workflow.waiting_events():
-            if event.event_type != "TimerEventDefinition":
+            if not event.event_type.endswith("TimerEventDefinition"):
                 continue
             value = event.value
             due = value if isinstance(value, str) else None
@@ -164,6 +163,9 @@ class Engine:
         frontier = workflow.get_tasks(state=TaskState.READY | TaskState.WAITING | TaskState.STARTED)
         merged = {}
         for task in sorted(frontier, key=lambda t: t.last_state_change):
+            # A branch parked at a join has no data of its own until the join fires.
+            if task.parent is not None and task.state == TaskState.WAITING:
+                merged.update(task.parent.data)
             merged.update(task.data)
         return copy.deepcopy(merged)
 

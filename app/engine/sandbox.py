@@ -82,7 +82,12 @@ _GUARDS = {
 }
 
 
-def _reject_imports(source: str, mode: str) -> None:
+class _TimeLimitExceeded(BaseException):
+    """Raised into a running script by the timer. A BaseException, so ``except Exception``
+    in a script cannot swallow it; the constructs that could are refused at compile time."""
+
+
+def _check_tree(source: str, mode: str) -> None:
     try:
         tree = ast.parse(source, mode=mode)
     except SyntaxError as exc:
@@ -90,13 +95,25 @@ def _reject_imports(source: str, mode: str) -> None:
     for node in ast.walk(tree):
         if isinstance(node, ast.Import | ast.ImportFrom):
             raise ScriptError("import is not allowed in diagram scripts", line=node.lineno)
+        if isinstance(node, ast.ExceptHandler):
+            caught = node.type
+            names = ({n.id for n in ast.walk(caught) if isinstance(n, ast.Name)} if caught else set())
+            if caught is None or names & {"BaseException", "SystemExit", "KeyboardInterrupt", "GeneratorExit"}:
+                raise ScriptError("a bare 'except:' (or catching BaseException) is not allowed; "
+                                  "catch specific errors", line=node.lineno)
+        if isinstance(node, ast.Try | ast.TryStar):
+            for stmt in node.finalbody:
+                for inner in ast.walk(stmt):
+                    if isinstance(inner, ast.Continue | ast.Break | ast.Return):
+                        raise ScriptError("'continue', 'break' and 'return' are not allowed in 'finally'",
+                                          line=inner.lineno)
 
 
 @lru_cache(maxsize=4096)
 def compile_expression(source: str):
     """Compile a condition or expression under the sandbox, or raise ScriptError."""
     source = source.strip()
-    _reject_imports(source, "eval")
+    _check_tree(source, "eval")
     result = compile_restricted_eval(source, "<expression>")
     if result.errors:
         raise ScriptError("; ".join(result.errors))
@@ -106,7 +123,7 @@ def compile_expression(source: str):
 @lru_cache(maxsize=4096)
 def compile_script(source: str):
     """Compile a script task body under the sandbox, or raise ScriptError."""
-    _reject_imports(source, "exec")
+    _check_tree(source, "exec")
     result = compile_restricted_exec(source, "<script>")
     if result.errors:
         raise ScriptError("; ".join(result.errors))
@@ -125,12 +142,15 @@ def time_limit(seconds: float):
         return
 
     def _expired(signum, frame):
-        raise ScriptError(f"script ran longer than {seconds:g} s and was stopped")
+        raise _TimeLimitExceeded()
 
     previous = signal.signal(signal.SIGALRM, _expired)
-    signal.setitimer(signal.ITIMER_REAL, seconds)
+    # Keep firing after the first expiry in case a script still manages to carry on.
+    signal.setitimer(signal.ITIMER_REAL, seconds, 0.05)
     try:
         yield
+    except _TimeLimitExceeded:
+        raise ScriptError(f"script ran longer than {seconds:g} s and was stopped") from None
     finally:
         signal.setitimer(signal.ITIMER_REAL, 0)
         signal.signal(signal.SIGALRM, previous)
