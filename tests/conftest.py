@@ -11,6 +11,7 @@ import time
 from pathlib import Path
 
 import pytest
+
 import httpjson as http
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -7,7 +7,14 @@ from flask_smorest import Blueprint
 
 from .. import transaction
 from ..services import tasks
-from .schemas import CaseSchema, CompleteRequestSchema, TaskDetailSchema, TaskListQuerySchema, TaskListSchema, TaskSchema
+from .schemas import (
+    CaseSchema,
+    CompleteRequestSchema,
+    TaskDetailSchema,
+    TaskListQuerySchema,
+    TaskListSchema,
+    TaskSchema,
+)
 
 blp = Blueprint("tasks", __name__, description="Task inboxes, claims and completions")
 
