@@ -28,8 +28,11 @@ case "${1:-start}" in
       as_owner "$BINDIR/createdb" -h 127.0.0.1 -p "$PGPORT" -U postgres approval_test
     echo "postgresql+psycopg://postgres@127.0.0.1:$PGPORT/approval_test"
     ;;
+  status)
+    as_owner "$BINDIR/pg_ctl" -D "$PGROOT/data" status >/dev/null 2>&1
+    ;;
   stop)
     as_owner "$BINDIR/pg_ctl" -D "$PGROOT/data" -m fast stop >/dev/null 2>&1 || true
     ;;
-  *) echo "usage: $0 start|stop" >&2; exit 2 ;;
+  *) echo "usage: $0 start|status|stop" >&2; exit 2 ;;
 esac
