@@ -24,9 +24,9 @@ seed: migrate
 deploy: seed
 	$(BIN)/flask processes deploy bpmn
 
-## run: set up, migrate, seed demo data, deploy bpmn/, serve on 127.0.0.1:$(PORT)
+## run: set up, migrate, seed demo data, deploy bpmn/, serve on 127.0.0.1:$(PORT) with a timer worker
 run: deploy
-	$(BIN)/gunicorn --config gunicorn.conf.py wsgi:app
+	scripts/run.sh
 
 ## test: the whole suite on SQLite, then on PostgreSQL (TEST_DATABASE_URL or a local server)
 test: install

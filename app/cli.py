@@ -6,7 +6,7 @@ from pathlib import Path
 
 import click
 from flask import Flask
-from flask.cli import AppGroup
+from flask.cli import AppGroup, with_appcontext
 
 from . import transaction
 from .errors import InvalidDiagram
@@ -51,7 +51,32 @@ def deploy_command(paths, forms_dir):
         raise SystemExit(1)
 
 
+@click.command("worker")
+@with_appcontext
+@click.option("--once", is_flag=True, help="Fire what is due now and exit.")
+@click.option("--interval", default=5.0, show_default=True, help="Seconds between polls.")
+def worker_command(once, interval):
+    """Fire due BPMN timers (run one or more beside gunicorn)."""
+    import time
+
+    from .services import timers
+
+    while True:
+        fired = 0
+        for case_id in timers.due_case_ids():
+            try:
+                fired += len(transaction.run(timers.fire_case_timers, case_id))
+            except Exception as exc:  # keep the worker alive; the error is logged per case
+                click.echo(f"case {case_id}: {exc}", err=True)
+        if fired:
+            click.echo(f"fired {fired} timer(s)")
+        if once:
+            return
+        time.sleep(interval)
+
+
 def init_cli(app: Flask) -> None:
     """Register the command groups."""
     app.cli.add_command(demo_cli)
     app.cli.add_command(processes_cli)
+    app.cli.add_command(worker_command)

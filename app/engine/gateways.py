@@ -63,8 +63,45 @@ def current_round_arrivals(spec, my_task) -> list[tuple]:
     return result
 
 
+WRITTEN_KEYS = "written_keys"
+
+
+def record_writes(task, keys) -> None:
+    """Remember that ``task`` wrote ``keys`` (a user's submission or a script's assignments)."""
+    if keys:
+        written = task.internal_data.setdefault(WRITTEN_KEYS, [])
+        written.extend(k for k in keys if k not in written)
+
+
+def _branch_operations(end_task, fork, base: dict, arrival: float) -> list[tuple]:
+    """Return ``(time, key, value, deleted)`` for what one branch did between ``fork`` and ``end_task``.
+
+    Keys a task explicitly wrote count at that task's completion time, even when the value
+    equals the fork's (a second-round approval of an unchanged value is still a decision).
+    Other changes (in-place edits, tasks we do not track) count at the branch's arrival.
+    """
+    data = end_task.data
+    write_time: dict[str, float] = {}
+    node = end_task
+    while node is not None and node is not fork:
+        for key in node.internal_data.get(WRITTEN_KEYS, ()):
+            if key not in write_time:  # walking backwards: the first seen is the latest write
+                write_time[key] = node.last_state_change
+        node = node.parent
+    ops = []
+    for key, value in data.items():
+        if key in write_time:
+            ops.append((write_time[key], key, value, False))
+        elif key not in base or base[key] != value:
+            ops.append((arrival, key, value, False))
+    for key in base:
+        if key not in data:
+            ops.append((write_time.get(key, arrival), key, None, True))
+    return ops
+
+
 class BranchMergeMixin:
-    """Replace the join's data merge with a per-branch delta merge."""
+    """Replace the join's data merge with a per-branch, per-key merge of what was written."""
 
     def _merge_branches(self, my_task) -> None:
         arrivals = [(t, fork) for t, fork in current_round_arrivals(self, my_task)
@@ -81,18 +118,19 @@ class BranchMergeMixin:
         outer_fork = max((fork for _, fork in arrivals), key=lambda f: depth[f.id])
         merged = copy.deepcopy(outer_fork.data)
 
-        branches = sorted(
-            ((t.parent.last_state_change, t.parent.data, fork.data) for t, fork in arrivals),
-            key=lambda b: b[0],
-        )
-        branches.append((None, my_task.parent.data, outer_fork.data))
-        for _, data, base in branches:
-            for key, value in data.items():
-                if key not in base or base[key] != value:
-                    merged[key] = copy.deepcopy(value)
-            for key in base:
-                if key not in data:
-                    merged.pop(key, None)
+        operations = []
+        branches = [(t.parent, fork) for t, fork in arrivals] + [(my_task.parent, outer_fork)]
+        for order, (end_task, fork) in enumerate(sorted(branches[:-1], key=lambda b: b[0].last_state_change)
+                                                 + branches[-1:]):
+            arrival = end_task.last_state_change
+            for when, key, value, deleted in _branch_operations(end_task, fork, fork.data, arrival):
+                operations.append((when, order, key, value, deleted))
+        # Later writes win; ties go to the branch that arrived later.
+        for _when, _order, key, value, deleted in sorted(operations, key=lambda op: (op[0], op[1])):
+            if deleted:
+                merged.pop(key, None)
+            else:
+                merged[key] = copy.deepcopy(value)
         my_task.data = merged
 
     def _run_hook(self, my_task):

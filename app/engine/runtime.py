@@ -10,8 +10,10 @@ from __future__ import annotations
 import copy
 import uuid
 from dataclasses import dataclass
+from datetime import UTC, datetime
 
 from SpiffWorkflow.bpmn.script_engine import PythonScriptEngine
+from SpiffWorkflow.bpmn.specs.event_definitions.simple import TerminateEventDefinition
 from SpiffWorkflow.bpmn.specs.mixins.events.end_event import EndEvent
 from SpiffWorkflow.bpmn.workflow import BpmnWorkflow
 from SpiffWorkflow.exceptions import SpiffWorkflowException, TaskNotFoundException
@@ -19,6 +21,7 @@ from SpiffWorkflow.spiff.specs.defaults import UserTask
 from SpiffWorkflow.util.task import TaskState
 
 from .errors import ScriptError, TaskNotReady, WorkflowRunError
+from .gateways import record_writes
 from .sandbox import DEFAULT_TIME_LIMIT, SandboxEnvironment
 from .serializer import SERIALIZER_VERSION, dump_state, load_state
 from .specs import CompiledProcess
@@ -37,13 +40,23 @@ class ReadyTask:
     documentation: str | None
 
 
+class WriteTrackingScriptEngine(PythonScriptEngine):
+    """Record which keys each script wrote, for the per-branch join merge."""
+
+    def execute(self, task, script, external_context=None):
+        before = dict(task.data)
+        result = super().execute(task, script, external_context)
+        record_writes(task, [k for k, v in task.data.items() if k not in before or before[k] != v])
+        return result
+
+
 class Engine:
     """The sandboxed SpiffWorkflow runtime. Holds no per-case state."""
 
     serializer_version = SERIALIZER_VERSION
 
     def __init__(self, script_time_limit: float = DEFAULT_TIME_LIMIT):
-        self.script_engine = PythonScriptEngine(environment=SandboxEnvironment(script_time_limit))
+        self.script_engine = WriteTrackingScriptEngine(environment=SandboxEnvironment(script_time_limit))
 
     # -- lifecycle -------------------------------------------------------------------
     def start(self, process: CompiledProcess, data: dict | None = None) -> BpmnWorkflow:
@@ -95,12 +108,13 @@ class Engine:
         """Complete a READY user task with ``data`` and run the engine to the next wait."""
         try:
             task = workflow.get_task_from_id(uuid.UUID(task_id))
-        except (ValueError, KeyError, TypeError, TaskNotFoundException):
+        except (ValueError, KeyError, TypeError, AttributeError, TaskNotFoundException):
             task = None
         # Task.run() does not check state (pitfall 6): refuse anything but a READY user task.
         if task is None or task.state != TaskState.READY or not isinstance(task.task_spec, UserTask):
             raise TaskNotReady(task_id)
         task.set_data(**copy.deepcopy(data))
+        record_writes(task, list(data))
         try:
             task.run()
         except SpiffWorkflowException as exc:
@@ -108,32 +122,66 @@ class Engine:
         self._advance(workflow)
 
     # -- timers --------------------------------------------------------------------------
-    def fire_due_timers(self, workflow: BpmnWorkflow) -> int:
-        """Fire timers that are due now; return how many timer events fired."""
-        before = self._completed_timer_count(workflow)
+    def fire_due_timers(self, workflow: BpmnWorkflow) -> list[str]:
+        """Fire timers that are due now; return the names of the timer events that fired."""
+        before = self._completed_timers(workflow)
         try:
             workflow.refresh_timers()
         except SpiffWorkflowException as exc:
             raise self._run_error(exc) from None
         self._advance(workflow)
-        return self._completed_timer_count(workflow) - before
+        after = self._completed_timers(workflow)
+        return [after[task_id] for task_id in after if task_id not in before]
+
+    @staticmethod
+    def next_timer_due(workflow: BpmnWorkflow) -> datetime | None:
+        """Return when the earliest waiting timer is due (UTC), or None."""
+        due = []
+        for event in workflow.waiting_events():
+            if not event.event_type.endswith("TimerEventDefinition") or event.value is None:
+                continue
+            value = event.value.get("next") if isinstance(event.value, dict) else event.value
+            try:
+                when = datetime.fromisoformat(str(value))
+            except ValueError:
+                continue
+            due.append(when if when.tzinfo else when.replace(tzinfo=UTC))
+        return min(due).astimezone(UTC) if due else None
 
     @staticmethod
     def waiting_timers(workflow: BpmnWorkflow) -> list[dict]:
-        """Return ``{"task_id", "bpmn_id", "due"}`` for each waiting timer event."""
+        """Return ``{"task_id", "bpmn_id", "name", "due"}`` for each waiting timer event."""
         result = []
-        for event in workflow.waiting_events():
-            if not event.event_type.endswith("TimerEventDefinition"):
+        for task in workflow.get_tasks(state=TaskState.WAITING):
+            definition = getattr(task.task_spec, "event_definition", None)
+            if not type(definition).__name__.endswith("TimerEventDefinition"):
                 continue
-            value = event.value
-            due = value if isinstance(value, str) else None
-            result.append({"bpmn_id": event.name, "due": due})
+            value = task._get_internal_data("event_value")
+            due = value.get("next") if isinstance(value, dict) else value
+            result.append({"task_id": str(task.id), "bpmn_id": task.task_spec.bpmn_id,
+                           "name": task.task_spec.bpmn_name, "due": due})
         return result
 
     @staticmethod
-    def _completed_timer_count(workflow: BpmnWorkflow) -> int:
-        return sum(1 for t in workflow.get_tasks(state=TaskState.COMPLETED)
-                   if type(getattr(t.task_spec, "event_definition", None)).__name__.endswith("TimerEventDefinition"))
+    def next_timer_due(workflow: BpmnWorkflow) -> datetime | None:
+        """Return when the earliest waiting timer is due (UTC), or None."""
+        due = []
+        for event in workflow.waiting_events():
+            if not event.event_type.endswith("TimerEventDefinition") or event.value is None:
+                continue
+            value = event.value.get("next") if isinstance(event.value, dict) else event.value
+            try:
+                when = datetime.fromisoformat(str(value))
+            except ValueError:
+                continue
+            due.append(when if when.tzinfo else when.replace(tzinfo=UTC))
+        return min(due).astimezone(UTC) if due else None
+
+    @staticmethod
+    def _completed_timers(workflow: BpmnWorkflow) -> dict:
+        return {t.id: t.task_spec.bpmn_name or t.task_spec.bpmn_id
+                for t in workflow.get_tasks(state=TaskState.COMPLETED)
+                if type(getattr(t.task_spec, "event_definition", None)).__name__.endswith("TimerEventDefinition")}
 
     # -- status --------------------------------------------------------------------------
     @staticmethod
@@ -150,6 +198,13 @@ class Engine:
             return None
         last = max(ends, key=lambda t: t.last_state_change)
         return last.task_spec.bpmn_name or last.task_spec.bpmn_id
+
+    @staticmethod
+    def terminated(workflow: BpmnWorkflow) -> bool:
+        """Whether the workflow ended at a terminate end event."""
+        return any(isinstance(t.task_spec, EndEvent) and isinstance(t.task_spec.event_definition,
+                                                                    TerminateEventDefinition)
+                   for t in workflow.get_tasks(state=TaskState.COMPLETED))
 
     @staticmethod
     def case_data(workflow: BpmnWorkflow) -> dict:

@@ -22,6 +22,7 @@ class Case(db.Model):
     __table_args__ = (
         Index("ix_cases_started_by_started_at", "started_by_id", "started_at"),
         Index("ix_cases_status_started_at", "status", "started_at"),
+        Index("ix_cases_next_timer_at", "next_timer_at"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -41,6 +42,8 @@ class Case(db.Model):
     workflow_state: Mapped[str] = mapped_column(Text)
     serializer_version: Mapped[str] = mapped_column(String(16))
     lock_version: Mapped[int] = mapped_column(default=1)
+    # When the earliest waiting timer of the workflow is due; the timer worker polls this.
+    next_timer_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
     process_version: Mapped[ProcessVersion] = relationship(lazy="joined", innerjoin=True)
     started_by: Mapped[User] = relationship()

@@ -84,12 +84,16 @@ def save_workflow(case: Case, workflow, actor: User | None) -> None:
     case.workflow_state = eng.dump(workflow)
     case.serializer_version = eng.serializer_version
     case.data = eng.case_data(workflow)
+    case.next_timer_at = eng.next_timer_due(workflow)
     sync_tasks(case, eng.ready_user_tasks(workflow), actor)
     if eng.is_completed(workflow) and case.status == "active":
-        case.status = "completed"
+        terminated = eng.terminated(workflow)
+        case.status = "terminated" if terminated else "completed"
         case.outcome = eng.outcome(workflow)
         case.ended_at = utcnow()
-        audit.record(case, "case_completed", actor, data={"outcome": case.outcome})
+        case.next_timer_at = None
+        audit.record(case, "case_terminated" if terminated else "case_completed", actor,
+                     data={"outcome": case.outcome})
     db.session.flush()
 
 

@@ -1,0 +1,165 @@
+"""The RestrictedPython sandbox for diagram scripts and conditions (app/engine/sandbox.py)."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import textwrap
+import time
+from pathlib import Path
+
+import pytest
+
+from app.engine import ScriptError
+from app.engine.sandbox import SandboxEnvironment, compile_expression, compile_script
+
+
+@pytest.fixture
+def env() -> SandboxEnvironment:
+    return SandboxEnvironment(time_limit_s=0.2)
+
+
+def test_expression_arithmetic_uses_task_data(env):
+    """A condition sees task data and evaluates arithmetic."""
+    assert env.evaluate("days * 2 + 1 > 10", {"days": 5}) is True
+    assert env.evaluate("round(amount / 3, 2)", {"amount": 10}) == 3.33
+
+
+def test_script_adds_and_updates_data_keys(env):
+    """A script can read, create and overwrite data keys."""
+    context = {"a": 2, "b": 3, "status": "new"}
+    env.execute("total = a + b\nstatus = 'checked'\nitems = [x * 2 for x in range(3)]", context)
+    assert context == {"a": 2, "b": 3, "status": "checked", "total": 5, "items": [0, 2, 4]}
+
+
+def test_script_augmented_assignment_and_containers(env):
+    """Augmented assignment and item assignment work under the guards."""
+    context = {"count": 1, "tags": {}}
+    env.execute("count += 4\ntags['k'] = 'v'", context)
+    assert context["count"] == 5
+    assert context["tags"] == {"k": "v"}
+
+
+def test_script_deleting_a_key_removes_it_from_the_data(env):
+    """A key the script deletes is gone from the task data afterwards."""
+    context = {"keep": 1, "drop": 2}
+    env.execute("del drop", context)
+    assert context == {"keep": 1}
+
+
+@pytest.mark.parametrize("source", ["import os", "from os import path", "import subprocess as sp"])
+def test_imports_are_refused_at_compile(source):
+    """import statements never compile."""
+    with pytest.raises(ScriptError, match="import"):
+        compile_script(source)
+
+
+def test_dunder_import_call_is_refused_at_compile():
+    """__import__('os') is refused in scripts and in expressions."""
+    with pytest.raises(ScriptError, match="__import__"):
+        compile_script("os = __import__('os')")
+    with pytest.raises(ScriptError, match="__import__"):
+        compile_expression("__import__('os')")
+
+
+def test_subclasses_walk_is_refused_at_compile():
+    """The classic ().__class__.__base__.__subclasses__() escape is refused."""
+    with pytest.raises(ScriptError, match="__subclasses__"):
+        compile_script("x = ().__class__.__base__.__subclasses__()")
+    with pytest.raises(ScriptError, match="__class__"):
+        compile_expression("().__class__.__base__.__subclasses__()")
+
+
+@pytest.mark.parametrize("source", ["_secret = 1", "x = _hidden", "x = a._private"])
+def test_underscore_names_are_refused_at_compile(source):
+    """Names and attributes starting with an underscore are refused."""
+    with pytest.raises(ScriptError):
+        compile_script(source)
+
+
+def test_syntax_error_is_a_script_error_with_line():
+    """A syntax error is reported as ScriptError with its line."""
+    with pytest.raises(ScriptError) as info:
+        compile_script("x = 1\ny = (")
+    assert info.value.line == 2
+
+
+def test_open_is_not_available_at_runtime(env, tmp_path):
+    """open() compiles but fails when run: the builtin is absent, no file is read."""
+    secret = tmp_path / "secret.txt"
+    secret.write_text("top secret")
+    context = {"path": str(secret)}
+    with pytest.raises((NameError, ScriptError), match="open"):
+        env.execute("content = open(path).read()", context)
+    assert "content" not in context
+
+
+def test_infinite_loop_is_stopped_after_the_time_limit(env):
+    """while True: pass is interrupted with ScriptError shortly after time_limit_s."""
+    started = time.monotonic()
+    with pytest.raises(ScriptError, match="longer than"):
+        env.execute("while True:\n    pass", {})
+    assert time.monotonic() - started < 2.0
+
+
+def test_infinite_loop_in_an_expression_is_stopped(env):
+    """A condition that would run for minutes is interrupted too."""
+    started = time.monotonic()
+    with pytest.raises(ScriptError, match="longer than"):
+        env.evaluate("sum(1 for x in n for y in n for z in n) > 0", {"n": list(range(1000))})
+    assert time.monotonic() - started < 2.0
+
+
+_SPIN = "while True:\n    try:\n        while True:\n            pass\n"
+_CATCHING_LOOPS = [
+    pytest.param(_SPIN + "    except Exception:\n        pass", id="except-Exception"),
+    pytest.param(_SPIN + "    except:\n        pass", id="bare-except"),
+    pytest.param(_SPIN + "    finally:\n        continue", id="finally-continue"),
+    pytest.param("B = BaseException\n" + _SPIN + "    except B:\n        pass", id="aliased-BaseException"),
+    pytest.param("bs = (BaseException,)\n" + _SPIN + "    except bs:\n        pass", id="tuple-BaseException"),
+]
+
+
+@pytest.mark.parametrize("source", _CATCHING_LOOPS)
+def test_script_cannot_swallow_the_time_limit(source):
+    """A loop that tries to catch the time limit is refused or stopped (child process, killed after 3 s)."""
+    child = textwrap.dedent(f"""
+        from app.engine.sandbox import SandboxEnvironment
+        from app.engine.errors import ScriptError
+        try:
+            SandboxEnvironment(time_limit_s=0.2).execute({source!r}, {{}})
+        except ScriptError:
+            print("stopped")
+    """)
+    repo = Path(__file__).resolve().parents[3]
+    result = subprocess.run([sys.executable, "-c", child], cwd=repo, capture_output=True, text=True,
+                            timeout=3, env={"PYTHONPATH": str(repo)})
+    assert result.stdout.strip() == "stopped", result.stderr
+
+
+@pytest.mark.parametrize("name", ["id", "max", "len"])
+def test_data_keys_may_shadow_builtins(env, name):
+    """Task data named like a builtin (``id`` is common) shadows it, as globals do in Python."""
+    context = {name: 3}
+    env.execute(f"doubled = {name} * 2", context)
+    assert context == {name: 3, "doubled": 6}
+
+
+def test_try_is_refused_at_compile_time():
+    """try/except could swallow the time limit, so diagram scripts may not use it."""
+    with pytest.raises(ScriptError, match="try/except"):
+        compile_script("try:\n    x = 1\nexcept ValueError:\n    x = 2")
+
+
+def test_script_can_use_math_module(env):
+    """The math module is available and is not copied back into the data."""
+    context = {"r": 2}
+    env.execute("area = math.pi * r ** 2", context)
+    assert context["area"] == pytest.approx(12.566, rel=1e-3)
+    assert "math" not in context
+
+
+def test_compiled_code_is_cached_by_source():
+    """Compiling the same source twice returns the same code object."""
+    assert compile_script("y = 1 + 1") is compile_script("y = 1 + 1")
+    assert compile_expression("a > 1") is compile_expression("a > 1")
