@@ -98,6 +98,18 @@ def _check_flows(filename: str, root) -> list[Finding]:
     return findings
 
 
+def _condition_flows(roots) -> dict[tuple[str, str], tuple[str, str, int]]:
+    """Map (gateway id, condition text) to (flow id, file, line) so findings name the flow."""
+    flows = {}
+    for filename, root in roots.items():
+        for flow in root.iter(f"{{{BPMN_NS}}}sequenceFlow"):
+            condition = flow.find(f"{{{BPMN_NS}}}conditionExpression")
+            if condition is not None and condition.text and flow.get("id"):
+                flows[(flow.get("sourceRef"), condition.text.strip())] = (flow.get("id"), filename,
+                                                                        condition.sourceline)
+    return flows
+
+
 def _start_form(root, process_id: str) -> str | None:
     process = root.find(f".//{{{BPMN_NS}}}process[@id='{process_id}']")
     if process is None:
@@ -199,6 +211,7 @@ def compile_process(files: Mapping[str, bytes]) -> CompiledProcess:
         raise DiagramError([Finding(str(exc))]) from None
 
     lines = _element_lines(roots)
+    conditions = _condition_flows(roots)
     user_tasks = []
     end_events = {}
     for process_spec, task_spec in _iter_specs(spec, subprocess_specs):
@@ -208,8 +221,14 @@ def compile_process(files: Mapping[str, bytes]) -> CompiledProcess:
             try:
                 compile_fn(source)
             except ScriptError as exc:
-                findings.append(Finding(f"{kind} of {task_spec.bpmn_name or bpmn_id} is refused: {exc}",
-                                        where[0], where[1], bpmn_id))
+                element, file, line = bpmn_id, where[0], where[1]
+                flow = conditions.get((bpmn_id, source.strip())) if kind == "condition" else None
+                if flow:
+                    element, file, line = flow
+                    label = f"condition on sequence flow {element}"
+                else:
+                    label = f"{kind} of {task_spec.bpmn_name or bpmn_id}"
+                findings.append(Finding(f"{label} is refused: {exc}", file, line, element))
         if type(task_spec).__name__ == "EndEvent" and bpmn_id:
             end_events[bpmn_id] = task_spec.bpmn_name or bpmn_id
         if isinstance(task_spec, UserTask):

@@ -113,11 +113,11 @@ def test_script_with_import_names_the_element_and_line():
 
 
 def test_gateway_condition_with_dunder_is_refused():
-    """A condition walking __class__/__subclasses__ is refused at deploy."""
+    """A condition walking __class__/__subclasses__ is refused, naming the flow that carries it."""
     error = _refused_file("compile_errors/condition_dunder.bpmn")
     (finding,) = error.findings
-    assert finding.element == "decide"
-    assert finding.line == 7
+    assert finding.element == "flow_escape"
+    assert finding.line == 9
     assert "__subclasses__" in finding.message
 
 
