@@ -5,7 +5,7 @@ BIN     = $(VENV)/bin
 PORT   ?= 8000
 export FLASK_APP = wsgi:app
 
-.PHONY: run test test-sqlite test-postgres lint format bench install migrate seed deploy worker clean
+.PHONY: run test lint format bench install assets translations messages migrate seed deploy clean
 
 $(BIN)/.installed: pyproject.toml requirements.lock
 	$(PYTHON) -m venv $(VENV)
@@ -13,7 +13,20 @@ $(BIN)/.installed: pyproject.toml requirements.lock
 	$(BIN)/pip install --quiet -c requirements.lock -e '.[dev]'
 	touch $@
 
-install: $(BIN)/.installed
+install: $(BIN)/.installed assets translations
+
+## assets: front-end packages from package-lock.json (npm ci) copied into app/static/vendor
+assets:
+	scripts/assets.sh
+
+## translations: compile the .po catalogs the UI uses
+translations: $(BIN)/.installed
+	$(BIN)/pybabel -q compile -d app/translations
+
+## messages: extract new strings and merge them into the catalogs (then translate and commit)
+messages: $(BIN)/.installed
+	$(BIN)/pybabel -q extract -F babel.cfg -k _l -k lazy_gettext -o app/translations/messages.pot .
+	$(BIN)/pybabel -q update -i app/translations/messages.pot -d app/translations --no-fuzzy-matching
 
 migrate: install
 	$(BIN)/flask db upgrade

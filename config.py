@@ -28,6 +28,9 @@ class Config:
     TOKEN_TTL_HOURS = _int("TOKEN_TTL_HOURS", 8)
     # Uploads (diagram deployments) larger than this get 413.
     MAX_CONTENT_LENGTH = _int("MAX_UPLOAD_BYTES", 10 * 1024 * 1024)
+    # Case attachments (PDF/JPEG/PNG) are stored here by checksum, outside the database.
+    ATTACHMENT_DIR = os.environ.get("ATTACHMENT_DIR") or str(BASE_DIR / "instance" / "attachments")
+    ATTACHMENT_MAX_BYTES = _int("ATTACHMENT_MAX_BYTES", 5 * 1024 * 1024)
     # Wall-clock limit for one diagram script or condition, in seconds.
     SCRIPT_TIME_LIMIT = _float("SCRIPT_TIME_LIMIT", 1.0)
     # Compiled process versions kept in memory per worker.
@@ -42,6 +45,12 @@ class Config:
     REMEMBER_COOKIE_HTTPONLY = True
     WTF_CSRF_CHECK_DEFAULT = False  # checked in app/auth for session-authenticated unsafe requests
     WTF_CSRF_TIME_LIMIT = None
+
+    # The UI speaks Chinese by default; English is the second locale.
+    LANGUAGES = ("zh_CN", "en")
+    BABEL_DEFAULT_LOCALE = "zh_CN"
+    BABEL_DEFAULT_TIMEZONE = "Asia/Shanghai"
+    BABEL_TRANSLATION_DIRECTORIES = str(BASE_DIR / "app" / "translations")
 
     API_TITLE = "长治市政务服务审批平台 API"
     API_VERSION = "v1"

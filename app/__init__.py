@@ -54,6 +54,9 @@ def create_app(config: type[Config] | dict | None = None) -> Flask:
     migrate.init_app(app, db, directory=str(Path(__file__).resolve().parent.parent / "migrations"))
     csrf.init_app(app)
 
+    from .i18n import init_i18n
+    init_i18n(app)
+
     from .auth import init_auth
     init_auth(app)
 

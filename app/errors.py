@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import logging
 
-from flask import jsonify, render_template_string, request
+from flask import jsonify, render_template, request
+from flask_babel import lazy_gettext as _l
 from flask_wtf.csrf import CSRFError
 from sqlalchemy.exc import OperationalError
 from werkzeug.exceptions import HTTPException
@@ -75,8 +76,24 @@ _HTTP_CODES = {
     422: "invalid_input", 429: "too_many_requests", 500: "internal_error", 503: "unavailable",
 }
 
-_HTML = """<!doctype html><html lang="zh-CN"><meta charset="utf-8"><title>{{ code }}</title>
-<body><h1>{{ code }}</h1><p>{{ message }}</p><p><a href="/">返回首页 / Home</a></p></body></html>"""
+# What people see on HTML error pages, in the UI's language; service messages stay for the API.
+_PAGE_TITLES = {
+    400: _l("Bad request"), 401: _l("Please log in"), 403: _l("Not allowed"), 404: _l("Not found"),
+    409: _l("Conflict"), 413: _l("Upload too large"), 422: _l("Invalid input"), 500: _l("Something went wrong"),
+    503: _l("Service unavailable"),
+}
+_PAGE_MESSAGES = {
+    "claimed_by_other": _l("Someone else has already claimed this task."),
+    "task_not_open": _l("This task has already been completed or is no longer waiting."),
+    "not_claimed_by_you": _l("Claim the task before completing it."),
+    "task_not_claimed": _l("This task is not claimed."),
+    "csrf_failed": _l("Your form expired. Reload the page and try again."),
+    "forbidden": _l("You are not allowed to do this, or this task is not for your groups."),
+    "not_found": _l("The page or record does not exist, or you may not see it."),
+    "payload_too_large": _l("The upload is larger than the allowed limit."),
+    "internal_error": _l("An unexpected error occurred. It has been logged; please try again."),
+    "unavailable": _l("The database is not available right now. Please try again shortly."),
+}
 
 
 def flatten_messages(messages, prefix: str = "") -> dict[str, list[str]]:
@@ -102,7 +119,13 @@ def _respond(status: int, error: str, message: str, errors=None):
     if _wants_json():
         body = {"code": status, "error": error, "message": message, "errors": errors}
         return jsonify(body), status
-    return render_template_string(_HTML, code=status, message=message), status
+    title = _PAGE_TITLES.get(status, _l("Error"))
+    text = _PAGE_MESSAGES.get(error) or _PAGE_MESSAGES.get(_HTTP_CODES.get(status, ""), message)
+    try:
+        return render_template("errors/error.html", code=status, title=title, message=text), status
+    except Exception:  # the error page itself must never fail (e.g. the database is down)
+        log.exception("error page failed")
+        return f"<!doctype html><title>{status}</title><h1>{status}</h1>", status
 
 
 def register_error_handlers(app) -> None:

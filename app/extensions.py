@@ -1,5 +1,6 @@
 """Flask extensions, created unbound; ``create_app`` binds them. Import them from here."""
 
+from flask_babel import Babel
 from flask_login import LoginManager
 from flask_migrate import Migrate
 from flask_smorest import Api
@@ -29,3 +30,4 @@ migrate = Migrate()
 login_manager = LoginManager()
 csrf = CSRFProtect()
 api = Api()
+babel = Babel()

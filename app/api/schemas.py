@@ -7,28 +7,11 @@ import re
 from marshmallow import EXCLUDE, Schema, fields, validate
 
 from ..services.cases import history, open_tasks
+from ..services.privacy import mask_id_number, mask_phone
 from ..services.tasks import task_form
 
 ID_NUMBER = re.compile(r"^(\d{17}[\dXx]|\d{15})$")
 PHONE = re.compile(r"^\+?[\d\- ]{5,20}$")
-
-
-def mask_id_number(value: str | None) -> str | None:
-    """Keep the first and last four characters: ``1404**********1234``."""
-    if not value:
-        return value
-    if len(value) <= 8:
-        return "*" * len(value)
-    return value[:4] + "*" * (len(value) - 8) + value[-4:]
-
-
-def mask_phone(value: str | None) -> str | None:
-    """Keep the first three and last four digits: ``138****1234``."""
-    if not value:
-        return value
-    if len(value) <= 7:
-        return "*" * len(value)
-    return value[:3] + "*" * (len(value) - 7) + value[-4:]
 
 
 class ErrorSchema(Schema):

@@ -200,6 +200,21 @@ class Engine:
         return last.task_spec.bpmn_name or last.task_spec.bpmn_id
 
     @staticmethod
+    def completed_element_ids(workflow: BpmnWorkflow) -> list[str]:
+        """BPMN ids of every element the case has passed through (for progress markers)."""
+        ids = set()
+        for task in workflow.get_tasks(state=TaskState.COMPLETED):
+            bpmn_id = getattr(task.task_spec, "bpmn_id", None)
+            if bpmn_id:
+                ids.add(bpmn_id)
+        for sub in workflow.subprocesses.values():
+            for task in sub.get_tasks(state=TaskState.COMPLETED):
+                bpmn_id = getattr(task.task_spec, "bpmn_id", None)
+                if bpmn_id:
+                    ids.add(bpmn_id)
+        return sorted(ids)
+
+    @staticmethod
     def terminated(workflow: BpmnWorkflow) -> bool:
         """Whether the workflow ended at a terminate end event."""
         return any(isinstance(t.task_spec, EndEvent) and isinstance(t.task_spec.event_definition,

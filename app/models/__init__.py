@@ -1,5 +1,6 @@
 """Database models, one aggregate per module."""
 
+from .attachment import Attachment
 from .audit import AuditEvent
 from .case import Case, ReceiptCounter
 from .org import ROLES, ApiToken, Department, Group, User, group_memberships
@@ -9,6 +10,7 @@ from .task import HumanTask, TaskCandidate
 __all__ = [
     "ROLES",
     "ApiToken",
+    "Attachment",
     "AuditEvent",
     "Case",
     "Department",

@@ -45,6 +45,8 @@ class HumanTask(db.Model):
     completed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     completed_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
     submitted_data: Mapped[dict | None] = mapped_column(JSONType)
+    # What the holder typed but did not submit yet ("save draft"); cleared on completion.
+    draft_data: Mapped[dict | None] = mapped_column(JSONType)
 
     case: Mapped[Case] = relationship(lazy="joined", innerjoin=True)
     assignee: Mapped[User | None] = relationship(foreign_keys=[assignee_id], lazy="joined")

@@ -1,11 +1,11 @@
-"""Browser-facing routes. The full workbench comes with the web UI; this holds health checks."""
+"""Browser-facing routes: the workbench for window clerks and department reviewers."""
 
 from __future__ import annotations
 
-from flask import Blueprint, jsonify
+from flask import Blueprint, jsonify, request
 from sqlalchemy import text
 
-from ..extensions import db
+from ..extensions import csrf, db, login_manager
 
 bp = Blueprint("web", __name__)
 
@@ -17,6 +17,22 @@ def healthz():
     return jsonify({"status": "ok"})
 
 
+def _csrf_for_forms():
+    # Every unsafe browser request (forms and htmx) carries the CSRF token; the API has its own guard.
+    if request.method not in ("GET", "HEAD", "OPTIONS") and not request.path.startswith("/api/"):
+        csrf.protect()
+
+
 def init_web(app) -> None:
-    """Register the browser blueprints."""
+    """Register the browser blueprints and their helpers."""
+    from flask_babel import lazy_gettext
+
+    from . import auth_views, filters
+
+    login_manager.login_view = "web_auth.login"
+    login_manager.login_message = lazy_gettext("Please log in to continue.")
+    login_manager.login_message_category = "info"
+    app.before_request(_csrf_for_forms)
     app.register_blueprint(bp)
+    app.register_blueprint(auth_views.bp)
+    filters.init_filters(app)

@@ -1,0 +1,58 @@
+"""Login, logout and the language switch."""
+
+from __future__ import annotations
+
+from urllib.parse import urlsplit
+
+from flask import Blueprint, current_app, flash, redirect, render_template, request, session, url_for
+from flask_babel import gettext as _
+from flask_login import current_user, login_required, login_user, logout_user
+
+from ..errors import Unauthorized
+from ..services import org
+
+bp = Blueprint("web_auth", __name__)
+
+
+def _safe_next(target: str | None) -> str:
+    """Only follow relative redirects within this site."""
+    if target:
+        parts = urlsplit(target)
+        if not parts.scheme and not parts.netloc and target.startswith("/") and not target.startswith("//"):
+            return target
+    return url_for("web_inbox.inbox") if "web_inbox.inbox" in current_app.view_functions else "/"
+
+
+@bp.route("/login", methods=["GET", "POST"])
+def login():
+    """Show the login form; log in on valid credentials."""
+    if current_user.is_authenticated and request.method == "GET":
+        return redirect(_safe_next(request.args.get("next")))
+    error = None
+    username = request.form.get("username", "").strip()
+    if request.method == "POST":
+        try:
+            user = org.authenticate(username, request.form.get("password", ""))
+        except Unauthorized:
+            error = _("Wrong username or password.")
+        else:
+            login_user(user)
+            return redirect(_safe_next(request.args.get("next")))
+    return render_template("web/login.html", error=error, username=username), (401 if error else 200)
+
+
+@bp.post("/logout")
+@login_required
+def logout():
+    """Log out and go back to the login page."""
+    logout_user()
+    flash(_("You have logged out."), "info")
+    return redirect(url_for("web_auth.login"))
+
+
+@bp.get("/lang/<code>")
+def set_language(code):
+    """Switch the interface language (zh_CN or en) and return to the page."""
+    if code in current_app.config["LANGUAGES"]:
+        session["lang"] = code
+    return redirect(_safe_next(request.args.get("next") or request.referrer and urlsplit(request.referrer).path))

@@ -1,0 +1,57 @@
+"""Template filters and globals: local times, waiting times, masking."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from flask import current_app
+from flask_babel import format_datetime, get_locale
+from flask_babel import gettext as _
+from flask_login import current_user
+
+from ..services.privacy import mask_id_number, mask_phone
+from ..models.types import utcnow
+
+
+def localtime(value: datetime | None, fmt: str = "yyyy-MM-dd HH:mm") -> str:
+    """Show a UTC datetime in Asia/Shanghai (the configured Babel time zone)."""
+    return format_datetime(value, fmt) if value else ""
+
+
+def waiting(value: datetime | None) -> str:
+    """How long since ``value``: '3 天 2 小时' / '3 d 2 h'."""
+    if value is None:
+        return ""
+    seconds = max(0, int((utcnow() - value).total_seconds()))
+    days, rest = divmod(seconds, 86400)
+    hours, rest = divmod(rest, 3600)
+    minutes = rest // 60
+    if days:
+        return _("%(d)s d %(h)s h", d=days, h=hours)
+    if hours:
+        return _("%(h)s h %(m)s min", h=hours, m=minutes)
+    return _("%(m)s min", m=minutes)
+
+
+def current_locale() -> str:
+    """``zh_CN`` or ``en`` (Babel spells Chinese ``zh_Hans_CN``)."""
+    return "zh_CN" if get_locale().language == "zh" else "en"
+
+
+def nav_items() -> list[tuple[str, str]]:
+    """The main navigation for the current user (only pages that exist and they may use)."""
+    items = [("web_inbox.inbox", _("Inbox"))]
+    if current_user.is_authenticated and current_user.has_role("clerk"):
+        items.append(("web_cases.new_case", _("New case")))
+    items.append(("web_cases.search", _("Case search")))
+    return [(endpoint, label) for endpoint, label in items if endpoint in current_app.view_functions]
+
+
+def init_filters(app) -> None:
+    """Register the filters and a few template globals."""
+    app.add_template_filter(localtime, "localtime")
+    app.add_template_filter(waiting, "waiting")
+    app.add_template_filter(mask_id_number, "mask_id")
+    app.add_template_filter(mask_phone, "mask_phone")
+    app.add_template_global(current_locale, "current_locale")
+    app.add_template_global(nav_items, "nav_items")
