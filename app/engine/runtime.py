@@ -163,21 +163,6 @@ class Engine:
         return result
 
     @staticmethod
-    def next_timer_due(workflow: BpmnWorkflow) -> datetime | None:
-        """Return when the earliest waiting timer is due (UTC), or None."""
-        due = []
-        for event in workflow.waiting_events():
-            if not event.event_type.endswith("TimerEventDefinition") or event.value is None:
-                continue
-            value = event.value.get("next") if isinstance(event.value, dict) else event.value
-            try:
-                when = datetime.fromisoformat(str(value))
-            except ValueError:
-                continue
-            due.append(when if when.tzinfo else when.replace(tzinfo=UTC))
-        return min(due).astimezone(UTC) if due else None
-
-    @staticmethod
     def _completed_timers(workflow: BpmnWorkflow) -> dict:
         return {t.id: t.task_spec.bpmn_name or t.task_spec.bpmn_id
                 for t in workflow.get_tasks(state=TaskState.COMPLETED)

@@ -9,8 +9,8 @@ from flask_babel import format_datetime, get_locale
 from flask_babel import gettext as _
 from flask_login import current_user
 
-from ..services.privacy import mask_id_number, mask_phone
 from ..models.types import utcnow
+from ..services.privacy import mask_id_number, mask_phone
 
 
 def localtime(value: datetime | None, fmt: str = "yyyy-MM-dd HH:mm") -> str:

@@ -1,6 +1,7 @@
 """The obvious correction-loop diagram behaves obviously over the API (issue: stale joins)."""
 
 import pytest
+
 from conftest import DATA
 
 LOOP = DATA / "parallel_loop" / "parallel_loop.bpmn"
