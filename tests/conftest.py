@@ -7,16 +7,14 @@ import os
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
 import pytest
 
 import httpjson as http
-
-ROOT = Path(__file__).resolve().parent.parent
-DATA = Path(__file__).resolve().parent / "data"
-PASSWORD = "changzhi2025"
+from support import DATA, PASSWORD, ROOT  # noqa: F401 - re-exported for tests
 
 
 @pytest.fixture(scope="session")
@@ -38,8 +36,11 @@ def app(database_url):
     from app.extensions import db
     from config import TestConfig
 
-    application = create_app(TestConfig)
-    application.config["SQLALCHEMY_DATABASE_URI"] = database_url
+    class Settings(TestConfig):
+        # Must be set before create_app: Flask-SQLAlchemy builds the engine in init_app.
+        SQLALCHEMY_DATABASE_URI = database_url
+
+    application = create_app(Settings)
     with application.app_context():
         if db.engine.dialect.name == "postgresql":
             with db.engine.begin() as conn:
@@ -185,8 +186,9 @@ def server(app, database_url):
     port = _free_port()
     env = dict(os.environ, DATABASE_URL=database_url, SECRET_KEY="test-secret", PORT=str(port),
                WEB_CONCURRENCY="4", GUNICORN_ACCESS_LOG="/dev/null")
+    log = tempfile.TemporaryFile()  # noqa: SIM115 - lives as long as the server; never a pipe that could fill
     proc = subprocess.Popen([sys.executable, "-m", "gunicorn", "--config", str(ROOT / "gunicorn.conf.py"),
-                             "wsgi:app"], cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+                             "wsgi:app"], cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=log)
     base = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:
@@ -197,7 +199,10 @@ def server(app, database_url):
             time.sleep(0.2)
     else:
         proc.kill()
-        raise RuntimeError("gunicorn did not start: " + proc.stderr.read().decode()[-2000:])
+        proc.wait()
+        log.seek(0)
+        raise RuntimeError("gunicorn did not start: " + log.read().decode(errors="replace")[-2000:])
     yield base
     proc.terminate()
     proc.wait(timeout=15)
+    log.close()

@@ -46,7 +46,7 @@ class ProcessVersion(db.Model):
     definition: Mapped[ProcessDefinition] = relationship(back_populates="versions")
     deployed_by: Mapped[User | None] = relationship()
     files: Mapped[list[ProcessFile]] = relationship(
-        back_populates="version", order_by="ProcessFile.filename", lazy="selectin")
+        back_populates="version", order_by="ProcessFile.filename", lazy="select")
 
     @property
     def key(self) -> str:
