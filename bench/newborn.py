@@ -1,0 +1,545 @@
+"""Throughput of the newborn bundle (新生儿出生一件事): engine ceiling, service layer, HTTP.
+
+    python -m bench.newborn [--cases 200] [--threads 4] [--workers 2] [--no-postgres]
+
+Every case takes the happy path with the maternity allowance: start, 形式审查 accept, all six
+department tasks approve, 统一出件 -> 办结 (8 user tasks), each completed with data generated
+from its form. Three measurements:
+
+1. engine: SpiffWorkflow alone via app.engine — compile once; per case Engine.start, and around
+   every user task the WHOLE workflow including the spec is serialised to JSON and restored
+   (no spec cache). Best of 3 runs. This is the ceiling the service is measured against.
+2. service: the service layer on a SQLite file (migrated, seeded, deployed): start_case, claim
+   and complete, each in its own unit of work (app.transaction.run).
+3. http: gunicorn (sync workers) on SQLite, and on PostgreSQL when available (BENCH_DATABASE_URL,
+   else scripts/pg.sh), driven by client threads that each run whole cases end to end.
+
+Prints one table, writes it to .bench/newborn.json and, when http/engine < 0.5, profiles the
+HTTP path in-process and writes .bench/profile.txt.
+"""
+
+from __future__ import annotations
+
+import argparse
+import cProfile
+import io
+import json
+import os
+import platform
+import pstats
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+from ._util import (
+    APPLICANT,
+    GROUP_USERS,
+    PASSWORD,
+    ROOT,
+    HttpClient,
+    NewbornPlan,
+    gunicorn,
+    make_app,
+    percentile,
+    postgres,
+    prepare_database,
+    sqlite_url,
+)
+
+OUT = ROOT / ".bench"
+RATIO_THRESHOLD = 0.5
+
+
+def _row(mode, database, cases, seconds, claims=(), completes=(), **extra) -> dict:
+    ms = lambda v: None if v is None else round(v * 1000, 1)  # noqa: E731
+    return {
+        "mode": mode,
+        "database": database,
+        "cases": cases,
+        "seconds": round(seconds, 3),
+        "cases_per_s": round(cases / seconds, 2) if seconds else None,
+        "claim_p50_ms": ms(percentile(claims, 50)),
+        "claim_p95_ms": ms(percentile(claims, 95)),
+        "complete_p50_ms": ms(percentile(completes, 50)),
+        "complete_p95_ms": ms(percentile(completes, 95)),
+        **extra,
+    }
+
+
+# -- 1. the engine alone ----------------------------------------------------------------------
+def run_engine(plan: NewbornPlan, cases: int) -> tuple[float, list[float]]:
+    """Run ``cases`` cases statelessly with full (spec + state) JSON around every user task."""
+    from app.engine import Engine
+    from app.engine.serializer import dump_full, load_full
+
+    engine = Engine()
+    process = plan.process
+
+    def load(state: str):
+        workflow = load_full(state)
+        # The script engine is not serialised; re-attach the sandbox as Engine.load does.
+        workflow.script_engine = engine.script_engine
+        for sub in workflow.subprocesses.values():
+            sub.script_engine = engine.script_engine
+        return workflow
+
+    steps: list[float] = []
+    started = time.perf_counter()
+    for _ in range(cases):
+        workflow = engine.start(process, plan.start_data)
+        state = dump_full(workflow)
+        done = 0
+        while True:
+            t0 = time.perf_counter()
+            workflow = load(state)
+            ready = engine.ready_user_tasks(workflow)
+            if not ready:
+                raise RuntimeError("engine: no ready user task but the workflow has not ended")
+            task = ready[0]
+            engine.complete_user_task(workflow, task.id, plan.task_data[task.bpmn_id])
+            state = dump_full(workflow)
+            steps.append(time.perf_counter() - t0)
+            done += 1
+            if engine.is_completed(workflow):
+                break
+        if engine.outcome(workflow) != plan.outcome or done != 8:
+            raise RuntimeError(f"engine: case ended {engine.outcome(workflow)!r} after {done} tasks")
+    return time.perf_counter() - started, steps
+
+
+# -- 2. the service layer -------------------------------------------------------------------------
+def run_service(app, plan: NewbornPlan, cases: int) -> tuple[float, list[float], list[float]]:
+    """Run ``cases`` cases through services, one transaction per call, as the API routes do."""
+    from sqlalchemy import select
+
+    from app import transaction
+    from app.extensions import db
+    from app.models import User
+    from app.services import cases as case_service
+    from app.services import tasks as task_service
+
+    claims: list[float] = []
+    completes: list[float] = []
+    with app.app_context():
+        ids = dict(db.session.execute(select(User.username, User.id)).all())
+        db.session.remove()
+        started = time.perf_counter()
+        for _ in range(cases):
+            users = {name: db.session.get(User, ids[name]) for name in GROUP_USERS.values()}
+            by_group = {group: users[name] for group, name in GROUP_USERS.items()}
+            case = transaction.run(case_service.start_case, users["window1"], plan.key, APPLICANT, plan.start_data)
+            pending = case_service.open_tasks(case)
+            while pending:
+                task = pending[0]
+                user = by_group[task.group_codes[0]] if task.group_codes else users["window1"]
+                t0 = time.perf_counter()
+                transaction.run(task_service.claim, user, task.id)
+                t1 = time.perf_counter()
+                case = transaction.run(task_service.complete, user, task.id, plan.task_data[task.bpmn_id])
+                t2 = time.perf_counter()
+                claims.append(t1 - t0)
+                completes.append(t2 - t1)
+                pending = case_service.open_tasks(case)
+            if case.status != "completed" or case.outcome != plan.outcome:
+                raise RuntimeError(f"service: case {case.id} ended {case.status}/{case.outcome}")
+            db.session.remove()
+        seconds = time.perf_counter() - started
+    return seconds, claims, completes
+
+
+# -- 3. HTTP --------------------------------------------------------------------------------------
+class HttpDriver:
+    """Client threads, each running whole cases end to end over its own connection."""
+
+    def __init__(self, base: str, plan: NewbornPlan):
+        self.base = base
+        self.plan = plan
+        client = HttpClient(base)
+        self.tokens = {}
+        for name in GROUP_USERS.values():
+            status, body, _ = client.request("POST", "/api/v1/auth/token", {"username": name, "password": PASSWORD})
+            if status != 200:
+                raise RuntimeError(f"http: no token for {name}: {status} {body}")
+            self.tokens[name] = body["token"]
+        client.close()
+        self.lock = threading.Lock()
+
+    def one_case(self, client: HttpClient, claims: list, completes: list) -> None:
+        plan = self.plan
+        window = self.tokens["window1"]
+        status, case, _ = client.request(
+            "POST", "/api/v1/cases", {"process_key": plan.key, "applicant": APPLICANT, "data": plan.start_data}, window
+        )
+        if status != 201:
+            raise RuntimeError(f"start case: {status} {case}")
+        while True:
+            pending = [t for t in case["tasks"] if t["state"] == "open"]
+            if not pending:
+                break
+            task = pending[0]
+            groups = task.get("groups") or []
+            token = self.tokens[GROUP_USERS[groups[0]]] if groups else window
+            status, body, claim_s = client.request("POST", f"/api/v1/tasks/{task['id']}/claim", None, token)
+            if status != 200:
+                raise RuntimeError(f"claim {task['bpmn_id']}: {status} {body}")
+            status, case, complete_s = client.request(
+                "POST", f"/api/v1/tasks/{task['id']}/complete", {"data": plan.task_data[task["bpmn_id"]]}, token
+            )
+            if status != 200:
+                raise RuntimeError(f"complete {task['bpmn_id']}: {status} {case}")
+            claims.append(claim_s)
+            completes.append(complete_s)
+        if case["status"] != "completed" or case["outcome"] != plan.outcome:
+            raise RuntimeError(f"case {case['id']} ended {case['status']}/{case['outcome']}")
+
+    def run(self, cases: int, threads: int, max_seconds: float | None = None) -> dict:
+        """Run ``cases`` cases; no new case is started after ``max_seconds`` (a busy machine)."""
+        claims: list[float] = []
+        completes: list[float] = []
+        errors: list[str] = []
+        remaining = [cases]
+        done = [0]
+        barrier = threading.Barrier(threads + 1)
+        deadline = [float("inf")]
+
+        def worker():
+            client = HttpClient(self.base)
+            my_claims: list[float] = []
+            my_completes: list[float] = []
+            barrier.wait()
+            while True:
+                with self.lock:
+                    if remaining[0] <= 0 or time.perf_counter() > deadline[0]:
+                        break
+                    remaining[0] -= 1
+                try:
+                    self.one_case(client, my_claims, my_completes)
+                    with self.lock:
+                        done[0] += 1
+                except Exception as exc:  # noqa: BLE001 - reported, and the run fails below
+                    with self.lock:
+                        errors.append(str(exc)[:300])
+            client.close()
+            with self.lock:
+                claims.extend(my_claims)
+                completes.extend(my_completes)
+
+        pool = [threading.Thread(target=worker, daemon=True) for _ in range(threads)]
+        for t in pool:
+            t.start()
+        started = time.perf_counter()
+        if max_seconds is not None:
+            deadline[0] = started + max_seconds
+        barrier.wait()
+        for t in pool:
+            t.join()
+        seconds = time.perf_counter() - started
+        return {"seconds": seconds, "done": done[0], "claims": claims, "completes": completes, "errors": errors}
+
+
+def run_http(
+    url: str, database: str, plan: NewbornPlan, cases: int, threads: int, workers: int, max_seconds: float
+) -> dict:
+    app = make_app(url)
+    prepare_database(app, plan)
+    with gunicorn(url, workers=workers) as base:
+        driver = HttpDriver(base, plan)
+        driver.run(max(threads, workers) * 2, threads)  # warm up: every worker compiles the spec once
+        result = driver.run(cases, threads, max_seconds)
+    if result["errors"]:
+        print(f"http/{database}: {len(result['errors'])} case(s) failed, first: {result['errors'][0]}", file=sys.stderr)
+    done = result["done"]
+    if done + len(result["errors"]) < cases:
+        print(f"http/{database}: stopped after {max_seconds:.0f} s with {done} of {cases} cases", file=sys.stderr)
+    return _row(
+        "http",
+        database,
+        done,
+        result["seconds"],
+        result["claims"],
+        result["completes"],
+        failed_cases=len(result["errors"]),
+        client_threads=threads,
+        gunicorn_workers=workers,
+    )
+
+
+# -- profile of the HTTP path --------------------------------------------------------------------
+# (label, [(file suffix, function name), ...]): cumulative time of each, summed over the pairs.
+BREAKDOWN = [
+    ("HTTP requests (Flask wsgi_app)", [("flask/app.py", "wsgi_app")]),
+    ("  bearer-token auth (before_request)", [("app/auth/__init__.py", "_load_token_user")]),
+    ("  unit of work (app.transaction.run)", [("app/transaction.py", "run")]),
+    ("    load task + lock case rows", [("app/services/tasks.py", "_get"), ("app/services/cases.py", "lock_case")]),
+    ("    engine: restore state (Engine.load)", [("app/engine/runtime.py", "load")]),
+    (
+        "    engine: run (start, complete_user_task)",
+        [("app/engine/runtime.py", "start"), ("app/engine/runtime.py", "complete_user_task")],
+    ),
+    ("    engine: save state (Engine.dump)", [("app/engine/runtime.py", "dump")]),
+    ("    task projection (sync_tasks)", [("app/services/projection.py", "sync_tasks")]),
+    ("    form validation", [("app/services/forms.py", "validate")]),
+    ("    commit", [("sqlalchemy/orm/session.py", "commit")]),
+    ("  response dump (marshmallow)", [("marshmallow/schema.py", "dump")]),
+    ("    case history + open tasks", [("app/services/cases.py", "history"), ("app/services/cases.py", "open_tasks")]),
+    ("ORM statements (Session.execute, all)", [("sqlalchemy/orm/session.py", "_execute_internal")]),
+    ("  selectin relationship loads", [("sqlalchemy/orm/strategies.py", "_load_for_path")]),
+    (
+        "engine serialisation (dump_state + load_state)",
+        [("app/engine/serializer.py", "dump_state"), ("app/engine/serializer.py", "load_state")],
+    ),
+]
+
+
+def _breakdown(stats: pstats.Stats) -> list[tuple[str, float]]:
+    entries = stats.stats  # {(file, line, func): (cc, nc, tottime, cumtime, callers)}
+    result = []
+    for label, pairs in BREAKDOWN:
+        total = 0.0
+        for suffix, func in pairs:
+            times = [
+                v[3]
+                for (file, _, name), v in entries.items()
+                if name == func and file.replace("\\", "/").endswith(suffix)
+            ]
+            total += max(times, default=0.0)
+        result.append((label, total))
+    return result
+
+
+def profile_http_path(plan: NewbornPlan, cases: int, path: Path) -> str:
+    """cProfile the request path in-process (Flask test client, SQLite): routes + services + engine."""
+    from sqlalchemy import event
+
+    from app.extensions import db
+
+    statements: list[str] = []
+    with tempfile.TemporaryDirectory(prefix="bench-profile-") as tmp:
+        app = make_app(sqlite_url(tmp))
+        prepare_database(app, plan)
+        client = app.test_client()
+        tokens = {}
+        for name in GROUP_USERS.values():
+            r = client.post("/api/v1/auth/token", json={"username": name, "password": PASSWORD})
+            tokens[name] = r.get_json()["token"]
+
+        def hdr(name):
+            return {"Authorization": f"Bearer {tokens[name]}"}
+
+        requests = [0]
+
+        def post(url, user, body=None):
+            requests[0] += 1
+            return client.post(url, headers=hdr(user), json=body)
+
+        def one_case():
+            r = post(
+                "/api/v1/cases", "window1", {"process_key": plan.key, "applicant": APPLICANT, "data": plan.start_data}
+            )
+            case = r.get_json()
+            while pending := [t for t in case["tasks"] if t["state"] == "open"]:
+                task = pending[0]
+                user = GROUP_USERS[task["groups"][0]] if task["groups"] else "window1"
+                assert post(f"/api/v1/tasks/{task['id']}/claim", user).status_code == 200
+                r = post(f"/api/v1/tasks/{task['id']}/complete", user, {"data": plan.task_data[task["bpmn_id"]]})
+                assert r.status_code == 200, r.get_json()
+                case = r.get_json()
+
+        one_case()  # warm the caches
+        with app.app_context():
+            engine = db.engine
+
+        def count(conn, cursor, statement, *args):
+            statements.append(statement)
+
+        event.listen(engine, "before_cursor_execute", count)
+        requests[0] = 0
+        profiler = cProfile.Profile()
+        started = time.perf_counter()
+        profiler.enable()
+        for _ in range(cases):
+            one_case()
+        profiler.disable()
+        seconds = time.perf_counter() - started
+        event.remove(engine, "before_cursor_execute", count)
+        engine.dispose()
+
+    stats = pstats.Stats(profiler)
+    breakdown = _breakdown(stats)
+    whole = breakdown[0][1] or 1.0
+    n = requests[0]
+    files = sum(1 for s in statements if "FROM process_files" in s)
+    out = io.StringIO()
+    out.write(
+        f"cProfile of the HTTP request path in-process (Flask test client, SQLite): {cases} cases, "
+        f"{n} requests in {seconds:.2f} s under the profiler\n\n"
+    )
+    out.write("== where the request time goes (cumulative; nested rows are part of the row above) ==\n")
+    for label, value in breakdown:
+        out.write(f"{label:<52} {value:7.2f} s  {100 * value / whole:5.1f} %  {1000 * value / n:6.2f} ms/request\n")
+    out.write(
+        f"\nSQL statements: {len(statements)} ({len(statements) / n:.1f} per request); "
+        f"{files} of them load process_files ({files / n:.1f} per request)\n"
+    )
+    out.write("\n== top 15 by cumulative time ==\n")
+    pstats.Stats(profiler, stream=out).sort_stats("cumulative").print_stats(15)
+    out.write("\n== top 25 by own time ==\n")
+    pstats.Stats(profiler, stream=out).sort_stats("tottime").print_stats(25)
+    text = out.getvalue()
+    path.write_text(text, encoding="utf-8")
+    return text
+
+
+# -- the table ----------------------------------------------------------------------------------
+COLUMNS = [
+    ("mode", "mode"),
+    ("database", "database"),
+    ("cases", "cases"),
+    ("seconds", "seconds"),
+    ("cases/s", "cases_per_s"),
+    ("claim p50 ms", "claim_p50_ms"),
+    ("claim p95 ms", "claim_p95_ms"),
+    ("complete p50 ms", "complete_p50_ms"),
+    ("complete p95 ms", "complete_p95_ms"),
+]
+
+
+def format_table(rows: list[dict]) -> str:
+    def cell(value):
+        if value is None:
+            return "-"
+        if isinstance(value, float):
+            return f"{value:.2f}" if value < 1000 else f"{value:.0f}"
+        return str(value)
+
+    cells = [[cell(r[key]) for _, key in COLUMNS] for r in rows]
+    widths = [max(len(title), *(len(c[i]) for c in cells)) for i, (title, _) in enumerate(COLUMNS)]
+    numeric = [i >= 2 for i in range(len(COLUMNS))]
+
+    def line(values):
+        return "  ".join(v.rjust(w) if num else v.ljust(w) for v, w, num in zip(values, widths, numeric, strict=True))
+
+    header = line([title for title, _ in COLUMNS])
+    return "\n".join([header, "-" * len(header), *(line(c) for c in cells)])
+
+
+def _load() -> str:
+    """The 1/5/15-minute load average: other processes on the machine skew every number here."""
+    try:
+        return "/".join(f"{v:.2f}" for v in os.getloadavg())
+    except OSError:
+        return "n/a"
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m bench.newborn", description=__doc__.splitlines()[0])
+    parser.add_argument("--cases", type=int, default=200, help="cases per HTTP run (default 200)")
+    parser.add_argument(
+        "--service-cases", type=int, default=None, help="cases of the service-layer run (default: --cases / 2)"
+    )
+    parser.add_argument(
+        "--engine-cases", type=int, default=None, help="cases per engine run, best of 3 (default: --cases / 2)"
+    )
+    parser.add_argument("--threads", type=int, default=4, help="HTTP client threads (default 4)")
+    parser.add_argument("--workers", type=int, default=2, help="gunicorn workers (default 2)")
+    parser.add_argument(
+        "--http-seconds",
+        type=float,
+        default=60,
+        help="start no new HTTP case after this many seconds per run (default 60; keeps a busy machine in budget)",
+    )
+    parser.add_argument("--no-postgres", action="store_true", help="skip the PostgreSQL HTTP run")
+    parser.add_argument("--profile-cases", type=int, default=20, help="cases to profile when the ratio is low")
+    args = parser.parse_args(argv)
+    engine_cases = args.engine_cases or max(1, args.cases // 2)
+    service_cases = args.service_cases or max(1, args.cases // 2)
+    OUT.mkdir(exist_ok=True)
+    total_started = time.perf_counter()
+
+    plan = NewbornPlan()
+    rows = []
+
+    print(
+        f"newborn bundle, happy path with maternity allowance ({len(plan.task_data)} user tasks in the "
+        f"diagram, 8 per case); python {platform.python_version()}, {os.cpu_count()} CPUs, "
+        f"load average {_load()}",
+        flush=True,
+    )
+    load_before = _load()
+
+    runs = [run_engine(plan, engine_cases) for _ in range(3)]
+    seconds, steps = min(runs, key=lambda r: r[0])
+    engine_row = _row(
+        "engine",
+        "-",
+        engine_cases,
+        seconds,
+        (),
+        steps,
+        note="best of 3; complete = load_full + complete + dump_full",
+        runs_cases_per_s=[round(engine_cases / r[0], 2) for r in runs],
+    )
+    rows.append(engine_row)
+    print(f"  engine done: {engine_row['cases_per_s']} cases/s", flush=True)
+
+    with tempfile.TemporaryDirectory(prefix="bench-service-") as tmp:
+        app = make_app(sqlite_url(tmp))
+        prepare_database(app, plan)
+        seconds, claims, completes = run_service(app, plan, service_cases)
+        rows.append(_row("service", "sqlite", service_cases, seconds, claims, completes))
+    print(f"  service done: {rows[-1]['cases_per_s']} cases/s", flush=True)
+
+    with tempfile.TemporaryDirectory(prefix="bench-http-") as tmp:
+        rows.append(
+            run_http(sqlite_url(tmp), "sqlite", plan, args.cases, args.threads, args.workers, args.http_seconds)
+        )
+    print(f"  http/sqlite done: {rows[-1]['cases_per_s']} cases/s", flush=True)
+
+    if not args.no_postgres:
+        with postgres() as url:
+            if url:
+                rows.append(
+                    run_http(url, "postgresql", plan, args.cases, args.threads, args.workers, args.http_seconds)
+                )
+                print(f"  http/postgresql done: {rows[-1]['cases_per_s']} cases/s", flush=True)
+
+    table = format_table(rows)
+    ceiling = engine_row["cases_per_s"]
+    ratios = {r["database"]: round(r["cases_per_s"] / ceiling, 2) for r in rows if r["mode"] == "http"}
+    print()
+    print(table)
+    print()
+    for database, ratio in ratios.items():
+        print(
+            f"ratio http/{database} : engine = {ratio:.2f}"
+            f"  ({args.threads} client threads, {args.workers} gunicorn workers vs 1 core in-process)"
+        )
+
+    report = {
+        "bundle": plan.key,
+        "table": rows,
+        "table_text": table,
+        "ratios": ratios,
+        "python": platform.python_version(),
+        "machine": platform.machine(),
+        "cpus": os.cpu_count(),
+        "load_average_before": load_before,
+        "load_average_after": _load(),
+    }
+    if ratios and min(ratios.values()) < RATIO_THRESHOLD:
+        print(f"\nratio below {RATIO_THRESHOLD}: profiling the HTTP path ({args.profile_cases} cases) ...")
+        text = profile_http_path(plan, args.profile_cases, OUT / "profile.txt")
+        print(text.split("\n== top 25 by own time ==")[0].rstrip())
+        print(f"(full profile, also by own time: {OUT / 'profile.txt'})")
+        report["profile"] = str(OUT / "profile.txt")
+    report["total_seconds"] = round(time.perf_counter() - total_started, 1)
+    (OUT / "newborn.json").write_text(json.dumps(report, ensure_ascii=False, indent=2), encoding="utf-8")
+    print(f"\nwritten {OUT / 'newborn.json'} (total {report['total_seconds']} s)")
+    failed = sum(r.get("failed_cases", 0) for r in rows)
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
