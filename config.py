@@ -40,6 +40,9 @@ class Config:
     # How many times a transition is retried after a concurrent update of the same case.
     TRANSACTION_RETRIES = _int("TRANSACTION_RETRIES", 8)
 
+    # werkzeug's hash method for passwords (scrypt by default).
+    PASSWORD_HASH_METHOD = os.environ.get("PASSWORD_HASH_METHOD", "scrypt")
+
     SESSION_COOKIE_HTTPONLY = True
     SESSION_COOKIE_SAMESITE = "Lax"
     REMEMBER_COOKIE_HTTPONLY = True
@@ -64,4 +67,6 @@ class TestConfig(Config):
 
     TESTING = True
     SECRET_KEY = "test-secret"
+    # Hashing the demo users' passwords with scrypt before every test would cost seconds.
+    PASSWORD_HASH_METHOD = "pbkdf2:sha256:1000"
     SQLALCHEMY_DATABASE_URI = os.environ.get("TEST_DATABASE_URL") or "sqlite://"

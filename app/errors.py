@@ -112,7 +112,7 @@ def flatten_messages(messages, prefix: str = "") -> dict[str, list[str]]:
 
 
 def _wants_json() -> bool:
-    return request.path.startswith("/api/") or request.path == "/healthz"
+    return request.path == "/api" or request.path.startswith("/api/") or request.path == "/healthz"
 
 
 def _respond(status: int, error: str, message: str, errors=None):

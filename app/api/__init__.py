@@ -46,7 +46,9 @@ def _guard():
 def init_api(app) -> None:
     """Register the API blueprints, the auth guard and the OpenAPI document."""
     from . import auth, cases, processes, tasks
+    from .schemas import ErrorSchema
 
+    api.ERROR_SCHEMA = ErrorSchema
     api.init_app(app)
     api.spec.components.security_scheme("bearerAuth", {"type": "http", "scheme": "bearer"})
     api.spec.options["security"] = [{"bearerAuth": []}]

@@ -8,6 +8,7 @@ from flask_smorest import Blueprint
 from flask_wtf.csrf import generate_csrf
 
 from .. import transaction
+from ..errors import BadRequest
 from ..services import org
 from . import public
 from .schemas import MeSchema, TokenRequestSchema, TokenResponseSchema
@@ -16,6 +17,7 @@ blp = Blueprint("auth", __name__, description="Log in: bearer tokens and session
 
 
 @blp.route("/auth/token", methods=["POST"])
+@blp.doc(security=[])
 @blp.arguments(TokenRequestSchema)
 @blp.response(200, TokenResponseSchema)
 @public
@@ -35,10 +37,13 @@ def create_token(body):
 def revoke_token():
     """Revoke the bearer token used for this request."""
     raw = request.headers.get("Authorization", "").partition(" ")[2].strip()
+    if not raw:
+        raise BadRequest("Send the bearer token to revoke in the Authorization header.", error="no_token")
     transaction.run(org.revoke_token, raw)
 
 
 @blp.route("/auth/session", methods=["POST"])
+@blp.doc(security=[])
 @blp.arguments(TokenRequestSchema)
 @blp.response(200, MeSchema)
 @public

@@ -15,6 +15,8 @@ PHONE = re.compile(r"^\+?[\d\- ]{5,20}$")
 
 
 class ErrorSchema(Schema):
+    """Every error body under /api/v1."""
+
     code = fields.Integer(required=True, metadata={"description": "HTTP status"})
     error = fields.String(required=True, metadata={"description": "machine-readable code"})
     message = fields.String(required=True)

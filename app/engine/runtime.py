@@ -21,7 +21,7 @@ from SpiffWorkflow.spiff.specs.defaults import UserTask
 from SpiffWorkflow.util.task import TaskState
 
 from .errors import ScriptError, TaskNotReady, WorkflowRunError
-from .gateways import record_writes
+from .gateways import WRITTEN_KEYS, record_writes
 from .sandbox import DEFAULT_TIME_LIMIT, SandboxEnvironment
 from .serializer import SERIALIZER_VERSION, dump_state, load_state
 from .specs import CompiledProcess
@@ -64,6 +64,7 @@ class Engine:
         workflow = BpmnWorkflow(process.spec, process.subprocess_specs, script_engine=self.script_engine)
         for task in workflow.get_tasks(state=TaskState.READY):
             task.set_data(**copy.deepcopy(data or {}))
+            record_writes(task, list(data or {}))
         self._advance(workflow)
         return workflow
 
@@ -208,20 +209,25 @@ class Engine:
 
     @staticmethod
     def case_data(workflow: BpmnWorkflow) -> dict:
-        """Return the case's current data: every live branch's view, later changes winning."""
+        """Return the case's current data: every key as last written by any task, in time order.
+
+        Branch copies are not read: a branch that waited at a join (and whose copy the join
+        dropped) still shows its department's decision, and no stale copy hides a newer value.
+        """
         if workflow.is_completed():
             merged = {}
             if workflow.last_task is not None:
                 merged.update(workflow.last_task.data)
             merged.update(workflow.data)
             return copy.deepcopy(merged)
-        frontier = workflow.get_tasks(state=TaskState.READY | TaskState.WAITING | TaskState.STARTED)
         merged = {}
-        for task in sorted(frontier, key=lambda t: t.last_state_change):
-            # A branch parked at a join has no data of its own until the join fires.
-            if task.parent is not None and task.state == TaskState.WAITING:
-                merged.update(task.parent.data)
-            merged.update(task.data)
+        done = [t for t in workflow.get_tasks(state=TaskState.COMPLETED) if t.internal_data.get(WRITTEN_KEYS)]
+        for task in sorted(done, key=lambda t: t.last_state_change):
+            for key in task.internal_data[WRITTEN_KEYS]:
+                if key in task.data:
+                    merged[key] = task.data[key]
+                else:
+                    merged.pop(key, None)
         return copy.deepcopy(merged)
 
     # -- internals -----------------------------------------------------------------------

@@ -76,6 +76,12 @@ def field_errors(schema: dict | None, data, prefix: str = "data") -> dict[str, l
     if not schema:
         return {}
     errors: dict[str, list[str]] = {}
+    # A task writes only its own form's fields: another department's decision key is refused.
+    properties = schema.get("properties")
+    if isinstance(properties, dict) and schema.get("additionalProperties", False) is False:
+        for key in data:
+            if key not in properties:
+                errors.setdefault(f"{prefix}.{key}", []).append(_("This field is not part of the form."))
     validator = Draft202012Validator(schema, format_checker=Draft202012Validator.FORMAT_CHECKER)
     for error in validator.iter_errors(data):
         path = [prefix, *[str(p) for p in error.absolute_path]]

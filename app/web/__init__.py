@@ -27,7 +27,10 @@ def init_web(app) -> None:
     """Register the browser blueprints and their helpers."""
     from flask_babel import lazy_gettext
 
-    from . import auth_views, filters
+    from . import attachments as attachment_views
+    from . import auth_views, cases, filters, inbox
+    from . import new_case as new_case_views
+    from . import tasks as task_views
 
     login_manager.login_view = "web_auth.login"
     login_manager.login_message = lazy_gettext("Please log in to continue.")
@@ -35,4 +38,9 @@ def init_web(app) -> None:
     app.before_request(_csrf_for_forms)
     app.register_blueprint(bp)
     app.register_blueprint(auth_views.bp)
+    app.register_blueprint(inbox.bp)
+    app.register_blueprint(cases.bp)
+    app.register_blueprint(task_views.bp)
+    app.register_blueprint(new_case_views.bp)
+    app.register_blueprint(attachment_views.bp)
     filters.init_filters(app)

@@ -42,7 +42,7 @@ def nav_items() -> list[tuple[str, str]]:
     """The main navigation for the current user (only pages that exist and they may use)."""
     items = [("web_inbox.inbox", _("Inbox"))]
     if current_user.is_authenticated and current_user.has_role("clerk"):
-        items.append(("web_cases.new_case", _("New case")))
+        items.append(("web_new_case.new_case", _("New case")))
     items.append(("web_cases.search", _("Case search")))
     return [(endpoint, label) for endpoint, label in items if endpoint in current_app.view_functions]
 

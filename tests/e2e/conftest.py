@@ -2,16 +2,11 @@
 
 from __future__ import annotations
 
-import os
-import shutil
 from pathlib import Path
 
 import pytest
 
-from support import PASSWORD
-
-CHROMIUM = os.environ.get("CHROMIUM_PATH") or shutil.which("chromium") or "/usr/bin/chromium"
-ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts" / "screenshots"
+from e2e_support import CHROMIUM
 
 
 @pytest.fixture(scope="session")
@@ -45,20 +40,3 @@ def new_page(browser, server, db_clean):
     yield _open
     for context in contexts:
         context.close()
-
-
-def login(page, username: str, password: str = PASSWORD) -> None:
-    """Log in through the login form and wait for the inbox."""
-    page.goto("/login")
-    page.locator("#username").fill(username)
-    page.locator("#password").fill(password)
-    page.locator("form button[type=submit]").click()
-    page.wait_for_load_state("networkidle")
-
-
-def screenshot(page, name: str) -> Path:
-    """Save a full-page screenshot under test-artifacts/screenshots/."""
-    ARTIFACTS.mkdir(parents=True, exist_ok=True)
-    path = ARTIFACTS / f"{name}.png"
-    page.screenshot(path=str(path), full_page=True)
-    return path

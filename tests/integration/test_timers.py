@@ -2,12 +2,11 @@
 
 import time
 
-from conftest import DATA
-
 from app import transaction
 from app.extensions import db
 from app.models import AuditEvent, Case, HumanTask
 from app.services import timers
+from support import DATA
 
 DIAGRAM = DATA / "timer_escalation" / "timer_escalation.bpmn"
 

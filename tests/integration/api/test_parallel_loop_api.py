@@ -2,7 +2,7 @@
 
 import pytest
 
-from conftest import DATA
+from support import DATA
 
 LOOP = DATA / "parallel_loop" / "parallel_loop.bpmn"
 

@@ -11,7 +11,6 @@ import pytest
 from app.engine import TaskNotReady, WorkflowRunError
 
 
-
 @pytest.fixture
 def scripted(compile_data):
     return compile_data("scripts/script_after_task.bpmn")

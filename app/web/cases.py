@@ -1,0 +1,124 @@
+"""Case search (办件查询), the case page and its diagram."""
+
+from __future__ import annotations
+
+import re
+
+from flask import Blueprint, make_response, render_template, request, url_for
+from flask_babel import lazy_gettext as _l
+from flask_login import current_user, login_required
+from werkzeug.routing import BuildError
+
+from ..services import attachments, cases, progress, queries
+from ..services.privacy import mask_id_number, mask_phone
+
+bp = Blueprint("web_cases", __name__)
+
+STATUS_LABELS = {
+    "active": _l("In progress"),
+    "completed": _l("Completed"),
+    "terminated": _l("Terminated"),
+}
+EVENT_LABELS = {
+    "case_started": _l("Case started"),
+    "task_claimed": _l("Task claimed"),
+    "task_unclaimed": _l("Task released"),
+    "task_completed": _l("Task completed"),
+    "task_cancelled": _l("Task cancelled"),
+    "timer_fired": _l("Timer fired"),
+    "timer_failed": _l("Timer failed"),
+    "case_completed": _l("Case completed"),
+    "case_terminated": _l("Case terminated"),
+    "attachment_added": _l("Attachment added"),
+    "draft_saved": _l("Draft saved"),
+}
+# Resident ID numbers (18 characters, or the old 15 digits) in case data are masked like the applicant's.
+_ID_NUMBER = re.compile(r"^(\d{17}[\dXx]|\d{15})$")
+
+
+@bp.app_template_global()
+def attachment_url(case_id: int, attachment_id: int) -> str:
+    """The attachment download (built by the attachments blueprint), or its path while that is absent."""
+    try:
+        return url_for("web_attachments.download", case_id=case_id, attachment_id=attachment_id)
+    except BuildError:
+        return f"/cases/{case_id}/attachments/{attachment_id}"
+
+
+def _user():
+    return current_user._get_current_object()
+
+
+def _page_arg(value) -> int:
+    try:
+        return max(1, int(value))
+    except (TypeError, ValueError):
+        return 1
+
+
+@bp.get("/cases")
+@bp.post("/cases/search")
+@login_required
+def search():
+    """Find visible cases by receipt number prefix or applicant name (GET), or by full ID number (POST).
+
+    The ID number is posted, never put in a URL, so it stays out of access logs and browser history.
+    """
+    source = request.form if request.method == "POST" else request.args
+    criteria = queries.CaseCriteria(
+        receipt_no=(source.get("receipt_no") or "").strip() or None,
+        applicant_name=(source.get("applicant_name") or "").strip() or None,
+        id_number=source.get("id_number") if request.method == "POST" else None,
+    )
+    result = queries.search_cases(_user(), criteria, _page_arg(source.get("page")))
+    return render_template("web/case_search.html", criteria=criteria, page=result, status_labels=STATUS_LABELS,
+                           by_id=request.method == "POST",
+                           masked_id=mask_id_number(queries.normalise_id_number(criteria.id_number)))
+
+
+def _display(key: str, value):
+    """One case-data value for reading: ID numbers and phone numbers masked, lists joined."""
+    if isinstance(value, str):
+        if _ID_NUMBER.match(value.strip()) or key.lower().endswith("id_number"):
+            return mask_id_number(value)
+        if "phone" in key.lower():
+            return mask_phone(value)
+        return value
+    if isinstance(value, bool):
+        return _l("Yes") if value else _l("No")
+    if isinstance(value, list):
+        return "、".join(str(_display(key, v)) for v in value)
+    if isinstance(value, dict):
+        return "; ".join(f"{k}: {_display(k, v)}" for k, v in value.items())
+    return "" if value is None else str(value)
+
+
+def _data_rows(data: dict | None) -> list[tuple[str, str]]:
+    return [(key, _display(key, value)) for key, value in (data or {}).items()]
+
+
+@bp.get("/cases/<int:case_id>")
+@login_required
+def case(case_id: int):
+    """The case: header, waiting tasks, data, attachments, timeline and the diagram with progress."""
+    found = cases.get_case(_user(), case_id)
+    return render_template(
+        "web/case.html", case=found, open_tasks=cases.open_tasks(found), data_rows=_data_rows(found.data),
+        attachments=attachments.list_for_case(found), history=cases.history(found),
+        progress=progress.progress(found), status_labels=STATUS_LABELS, event_labels=EVENT_LABELS)
+
+
+@bp.get("/cases/<int:case_id>/diagram.bpmn")
+@login_required
+def diagram(case_id: int):
+    """The BPMN of the case's process version, for the diagram viewer (same visibility as the case)."""
+    found = cases.get_case(_user(), case_id)
+    response = make_response(progress.diagram_xml(found.process_version))
+    response.mimetype = "application/xml"
+    # A deployed diagram is untrusted XML: never let a browser run it as a document on our origin.
+    response.headers["Content-Security-Policy"] = "default-src 'none'; sandbox"
+    response.headers["Content-Disposition"] = f'attachment; filename="case-{found.id}.bpmn"'
+    response.headers["X-Content-Type-Options"] = "nosniff"
+    response.headers["Cache-Control"] = "private, no-cache"
+    response.set_etag(found.process_version.content_hash)
+    return response.make_conditional(request)

@@ -1,0 +1,71 @@
+"""New case (收件) at the comprehensive window: pick a bundle, then the applicant, start form and files."""
+
+from __future__ import annotations
+
+from flask import Blueprint, current_app, flash, redirect, render_template, request
+from flask_babel import gettext as _
+from flask_login import current_user, login_required
+
+from .. import transaction
+from ..errors import InvalidInput
+from ..services import intake
+from . import formrender
+from .tasks import workflow_message
+
+bp = Blueprint("web_new_case", __name__)
+
+APPLICANT_FIELDS = ("name", "id_number", "phone")
+
+
+def _user():
+    return current_user._get_current_object()
+
+
+def _render(process_key: str, applicant: dict, values=None, errors=None, status: int = 200):
+    """Step 2: the applicant, the start form and the files; ``values``/``errors`` after a refused submit."""
+    version, schema = intake.start_form(_user(), process_key)
+    form_fields = formrender.fields(schema)
+    if values is None:
+        values = formrender.initial(form_fields, None)
+    errors = errors or {}
+    by_field, _rest = formrender.split_errors({k: v for k, v in errors.items() if k.startswith("data.")})
+    applicant_errors, _rest = formrender.split_errors(
+        {k: v for k, v in errors.items() if k.startswith("applicant.")}, prefix="applicant.")
+    file_errors = errors.get("attachments", [])
+    other = [m for k, v in errors.items() if not k.startswith(("data.", "applicant.")) and k != "attachments"
+             for m in v]
+    other += formrender.stray(form_fields, by_field)
+    limit = current_app.config["ATTACHMENT_MAX_BYTES"]
+    page = render_template(
+        "web/new_case.html", version=version, schema=schema, bound=formrender.bind(form_fields, values, by_field),
+        applicant=applicant, applicant_errors=applicant_errors, file_errors=file_errors, form_errors=other,
+        refused=bool(errors), max_mb=limit // (1024 * 1024),
+        max_total_mb=(current_app.config.get("MAX_CONTENT_LENGTH") or 0) // (1024 * 1024),
+        max_files=intake.MAX_FILES)
+    return page, status
+
+
+@bp.route("/cases/new", methods=["GET", "POST"])
+@login_required
+def new_case():
+    """GET: the bundle list (``?q=`` filters) or, with ``?process_key=``, the intake form. POST: start the case."""
+    if request.method == "GET":
+        process_key = (request.args.get("process_key") or "").strip()
+        if process_key:
+            return _render(process_key, dict.fromkeys(APPLICANT_FIELDS, ""))
+        query = (request.args.get("q") or "").strip()
+        return render_template("web/new_case_pick.html", bundles=intake.bundles(_user(), query), q=query)
+
+    process_key = (request.form.get("process_key") or "").strip()
+    _version, schema = intake.start_form(_user(), process_key)
+    form_fields = formrender.fields(schema)
+    applicant = {name: request.form.get(f"applicant.{name}", "") for name in APPLICANT_FIELDS}
+    files = [(f.filename, f.read()) for f in request.files.getlist("attachments") if f and f.filename]
+    try:
+        case = transaction.run(intake.receive, _user(), process_key, applicant,
+                               formrender.parse(form_fields, request.form), files)
+    except InvalidInput as exc:
+        errors = exc.errors if isinstance(exc.errors, dict) else {"_": [workflow_message(exc)]}
+        return _render(process_key, applicant, formrender.submitted(form_fields, request.form), errors, 422)
+    flash(_("Case started. Receipt number: %(receipt)s", receipt=case.receipt_no), "success")
+    return redirect(f"/cases/{case.id}")

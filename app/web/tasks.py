@@ -1,0 +1,115 @@
+"""The task page: case header, the task's form, claim/unclaim, save draft and submit."""
+
+from __future__ import annotations
+
+from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
+from flask_login import current_user, login_required
+
+from .. import transaction
+from ..errors import InvalidInput
+from ..models import HumanTask, User
+from ..services import attachments, cases, drafts, permissions, processes, progress, tasks
+from . import formrender
+
+bp = Blueprint("web_tasks", __name__)
+
+STATUS_LABELS = {"active": _l("In progress"), "completed": _l("Completed"), "terminated": _l("Terminated")}
+STATE_LABELS = {"open": _l("Waiting to be claimed"), "claimed": _l("Claimed"), "completed": _l("Completed"),
+                "cancelled": _l("Cancelled")}
+EVENT_LABELS = {
+    "case_started": _l("Case started"),
+    "task_claimed": _l("Task claimed"),
+    "task_unclaimed": _l("Task released"),
+    "task_completed": _l("Task completed"),
+    "task_cancelled": _l("Task cancelled"),
+    "timer_fired": _l("Timer fired"),
+    "timer_failed": _l("Timer failed"),
+    "case_completed": _l("Case completed"),
+    "case_terminated": _l("Case terminated"),
+    "attachment_added": _l("Attachment added"),
+    "draft_saved": _l("Draft saved"),
+}
+
+
+def _user() -> User:
+    return current_user._get_current_object()
+
+
+def _case_schemas(version) -> list[dict | None]:
+    """Every form of the case's version, to label case data with the forms' titles."""
+    names = [version.meta.get("start_form")]
+    names += [entry.get("form") for entry in (version.meta.get("user_tasks") or {}).values()]
+    return [processes.form_schema(version, name) for name in dict.fromkeys(names) if name]
+
+
+def _render(task: HumanTask, user: User, values=None, errors=None, status: int = 200):
+    """The task page; ``values``/``errors`` when showing a refused submission again."""
+    case = task.case
+    schema = tasks.task_form(task)
+    form_fields = formrender.fields(schema)
+    if values is None:
+        values = formrender.initial(form_fields, drafts.shown_data(task))
+    by_field, other = formrender.split_errors(errors)
+    other += formrender.stray(form_fields, by_field)
+    holder = task.state == "claimed" and task.assignee_id == user.id
+    actions = {
+        "claim": task.state == "open" and permissions.may_work_on(user, task),
+        "unclaim": task.state == "claimed" and (holder or user.has_role(*permissions.UNCLAIM_ANY)),
+        "work": holder,
+    }
+    page = render_template(
+        "web/task.html", task=task, case=case, schema=schema, bound=formrender.bind(form_fields, values, by_field),
+        form_errors=other, has_data=drafts.shown_data(task) is not None or errors is not None, actions=actions,
+        data_rows=formrender.data_rows(case.data, _case_schemas(case.process_version)),
+        attachments=attachments.list_for_case(case), history=cases.history(case), progress=progress.progress(case),
+        status_labels=STATUS_LABELS, state_labels=STATE_LABELS, event_labels=EVENT_LABELS)
+    return page, status
+
+
+@bp.route("/tasks/<int:task_id>", methods=["GET", "POST"])
+@login_required
+def task(task_id: int):
+    """Show a task; POST ``action`` = claim | unclaim | draft | submit."""
+    user = _user()
+    here = url_for("web_tasks.task", task_id=task_id)
+    if request.method == "GET":
+        return _render(tasks.get_task(user, task_id), user)
+
+    action = request.form.get("action")
+    if action == "claim":
+        transaction.run(tasks.claim, user, task_id)
+        flash(_("You have claimed this task."), "info")
+        return redirect(here)
+    if action == "unclaim":
+        transaction.run(tasks.unclaim, user, task_id)
+        flash(_("The task is back in its group's inbox."), "info")
+        return redirect(here)
+    if action not in ("draft", "submit"):
+        abort(400)
+
+    found = tasks.get_task(user, task_id)
+    form_fields = formrender.fields(tasks.task_form(found))
+    data = formrender.parse(form_fields, request.form)
+    if action == "draft":
+        transaction.run(drafts.save_draft, user, task_id, data)
+        flash(_("Draft saved."), "info")
+        return redirect(here)
+    try:
+        case = transaction.run(tasks.complete, user, task_id, data)
+    except InvalidInput as exc:
+        # Shown again with what was typed (even invalid values) and each message next to its field.
+        errors = exc.errors if isinstance(exc.errors, dict) else {"_": [workflow_message(exc)]}
+        return _render(found, user, values=formrender.submitted(form_fields, request.form), errors=errors,
+                       status=422)
+    flash(_("Task completed"), "success")
+    return redirect(f"/cases/{case.id}")
+
+
+def workflow_message(exc: InvalidInput) -> str:
+    """A diagram step failed on this data: say so, with the element the designer needs."""
+    where = ", ".join(str(e.get("element")) for e in exc.errors or [] if isinstance(e, dict) and e.get("element"))
+    detail = "; ".join(str(e.get("message")) for e in exc.errors or [] if isinstance(e, dict) and e.get("message"))
+    return _("The process could not continue with this data (%(where)s: %(detail)s). "
+             "Check the data, or tell the process designer.", where=where or "?", detail=detail or exc.message)

@@ -1,0 +1,389 @@
+"""The newborn bundle (新生儿出生一件事) end to end over the JSON API, with its real diagram and forms."""
+
+from __future__ import annotations
+
+from collections import Counter
+
+import pytest
+from newborn_support import (
+    APPLICANT,
+    NEWBORN_BPMN,
+    WORKER,
+    application,
+    newborn_files,
+    referenced_forms,
+    task_data,
+)
+
+GROUP = {
+    "formal_check": "window",
+    "birth_cert": "health",
+    "birth_registration": "health",
+    "hukou_registration": "public_security",
+    "medins_enrolment": "medical_insurance",
+    "maternity_allowance": "medical_insurance",
+    "sscard_application": "hr_social_security",
+    "handover": "window",
+    "return_handling": "window",
+}
+
+
+@pytest.fixture()
+def newborn(api):
+    """The newborn bundle deployed by the designer."""
+    r = api.deploy(*newborn_files())
+    assert r.status_code == 201, r.get_json()
+    return r.get_json()
+
+
+def start(api, user="window1", **overrides) -> dict:
+    r = api.start("newborn", application(**overrides), user=user, applicant=APPLICANT)
+    assert r.status_code == 201, r.get_json()
+    return r.get_json()
+
+
+def open_tasks(case: dict) -> list[str]:
+    return sorted(t["bpmn_id"] for t in case["tasks"])
+
+
+def work(api, case_id: int, bpmn_id: str, decision: str | None = None, user: str | None = None,
+         **extra) -> dict:
+    """The task's group member finds it in ``available`` (with the right group), claims and completes it."""
+    user = user or WORKER[bpmn_id]
+    item = api.find_task(user, bpmn_id, case_id)
+    if bpmn_id in GROUP:
+        assert item["group"] == GROUP[bpmn_id]
+    assert item["state"] == "open" and item["assignee"] is None
+    return api.do(user, bpmn_id, task_data(bpmn_id, decision, **extra), case_id=case_id)
+
+
+def case_tasks_for(api, user: str, case_id: int) -> list[str]:
+    return sorted(t["bpmn_id"] for t in api.available(user) if t["case_id"] == case_id)
+
+
+def approve_round(api, case_id: int, order: list[str]) -> dict:
+    case = None
+    for bpmn_id in order:
+        case = work(api, case_id, bpmn_id, "approve")
+    return case
+
+
+FULL_ROUND = ["birth_cert", "hukou_registration", "medins_enrolment", "sscard_application",
+              "birth_registration", "maternity_allowance"]
+
+
+def test_referenced_forms_are_all_found():
+    """The deploy helper finds the twelve newborn forms the diagram names, and they exist."""
+    forms = referenced_forms(NEWBORN_BPMN)
+    assert len(forms) == 12
+    assert all(f.exists() for f in forms)
+    assert {f.name for f in forms} >= {"newborn_application.json", "newborn_handover.json"}
+
+
+def test_deploy_reports_routing_of_every_task(newborn):
+    """The deployment lists each user task with the group its lane names (申请人 -> initiator)."""
+    tasks = newborn["user_tasks"]
+    for bpmn_id, group in GROUP.items():
+        assert tasks[bpmn_id]["groups"] == [group], bpmn_id
+    assert tasks["supplement_materials"]["initiator"] is True
+    assert tasks["correct_application"]["initiator"] is True
+    assert newborn["key"] == "newborn" and newborn["version"] == 1
+
+
+def test_start_opens_formal_check_for_the_window(api, newborn):
+    """A new case is active with one open 形式审查 task for the window group."""
+    case = start(api)
+    assert case["status"] == "active"
+    assert case["outcome"] is None
+    assert open_tasks(case) == ["formal_check"]
+    assert case["tasks"][0]["group"] == "window"
+    assert case["data"]["apply_maternity_allowance"] is True
+    assert [t["bpmn_id"] for t in api.available("window2")] == ["formal_check"]
+
+
+def test_start_data_is_validated_against_the_start_form(api, newborn):
+    """Missing and wrongly typed application fields are reported under ``data.``."""
+    data = application(newborn_sex="unknown")
+    del data["newborn_name"]
+    r = api.start("newborn", data, applicant=APPLICANT)
+    assert r.status_code == 422
+    body = r.get_json()
+    assert body["error"] == "invalid_input"
+    assert "data.newborn_name" in body["errors"]
+    assert "data.newborn_sex" in body["errors"]
+
+
+def test_happy_path_with_maternity_allowance(api, newborn):
+    """Accept, every department approves (allowance too), hand over -> completed 办结."""
+    case = start(api)
+    cid = case["id"]
+    case = work(api, cid, "formal_check", "accept")
+    assert open_tasks(case) == ["birth_cert", "birth_registration", "maternity_allowance"]
+    assert case_tasks_for(api, "health1", cid) == ["birth_cert", "birth_registration"]
+    assert case_tasks_for(api, "medins1", cid) == ["maternity_allowance"]
+    assert case_tasks_for(api, "police1", cid) == []
+    assert case_tasks_for(api, "hrss1", cid) == []
+
+    case = work(api, cid, "birth_cert", "approve")
+    assert case_tasks_for(api, "police1", cid) == ["hukou_registration"]
+    case = work(api, cid, "hukou_registration", "approve")
+    assert case_tasks_for(api, "medins1", cid) == ["maternity_allowance", "medins_enrolment"]
+    assert case_tasks_for(api, "hrss1", cid) == ["sscard_application"]
+    for bpmn_id in ("medins_enrolment", "sscard_application", "birth_registration"):
+        case = work(api, cid, bpmn_id, "approve")
+        assert "handover" not in open_tasks(case)
+    case = work(api, cid, "maternity_allowance", "approve")
+    assert open_tasks(case) == ["handover"]
+
+    case = work(api, cid, "handover")
+    assert case["status"] == "completed"
+    assert case["outcome"] == "办结"
+    assert case["tasks"] == []
+    assert case["ended_at"] is not None
+    for key in ("birth_cert_decision", "hukou_decision", "medins_enrol_decision", "sscard_decision",
+                "birth_registration_decision", "allowance_decision"):
+        assert case["data"][key] == "approve", key
+
+
+def test_happy_path_history_records_every_step(api, newborn):
+    """The case history holds one start, a claim and a completion per task and one case_completed."""
+    cid = start(api)["id"]
+    work(api, cid, "formal_check", "accept")
+    case = approve_round(api, cid, FULL_ROUND)
+    case = work(api, cid, "handover")
+    types = [e["type"] for e in case["history"]]
+    assert types[0] == "case_started"
+    assert types[-1] == "case_completed"
+    counts = Counter(types)
+    assert counts == {"case_started": 1, "task_claimed": 8, "task_completed": 8, "case_completed": 1}
+    completed = [e for e in case["history"] if e["type"] == "task_completed"]
+    assert {e["actor"] for e in completed} == {"window1", "health1", "police1", "medins1", "hrss1"}
+    assert case["history"][-1]["data"] == {"outcome": "办结"}
+
+
+def test_completed_view_lists_department_work_newest_first(api, newborn):
+    """health1's ``completed`` inbox holds both health tasks, the latest first."""
+    cid = start(api)["id"]
+    work(api, cid, "formal_check", "accept")
+    work(api, cid, "birth_registration", "approve")
+    work(api, cid, "birth_cert", "approve")
+    r = api.get("/api/v1/tasks?view=completed", "health1")
+    assert r.status_code == 200
+    body = r.get_json()
+    assert [t["bpmn_id"] for t in body["items"]] == ["birth_cert", "birth_registration"]
+    assert body["total"] == 2
+    assert all(t["state"] == "completed" and t["receipt_no"] == body["items"][0]["receipt_no"]
+               for t in body["items"])
+
+
+def test_supplement_then_accept_completes(api, newborn):
+    """补正 at acceptance goes to the starting clerk, corrected data is kept, then accept -> 办结."""
+    cid = start(api)["id"]
+    case = work(api, cid, "formal_check", "supplement", missing_materials=["结婚证"])
+    assert case["status"] == "active"
+    assert open_tasks(case) == ["supplement_materials"]
+    assert case_tasks_for(api, "window2", cid) == []
+    case = work(api, cid, "supplement_materials", newborn_name="王小红")
+    assert open_tasks(case) == ["formal_check"]
+    assert case["data"]["newborn_name"] == "王小红"
+    work(api, cid, "formal_check", "accept")
+    approve_round(api, cid, FULL_ROUND)
+    case = work(api, cid, "handover")
+    assert case["status"] == "completed"
+    assert case["outcome"] == "办结"
+    assert case["data"]["newborn_name"] == "王小红"
+    names = [e["task_name"] for e in case["history"] if e["type"] == "task_completed"]
+    assert names.count("形式审查/受理") == 2
+    assert names.count("补正材料") == 1
+
+
+def test_refuse_at_acceptance_ends_not_accepted(api, newborn):
+    """不予受理 at the formal check ends the case with outcome 不予受理 and no open task."""
+    cid = start(api)["id"]
+    case = work(api, cid, "formal_check", "refuse")
+    assert case["status"] != "active"
+    assert case["outcome"] == "不予受理"
+    assert case["tasks"] == []
+    assert case["history"][-1]["type"] in ("case_completed", "case_terminated")
+    assert api.available("health1") == []
+
+
+def reject_round_one(api, cid: int) -> dict:
+    """Round 1: accept; health approves both; police rejects the hukou; allowance approved."""
+    work(api, cid, "formal_check", "accept")
+    work(api, cid, "birth_cert", "approve")
+    work(api, cid, "birth_registration", "approve")
+    work(api, cid, "maternity_allowance", "approve")
+    case = work(api, cid, "hukou_registration", "reject")
+    assert case_tasks_for(api, "medins1", cid) == []
+    assert case_tasks_for(api, "hrss1", cid) == []
+    return case
+
+
+def test_rejection_goes_to_return_handling(api, newborn):
+    """A department rejection skips the rest of branch A and, once all branches end, opens 退件处理."""
+    cid = start(api)["id"]
+    case = reject_round_one(api, cid)
+    assert case["status"] == "active"
+    assert open_tasks(case) == ["return_handling"]
+    assert case["data"]["hukou_decision"] == "reject"
+
+
+def test_correction_goes_to_the_starting_clerk_only(api, newborn):
+    """补正申请 (applicant lane) is offered to window1, who started the case, and not to window2."""
+    cid = start(api)["id"]
+    reject_round_one(api, cid)
+    case = work(api, cid, "return_handling", "resubmit")
+    assert open_tasks(case) == ["correct_application"]
+    assert case_tasks_for(api, "window1", cid) == ["correct_application"]
+    assert case_tasks_for(api, "window2", cid) == []
+    task_id = case["tasks"][0]["id"]
+    assert api.post(f"/api/v1/tasks/{task_id}/claim", "window2").status_code == 403
+
+
+def test_correction_by_window2_is_refused(api, newborn):
+    """window2 cannot complete 补正申请 of a case window1 started, even after window1 claimed it."""
+    cid = start(api)["id"]
+    reject_round_one(api, cid)
+    case = work(api, cid, "return_handling", "resubmit")
+    task_id = case["tasks"][0]["id"]
+    assert api.post(f"/api/v1/tasks/{task_id}/claim", "window1").status_code == 200
+    r = api.post(f"/api/v1/tasks/{task_id}/complete", "window2",
+                 json={"data": task_data("correct_application", corrections_made=["户口簿"],
+                                         apply_maternity_allowance=True)})
+    assert r.status_code == 403
+    assert api.get(f"/api/v1/tasks/{task_id}", "window1").get_json()["state"] == "claimed"
+
+
+ROUND_TWO_ORDERS = {
+    "branch_a_first": FULL_ROUND,
+    "others_first": ["maternity_allowance", "birth_registration", "birth_cert", "hukou_registration",
+                     "sscard_application", "medins_enrolment"],
+}
+
+
+@pytest.mark.parametrize("order", list(ROUND_TWO_ORDERS), ids=list(ROUND_TWO_ORDERS))
+def test_rejection_resubmit_second_round_completes(api, newborn, order):
+    """Reject -> 退件处理 resubmit -> 补正申请 by window1 -> everyone approves round 2 -> 办结."""
+    cid = start(api)["id"]
+    reject_round_one(api, cid)
+    work(api, cid, "return_handling", "resubmit")
+    case = work(api, cid, "correct_application", corrections_made=["户口簿地址"],
+                apply_maternity_allowance=True, household_address="山西省长治市潞州区英雄中路1号")
+    assert open_tasks(case) == ["birth_cert", "birth_registration", "maternity_allowance"]
+    assert case["data"]["household_address"] == "山西省长治市潞州区英雄中路1号"
+    order = ROUND_TWO_ORDERS[order]
+    for i, bpmn_id in enumerate(order):
+        case = work(api, cid, bpmn_id, "approve")
+        if i < len(order) - 1:
+            assert "handover" not in open_tasks(case)
+            assert "return_handling" not in open_tasks(case)
+    assert open_tasks(case) == ["handover"]
+    case = work(api, cid, "handover")
+    assert case["status"] == "completed"
+    assert case["outcome"] == "办结"
+    assert case["data"]["hukou_decision"] == "approve"
+    completed = Counter(e["task_name"] for e in case["history"] if e["type"] == "task_completed")
+    assert completed["出生医学证明签发"] == 2
+    assert completed["城乡居民医保参保登记"] == 1
+
+
+def test_dropping_the_allowance_in_the_correction_completes(api, newborn):
+    """Allowance rejected -> the correction withdraws it -> round 2 has no allowance task -> 办结."""
+    cid = start(api)["id"]
+    work(api, cid, "formal_check", "accept")
+    approve_round(api, cid, ["birth_cert", "hukou_registration", "medins_enrolment", "sscard_application",
+                             "birth_registration"])
+    case = work(api, cid, "maternity_allowance", "reject")
+    assert open_tasks(case) == ["return_handling"]
+    work(api, cid, "return_handling", "resubmit")
+    case = work(api, cid, "correct_application", corrections_made=["撤回生育津贴申请"],
+                apply_maternity_allowance=False)
+    assert open_tasks(case) == ["birth_cert", "birth_registration"]
+    case = approve_round(api, cid, ["birth_cert", "hukou_registration", "medins_enrolment",
+                                    "sscard_application", "birth_registration"])
+    assert open_tasks(case) == ["handover"]
+    case = work(api, cid, "handover")
+    assert case["outcome"] == "办结"
+
+
+def test_rejection_then_terminate_ends_not_handled(api, newborn):
+    """Birth certificate rejected -> 退件处理 terminate -> outcome 不予办理; police never got a task."""
+    cid = start(api)["id"]
+    work(api, cid, "formal_check", "accept")
+    work(api, cid, "birth_cert", "reject")
+    assert case_tasks_for(api, "police1", cid) == []
+    work(api, cid, "birth_registration", "approve")
+    case = work(api, cid, "maternity_allowance", "approve")
+    assert open_tasks(case) == ["return_handling"]
+    case = work(api, cid, "return_handling", "terminate")
+    assert case["status"] != "active"
+    assert case["outcome"] == "不予办理"
+    assert case["tasks"] == []
+    assert case["ended_at"] is not None
+    names = {e["task_name"] for e in case["history"] if e["type"] == "task_completed"}
+    assert "出生登记（户口登记）" not in names
+
+
+def test_department_cannot_overwrite_another_departments_decision(api, newborn):
+    """medins1 adding police's and its colleagues' decision keys to its own form cannot turn a rejection into 办结."""
+    cid = start(api)["id"]
+    work(api, cid, "formal_check", "accept")
+    work(api, cid, "birth_cert", "approve")
+    work(api, cid, "hukou_registration", "reject")
+    work(api, cid, "birth_registration", "approve")
+    task = api.find_task("medins1", "maternity_allowance", cid)
+    assert api.post(f"/api/v1/tasks/{task['id']}/claim", "medins1").status_code == 200
+    forged = task_data("maternity_allowance", "approve", hukou_decision="approve",
+                       medins_enrol_decision="approve", sscard_decision="approve")
+    r = api.post(f"/api/v1/tasks/{task['id']}/complete", "medins1", json={"data": forged})
+    assert r.status_code in (200, 422), r.get_json()
+    case = api.get(f"/api/v1/cases/{cid}", "supervisor").get_json()
+    assert case["data"]["hukou_decision"] == "reject"
+    assert "handover" not in open_tasks(case)
+
+
+SKIPPED_AFTER_REJECTION = {
+    "birth_cert": {"hukou_registration", "medins_enrolment", "sscard_application"},
+    "hukou_registration": {"medins_enrolment", "sscard_application"},
+}
+
+
+@pytest.mark.parametrize("rejecter", FULL_ROUND)
+def test_any_single_rejection_then_full_second_round_completes(api, newborn, rejecter):
+    """Whichever department rejects in round 1, a corrected round 2 where all approve ends 办结."""
+    cid = start(api)["id"]
+    work(api, cid, "formal_check", "accept")
+    skipped = SKIPPED_AFTER_REJECTION.get(rejecter, set())
+    case = None
+    for bpmn_id in FULL_ROUND:
+        if bpmn_id in skipped:
+            assert bpmn_id not in case_tasks_for(api, WORKER[bpmn_id], cid)
+            continue
+        case = work(api, cid, bpmn_id, "reject" if bpmn_id == rejecter else "approve")
+    assert open_tasks(case) == ["return_handling"]
+    work(api, cid, "return_handling", "resubmit")
+    work(api, cid, "correct_application", corrections_made=["已补正"], apply_maternity_allowance=True)
+    case = approve_round(api, cid, list(reversed(FULL_ROUND[4:])) + FULL_ROUND[:4])
+    assert open_tasks(case) == ["handover"]
+    assert work(api, cid, "handover")["outcome"] == "办结"
+
+
+def test_three_rounds_with_different_rejections_complete(api, newborn):
+    """Round 1 police rejects, round 2 health rejects the birth registration, round 3 all approve -> 办结."""
+    cid = start(api)["id"]
+    reject_round_one(api, cid)
+    work(api, cid, "return_handling", "resubmit")
+    work(api, cid, "correct_application", corrections_made=["户口簿"], apply_maternity_allowance=True)
+    for bpmn_id in FULL_ROUND:
+        case = work(api, cid, bpmn_id, "reject" if bpmn_id == "birth_registration" else "approve")
+    assert open_tasks(case) == ["return_handling"]
+    assert case["data"]["hukou_decision"] == "approve"
+    assert case["data"]["birth_registration_decision"] == "reject"
+    work(api, cid, "return_handling", "resubmit")
+    work(api, cid, "correct_application", corrections_made=["生育登记材料"], apply_maternity_allowance=True)
+    case = approve_round(api, cid, ["birth_registration", *FULL_ROUND[:4], "maternity_allowance"])
+    assert open_tasks(case) == ["handover"]
+    case = work(api, cid, "handover")
+    assert case["outcome"] == "办结"
+    assert Counter(e["task_name"] for e in case["history"] if e["type"] == "task_completed")["退件处理"] == 2
