@@ -112,11 +112,13 @@ def _free_port() -> int:
 
 
 @pytest.fixture(scope="session")
-def server(app, database_url):
+def server(app, database_url, tmp_path_factory):
     """A real gunicorn (4 sync workers) serving the app on the test database."""
     port = _free_port()
     env = dict(os.environ, DATABASE_URL=database_url, SECRET_KEY="test-secret", PORT=str(port),
-               WEB_CONCURRENCY="4", GUNICORN_ACCESS_LOG="/dev/null")
+               WEB_CONCURRENCY="4", GUNICORN_ACCESS_LOG="/dev/null",
+               ATTACHMENT_DIR=str(tmp_path_factory.mktemp("attachments")),
+               PASSWORD_HASH_METHOD="pbkdf2:sha256:1000")
     log = tempfile.TemporaryFile()  # noqa: SIM115 - lives as long as the server; never a pipe that could fill
     proc = subprocess.Popen([sys.executable, "-m", "gunicorn", "--config", str(ROOT / "gunicorn.conf.py"),
                              "wsgi:app"], cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=log)

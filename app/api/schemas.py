@@ -2,16 +2,11 @@
 
 from __future__ import annotations
 
-import re
-
 from marshmallow import EXCLUDE, Schema, fields, validate
 
 from ..services.cases import history, open_tasks
-from ..services.privacy import mask_id_number, mask_phone
+from ..services.privacy import ID_NUMBER, PHONE, mask_id_number, mask_phone
 from ..services.tasks import task_form
-
-ID_NUMBER = re.compile(r"^(\d{17}[\dXx]|\d{15})$")
-PHONE = re.compile(r"^\+?[\d\- ]{5,20}$")
 
 
 class ErrorSchema(Schema):
@@ -77,7 +72,7 @@ class DeployResponseSchema(Schema):
 class ApplicantInSchema(Schema):
     name = fields.String(required=True, validate=validate.Length(min=1, max=200))
     id_number = fields.String(required=True, validate=validate.Regexp(
-        ID_NUMBER, error="Not a valid ID number (18 characters, the last may be X)."))
+        ID_NUMBER, error="Not a valid ID number (18 characters, the last may be X; or 15 digits)."))
     phone = fields.String(load_default=None, allow_none=True, validate=validate.Regexp(
         PHONE, error="Not a valid phone number."))
 

@@ -39,7 +39,8 @@ class Case(db.Model):
     started_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     ended_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     data: Mapped[dict] = mapped_column(JSONType, default=dict)
-    workflow_state: Mapped[str] = mapped_column(Text)
+    # Deferred: inbox and list queries never load the (large) workflow state.
+    workflow_state: Mapped[str] = mapped_column(Text, deferred=True)
     serializer_version: Mapped[str] = mapped_column(String(16))
     lock_version: Mapped[int] = mapped_column(default=1)
     # When the earliest waiting timer of the workflow is due; the timer worker polls this.

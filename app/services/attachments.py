@@ -80,7 +80,10 @@ def get(case: Case, attachment_id: int) -> Attachment:
 
 def read(attachment: Attachment) -> bytes:
     """Return the stored bytes, verifying the checksum."""
-    content = _path(attachment.sha256).read_bytes()
+    try:
+        content = _path(attachment.sha256).read_bytes()
+    except FileNotFoundError:
+        raise NotFound("The stored file is missing.") from None
     if hashlib.sha256(content).hexdigest() != attachment.sha256:
         raise NotFound("The stored file is damaged.")
     return content

@@ -8,6 +8,7 @@ from zoneinfo import ZoneInfo
 from flask import current_app
 from sqlalchemy import select
 from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.orm import undefer
 
 from ..engine import WorkflowRunError
 from ..errors import InvalidInput, NotFound
@@ -104,6 +105,7 @@ def lock_case(case_id: int) -> Case:
     """
     case = db.session.execute(
         select(Case).where(Case.id == case_id).with_for_update(of=Case)
+        .options(undefer(Case.workflow_state))
         .execution_options(populate_existing=True)).scalar_one_or_none()
     if case is None:
         raise NotFound("No such case.")

@@ -89,9 +89,13 @@ def field_errors(schema: dict | None, data, prefix: str = "data") -> dict[str, l
             missing = [p for p in error.validator_value if isinstance(error.instance, dict)
                        and p not in error.instance]
             for name in missing:
-                errors.setdefault(".".join([*path, name]), []).append(_("This field is required."))
+                messages = errors.setdefault(".".join([*path, name]), [])
+                if _("This field is required.") not in messages:  # one jsonschema error per missing key
+                    messages.append(_("This field is required."))
             continue
-        errors.setdefault(".".join(path), []).append(_message(error))
+        messages = errors.setdefault(".".join(path), [])
+        if (message := _message(error)) not in messages:
+            messages.append(message)
     return errors
 
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 
 from flask import current_app
@@ -13,10 +12,9 @@ from ..errors import InvalidInput
 from ..extensions import db
 from ..models import Case, ProcessDefinition, ProcessVersion, User
 from . import attachments, cases, forms, permissions, processes
+from .privacy import ID_NUMBER, PHONE
 
 # The same rules as the API's ApplicantInSchema (app/api/schemas.py).
-ID_NUMBER = re.compile(r"^(\d{17}[\dXx]|\d{15})$")
-PHONE = re.compile(r"^\+?[\d\- ]{5,20}$")
 NAME_MAX = 200
 MAX_FILES = 20
 

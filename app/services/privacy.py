@@ -2,6 +2,12 @@
 
 from __future__ import annotations
 
+import re
+
+# Resident ID numbers: 18 characters (the last may be X) or the old 15 digits.
+ID_NUMBER = re.compile(r"^(\d{17}[\dXx]|\d{15})$")
+PHONE = re.compile(r"^\+?[\d\- ]{5,20}$")
+
 
 def mask_id_number(value: str | None) -> str | None:
     """Keep the first and last four characters: ``1404**********1234``."""
@@ -19,3 +25,14 @@ def mask_phone(value: str | None) -> str | None:
     if len(value) <= 7:
         return "*" * len(value)
     return value[:3] + "*" * (len(value) - 7) + value[-4:]
+
+
+def mask_value(key: str, value):
+    """Mask a case-data value shown for reading: ID numbers and phone numbers."""
+    if not isinstance(value, str):
+        return value
+    if ID_NUMBER.match(value.strip()) or key.lower().endswith("id_number"):
+        return mask_id_number(value)
+    if "phone" in key.lower():
+        return mask_phone(value)
+    return value

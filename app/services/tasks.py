@@ -94,12 +94,16 @@ def claim(user: User, task_id: int) -> HumanTask:
 
 
 def unclaim(user: User, task_id: int) -> HumanTask:
-    """Give a claimed task back to its groups (its holder or an admin)."""
+    """Give a claimed task back to its groups (its holder or an admin); releasing an open task is a no-op."""
     task = _get(task_id)
     is_admin = user.has_role(*permissions.UNCLAIM_ANY)
+    if not is_admin and not permissions.may_see_task(user, task):
+        raise Forbidden("This task is not for your groups.")
+    if task.state == "open":
+        return task  # already released (a double click, or another tab)
+    if task.state != "claimed":
+        raise Conflict(f"The task is {task.state}.", error="task_not_claimed")
     if task.assignee_id != user.id and not is_admin:
-        if not permissions.may_see_task(user, task):
-            raise Forbidden("This task is not for your groups.")
         raise Forbidden("Only the holder or an admin may unclaim this task.")
     result = db.session.execute(
         update(HumanTask)

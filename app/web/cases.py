@@ -2,39 +2,16 @@
 
 from __future__ import annotations
 
-import re
-
 from flask import Blueprint, make_response, render_template, request, url_for
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user, login_required
 from werkzeug.routing import BuildError
 
 from ..services import attachments, cases, progress, queries
-from ..services.privacy import mask_id_number, mask_phone
+from ..services.privacy import mask_id_number, mask_value
+from .labels import EVENT_LABELS, STATUS_LABELS
 
 bp = Blueprint("web_cases", __name__)
-
-STATUS_LABELS = {
-    "active": _l("In progress"),
-    "completed": _l("Completed"),
-    "terminated": _l("Terminated"),
-}
-EVENT_LABELS = {
-    "case_started": _l("Case started"),
-    "task_claimed": _l("Task claimed"),
-    "task_unclaimed": _l("Task released"),
-    "task_completed": _l("Task completed"),
-    "task_cancelled": _l("Task cancelled"),
-    "timer_fired": _l("Timer fired"),
-    "timer_failed": _l("Timer failed"),
-    "case_completed": _l("Case completed"),
-    "case_terminated": _l("Case terminated"),
-    "attachment_added": _l("Attachment added"),
-    "draft_saved": _l("Draft saved"),
-}
-# Resident ID numbers (18 characters, or the old 15 digits) in case data are masked like the applicant's.
-_ID_NUMBER = re.compile(r"^(\d{17}[\dXx]|\d{15})$")
-
 
 @bp.app_template_global()
 def attachment_url(case_id: int, attachment_id: int) -> str:
@@ -78,19 +55,13 @@ def search():
 
 def _display(key: str, value):
     """One case-data value for reading: ID numbers and phone numbers masked, lists joined."""
-    if isinstance(value, str):
-        if _ID_NUMBER.match(value.strip()) or key.lower().endswith("id_number"):
-            return mask_id_number(value)
-        if "phone" in key.lower():
-            return mask_phone(value)
-        return value
     if isinstance(value, bool):
         return _l("Yes") if value else _l("No")
     if isinstance(value, list):
         return "、".join(str(_display(key, v)) for v in value)
     if isinstance(value, dict):
         return "; ".join(f"{k}: {_display(k, v)}" for k, v in value.items())
-    return "" if value is None else str(value)
+    return "" if value is None else str(mask_value(key, value))
 
 
 def _data_rows(data: dict | None) -> list[tuple[str, str]]:

@@ -15,7 +15,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
-from ..services.privacy import mask_id_number, mask_phone
+from ..services.privacy import mask_value
 
 PREFIX = "data."
 TRUE_VALUES = ("true", "on", "1", "yes")
@@ -23,7 +23,6 @@ TEXTAREA_OVER = 200  # strings allowed to be longer than this get a textarea
 _INPUT_TYPES = {"email": "email", "uri": "url"}
 _SAFE_ID = re.compile(r"[^A-Za-z0-9_-]")
 _INTEGER = re.compile(r"^[+-]?\d+$")
-_ID_NUMBER = re.compile(r"^(\d{17}[\dXx]|\d{15})$")
 
 # A value as the HTML form holds it: text for inputs, a bool for a checkbox, keys for a checkbox group.
 FormValue = str | bool | list[str]
@@ -344,13 +343,7 @@ def stray(form_fields: list[Field], errors: dict[str, list[str]]) -> list[str]:
 
 def masked(key: str, value):
     """Mask resident ID numbers and phone numbers in values shown for reading."""
-    if not isinstance(value, str):
-        return value
-    if _ID_NUMBER.match(value.strip()) or key.lower().endswith("id_number"):
-        return mask_id_number(value)
-    if "phone" in key.lower():
-        return mask_phone(value)
-    return value
+    return mask_value(key, value)
 
 
 def describe(schemas: list[dict | None]) -> dict[str, tuple[str, dict[str, str]]]:

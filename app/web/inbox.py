@@ -14,7 +14,7 @@ from werkzeug.routing import BuildError
 from .. import transaction
 from ..errors import AppError
 from ..services import queries, tasks
-from .cases import STATUS_LABELS
+from .labels import STATUS_LABELS
 
 bp = Blueprint("web_inbox", __name__)
 

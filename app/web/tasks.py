@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
-from flask_babel import lazy_gettext as _l
 from flask_login import current_user, login_required
 
 from .. import transaction
@@ -12,26 +11,9 @@ from ..errors import InvalidInput
 from ..models import HumanTask, User
 from ..services import attachments, cases, drafts, permissions, processes, progress, tasks
 from . import formrender
+from .labels import EVENT_LABELS, STATE_LABELS, STATUS_LABELS
 
 bp = Blueprint("web_tasks", __name__)
-
-STATUS_LABELS = {"active": _l("In progress"), "completed": _l("Completed"), "terminated": _l("Terminated")}
-STATE_LABELS = {"open": _l("Waiting to be claimed"), "claimed": _l("Claimed"), "completed": _l("Completed"),
-                "cancelled": _l("Cancelled")}
-EVENT_LABELS = {
-    "case_started": _l("Case started"),
-    "task_claimed": _l("Task claimed"),
-    "task_unclaimed": _l("Task released"),
-    "task_completed": _l("Task completed"),
-    "task_cancelled": _l("Task cancelled"),
-    "timer_fired": _l("Timer fired"),
-    "timer_failed": _l("Timer failed"),
-    "case_completed": _l("Case completed"),
-    "case_terminated": _l("Case terminated"),
-    "attachment_added": _l("Attachment added"),
-    "draft_saved": _l("Draft saved"),
-}
-
 
 def _user() -> User:
     return current_user._get_current_object()

@@ -314,9 +314,9 @@ def test_release_with_htmx_and_without(loop, login):
     r = health.post(f"/tasks/{second}/unclaim", {"next": "/?tab=mine"})
     assert r.status_code == 302 and unquote(r.headers["Location"]) == "/?tab=mine"
     assert sorted(task_ids(health.html("/"))) == sorted([first, second])
-    # A second release is refused by services.tasks.unclaim (403: the task has no holder any more).
+    # Releasing again (a double click) is a harmless no-op, not an error.
     again = health.post(f"/tasks/{second}/unclaim", htmx=True).get_data(as_text=True)
-    assert 'role="alert"' in again and "You are not allowed to do this" in again
+    assert 'role="alert"' not in again and "Released" in again
 
 
 def test_claim_without_csrf_token_is_refused(loop, login):

@@ -1,0 +1,28 @@
+"""Words for states and events shown in pages (one place for every page)."""
+
+from flask_babel import lazy_gettext as _l
+
+STATUS_LABELS = {
+    "active": _l("In progress"),
+    "completed": _l("Completed"),
+    "terminated": _l("Terminated"),
+}
+STATE_LABELS = {
+    "open": _l("Waiting to be claimed"),
+    "claimed": _l("Claimed"),
+    "completed": _l("Completed"),
+    "cancelled": _l("Cancelled"),
+}
+EVENT_LABELS = {
+    "case_started": _l("Case started"),
+    "task_claimed": _l("Task claimed"),
+    "task_unclaimed": _l("Task released"),
+    "task_completed": _l("Task completed"),
+    "task_cancelled": _l("Task cancelled"),
+    "timer_fired": _l("Timer fired"),
+    "timer_failed": _l("Timer failed"),
+    "case_completed": _l("Case completed"),
+    "case_terminated": _l("Case terminated"),
+    "attachment_added": _l("Attachment added"),
+    "draft_saved": _l("Draft saved"),
+}
