@@ -175,3 +175,10 @@ def form_schema(version: ProcessVersion, name: str | None) -> dict | None:
         content = version.file_map("form").get(name)
         _FORM_CACHE[key] = forms.parse_form(content) if content is not None else None
     return _FORM_CACHE[key]
+
+
+def version_forms(version: ProcessVersion) -> list[dict | None]:
+    """Every form of a version (start form first), e.g. to label case data with field titles."""
+    names = [version.meta.get("start_form")]
+    names += [entry.get("form") for entry in (version.meta.get("user_tasks") or {}).values()]
+    return [form_schema(version, name) for name in dict.fromkeys(names) if name]

@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 from flask import Blueprint, make_response, render_template, request, url_for
-from flask_babel import lazy_gettext as _l
 from flask_login import current_user, login_required
 from werkzeug.routing import BuildError
 
-from ..services import attachments, cases, progress, queries
-from ..services.privacy import mask_id_number, mask_value
+from ..services import attachments, cases, processes, progress, queries
+from ..services.privacy import mask_id_number
+from . import formrender
 from .labels import EVENT_LABELS, STATUS_LABELS
 
 bp = Blueprint("web_cases", __name__)
@@ -53,28 +53,14 @@ def search():
                            masked_id=mask_id_number(queries.normalise_id_number(criteria.id_number)))
 
 
-def _display(key: str, value):
-    """One case-data value for reading: ID numbers and phone numbers masked, lists joined."""
-    if isinstance(value, bool):
-        return _l("Yes") if value else _l("No")
-    if isinstance(value, list):
-        return "、".join(str(_display(key, v)) for v in value)
-    if isinstance(value, dict):
-        return "; ".join(f"{k}: {_display(k, v)}" for k, v in value.items())
-    return "" if value is None else str(mask_value(key, value))
-
-
-def _data_rows(data: dict | None) -> list[tuple[str, str]]:
-    return [(key, _display(key, value)) for key, value in (data or {}).items()]
-
-
 @bp.get("/cases/<int:case_id>")
 @login_required
 def case(case_id: int):
     """The case: header, waiting tasks, data, attachments, timeline and the diagram with progress."""
     found = cases.get_case(_user(), case_id)
+    rows = formrender.data_rows(found.data, processes.version_forms(found.process_version))
     return render_template(
-        "web/case.html", case=found, open_tasks=cases.open_tasks(found), data_rows=_data_rows(found.data),
+        "web/case.html", case=found, open_tasks=cases.open_tasks(found), data_rows=rows,
         attachments=attachments.list_for_case(found), history=cases.history(found),
         progress=progress.progress(found), status_labels=STATUS_LABELS, event_labels=EVENT_LABELS)
 

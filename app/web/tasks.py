@@ -19,13 +19,6 @@ def _user() -> User:
     return current_user._get_current_object()
 
 
-def _case_schemas(version) -> list[dict | None]:
-    """Every form of the case's version, to label case data with the forms' titles."""
-    names = [version.meta.get("start_form")]
-    names += [entry.get("form") for entry in (version.meta.get("user_tasks") or {}).values()]
-    return [processes.form_schema(version, name) for name in dict.fromkeys(names) if name]
-
-
 def _render(task: HumanTask, user: User, values=None, errors=None, status: int = 200):
     """The task page; ``values``/``errors`` when showing a refused submission again."""
     case = task.case
@@ -44,7 +37,7 @@ def _render(task: HumanTask, user: User, values=None, errors=None, status: int =
     page = render_template(
         "web/task.html", task=task, case=case, schema=schema, bound=formrender.bind(form_fields, values, by_field),
         form_errors=other, has_data=drafts.shown_data(task) is not None or errors is not None, actions=actions,
-        data_rows=formrender.data_rows(case.data, _case_schemas(case.process_version)),
+        data_rows=formrender.data_rows(case.data, processes.version_forms(case.process_version)),
         attachments=attachments.list_for_case(case), history=cases.history(case), progress=progress.progress(case),
         status_labels=STATUS_LABELS, state_labels=STATE_LABELS, event_labels=EVENT_LABELS)
     return page, status
