@@ -347,13 +347,23 @@ def masked(key: str, value):
 
 
 def describe(schemas: list[dict | None]) -> dict[str, tuple[str, dict[str, str]]]:
-    """For each property name in ``schemas``: its title and the titles of its options (first schema wins)."""
+    """For each property name in ``schemas``: its title and the titles of its options (first schema wins).
+
+    Several forms often share a field title (every department's "审查意见"); such labels are
+    prefixed with their form's title so readers can tell whose opinion a row is.
+    """
     known: dict[str, tuple[str, dict[str, str]]] = {}
+    form_title: dict[str, str] = {}
     for schema in schemas:
         for f in fields(schema):
             if f.name not in known:
                 known[f.name] = (f.label, {o.key: o.title for o in f.options})
-    return known
+                form_title[f.name] = (schema or {}).get("title") or ""
+    counts: dict[str, int] = {}
+    for label, _titles in known.values():
+        counts[label] = counts.get(label, 0) + 1
+    return {name: ((f"{form_title[name]} · {label}" if counts[label] > 1 and form_title[name] else label), titles)
+            for name, (label, titles) in known.items()}
 
 
 def data_rows(data: dict | None, schemas: list[dict | None]) -> list[tuple[str, Any]]:
