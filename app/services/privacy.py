@@ -35,4 +35,6 @@ def mask_value(key: str, value):
         return mask_id_number(value)
     if "phone" in key.lower():
         return mask_phone(value)
+    if "card" in key.lower() and sum(c.isdigit() for c in value) >= 12:
+        return "*" * (len(value) - 4) + value[-4:]  # bank card: last four digits only
     return value

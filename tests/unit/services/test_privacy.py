@@ -1,0 +1,28 @@
+"""Personal data is masked wherever it is shown for reading."""
+
+import pytest
+
+from app.services.privacy import mask_id_number, mask_phone, mask_value
+
+
+def test_id_number_keeps_first_and_last_four():
+    """An 18-character ID number becomes 1404**********1234."""
+    assert mask_id_number("140402199001011234") == "1404**********1234"
+
+
+def test_phone_keeps_first_three_and_last_four():
+    """A mobile number becomes 138****1234."""
+    assert mask_phone("13812341234") == "138****1234"
+
+
+@pytest.mark.parametrize(("key", "value", "shown"), [
+    ("mother_id_number", "14040219900101567X", "1404**********567X"),
+    ("note", "140402199001015678", "1404**********5678"),  # an ID number under any key
+    ("contact_phone", "13911111111", "139****1111"),
+    ("bank_card_number", "6222020000000000000", "***************0000"),
+    ("newborn_name", "王小宝", "王小宝"),
+    ("card_type", "身份证", "身份证"),
+])
+def test_values_are_masked_by_key_and_shape(key, value, shown):
+    """ID numbers, phone numbers and bank card numbers in case data are masked; other text is not."""
+    assert mask_value(key, value) == shown
