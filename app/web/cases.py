@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, make_response, render_template, request, url_for
+from flask import Blueprint, make_response, render_template, request
 from flask_login import current_user, login_required
-from werkzeug.routing import BuildError
 
 from ..services import attachments, cases, processes, progress, queries
 from ..services.privacy import mask_id_number
@@ -12,14 +11,6 @@ from . import formrender
 from .labels import EVENT_LABELS, STATUS_LABELS
 
 bp = Blueprint("web_cases", __name__)
-
-@bp.app_template_global()
-def attachment_url(case_id: int, attachment_id: int) -> str:
-    """The attachment download (built by the attachments blueprint), or its path while that is absent."""
-    try:
-        return url_for("web_attachments.download", case_id=case_id, attachment_id=attachment_id)
-    except BuildError:
-        return f"/cases/{case_id}/attachments/{attachment_id}"
 
 
 def _user():

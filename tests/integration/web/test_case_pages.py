@@ -204,7 +204,7 @@ def test_case_page_lists_attachments(app, deployed, login, tmp_path, monkeypatch
         added = transaction.run(attachments.add, db.session.get(Case, case["id"]), clerk, "出生证明.png", PNG)
         attachment_id = added.id
     html = login("window1").html(f"/cases/{case['id']}")
-    assert f'href="/cases/{case["id"]}/attachments/{attachment_id}">出生证明.png</a>' in html
+    assert f'href="/cases/{case["id"]}/attachments/{attachment_id}" download>出生证明.png</a>' in html
     assert "Attachment added" in html
 
 
