@@ -35,7 +35,7 @@ seed: migrate
 	$(BIN)/flask demo seed
 
 deploy: seed
-	$(BIN)/flask processes deploy bpmn
+	$(BIN)/flask bpmn deploy bpmn
 
 ## run: set up, migrate, seed demo data, deploy bpmn/, serve on 127.0.0.1:$(PORT) with a timer worker
 run: deploy
@@ -47,7 +47,6 @@ test: install
 
 lint: install
 	$(BIN)/ruff check .
-	$(BIN)/ruff format --check app tests bench config.py wsgi.py
 
 format: install
 	$(BIN)/ruff format app tests bench config.py wsgi.py

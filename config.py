@@ -16,6 +16,11 @@ def _float(name: str, default: float) -> float:
     return float(os.environ.get(name, default))
 
 
+def _bool(name: str, default: bool) -> bool:
+    value = os.environ.get(name)
+    return default if value is None else value.strip().lower() in ("1", "true", "yes", "on")
+
+
 class Config:
     """Production-safe defaults; override with environment variables."""
 
@@ -39,6 +44,11 @@ class Config:
     TIMEZONE = os.environ.get("APP_TIMEZONE", "Asia/Shanghai")
     # How many times a transition is retried after a concurrent update of the same case.
     TRANSACTION_RETRIES = _int("TRANSACTION_RETRIES", 8)
+    # Four-eyes publication: a designer's deploy (process modeler, /api/v1/drafts/<id>/deploy,
+    # POST /api/v1/pending-deployments) only takes effect after a second designer or an admin
+    # approves it; the requester can never approve their own. Off by default; production sets
+    # FOUR_EYES_DEPLOY=1. `flask processes deploy` (operators, `make run`) is not affected.
+    FOUR_EYES_DEPLOY = _bool("FOUR_EYES_DEPLOY", False)
 
     # werkzeug's hash method for passwords (scrypt by default).
     PASSWORD_HASH_METHOD = os.environ.get("PASSWORD_HASH_METHOD", "scrypt")
@@ -70,3 +80,5 @@ class TestConfig(Config):
     # Hashing the demo users' passwords with scrypt before every test would cost seconds.
     PASSWORD_HASH_METHOD = "pbkdf2:sha256:1000"
     SQLALCHEMY_DATABASE_URI = os.environ.get("TEST_DATABASE_URL") or "sqlite://"
+    # Tests that need four-eyes turn it on themselves; the developer's environment must not.
+    FOUR_EYES_DEPLOY = False

@@ -1,7 +1,9 @@
-"""Command-line tools: ``flask demo seed``, ``flask processes deploy``."""
+"""Command-line tools: ``flask demo seed``, ``flask bpmn validate|deploy|diff`` (and the older
+``flask processes deploy``), ``flask worker``."""
 
 from __future__ import annotations
 
+import inspect
 from pathlib import Path
 
 import click
@@ -9,11 +11,16 @@ from flask import Flask
 from flask.cli import AppGroup, with_appcontext
 
 from . import transaction
-from .errors import InvalidDiagram
-from .services import demo, processes
+from .errors import AppError, InvalidDiagram
+from .services import demo, designer, processes
 
 demo_cli = AppGroup("demo", help="Demo organisation and users.")
-processes_cli = AppGroup("processes", help="Deploy BPMN diagrams.")
+processes_cli = AppGroup("processes", help="Deploy BPMN diagrams (same as `flask bpmn deploy`).")
+bpmn_cli = AppGroup("bpmn", help="Validate, deploy and compare BPMN diagrams.")
+FORMS_OPTION = click.option(
+    "--forms", "forms_dir", type=click.Path(file_okay=False, path_type=Path), default=Path("forms"),
+    show_default=True, help="Folder with the JSON Schema forms the diagrams reference.")
+PATHS_ARGUMENT = click.argument("paths", nargs=-1, type=click.Path(exists=True, path_type=Path))
 
 
 @demo_cli.command("seed")
@@ -23,32 +30,129 @@ def seed_command():
     click.echo(f"demo seed: {created} new records")
 
 
-@processes_cli.command("deploy")
-@click.argument("paths", nargs=-1, type=click.Path(exists=True, path_type=Path))
-@click.option("--forms", "forms_dir", type=click.Path(file_okay=False, path_type=Path), default=Path("forms"),
-              show_default=True, help="Folder with the JSON Schema forms the diagrams reference.")
-def deploy_command(paths, forms_dir):
-    """Deploy each .bpmn file (or every one in a folder) with the forms it references."""
+def _bundles(paths, forms_dir: Path):
+    """Yield (diagram path, uploads): each .bpmn (or every one in a folder) with the forms it names."""
     files = []
     for path in paths or (Path("bpmn"),):
         files.extend(sorted(path.glob("*.bpmn")) if path.is_dir() else [path])
-    failed = False
+    forms = sorted(forms_dir.glob("*.json")) if forms_dir.is_dir() else []
     for bpmn in files:
-        uploads = [(bpmn.name, bpmn.read_bytes())]
-        uploads += [(f.name, f.read_bytes()) for f in sorted(forms_dir.glob("*.json"))
-                    if f.name.encode() in uploads[0][1]]
+        content = bpmn.read_bytes()
+        yield bpmn, [(bpmn.name, content)] + [(f.name, f.read_bytes()) for f in forms if f.name.encode() in content]
+
+
+def _deploy(paths, forms_dir: Path) -> None:
+    failed = False
+    for bpmn, uploads in _bundles(paths, forms_dir):
         try:
             result = transaction.run(processes.deploy, demo.system_user(), uploads)
         except InvalidDiagram as exc:
             failed = True
             click.echo(f"{bpmn}: refused: {exc.message}", err=True)
             for finding in exc.errors or []:
-                click.echo(f"  {finding}", err=True)
+                click.echo(f"  {_finding_text(finding)}", err=True)
             continue
         state = "deployed as" if result.created else "unchanged,"
         click.echo(f"{bpmn}: {state} {result.version.key} v{result.version.version}")
     if failed:
         raise SystemExit(1)
+
+
+@bpmn_cli.command("deploy")
+@PATHS_ARGUMENT
+@FORMS_OPTION
+def bpmn_deploy_command(paths, forms_dir):
+    """Deploy each .bpmn file (or every one in a folder, default bpmn/) with the forms it references."""
+    _deploy(paths, forms_dir)
+
+
+@processes_cli.command("deploy")
+@PATHS_ARGUMENT
+@FORMS_OPTION
+def deploy_command(paths, forms_dir):
+    """Deploy each .bpmn file (or every one in a folder); the same as `flask bpmn deploy`."""
+    _deploy(paths, forms_dir)
+
+
+def _as_dict(finding) -> dict:
+    if isinstance(finding, dict):
+        return finding
+    if hasattr(finding, "as_dict"):
+        return finding.as_dict()
+    return {"message": str(finding)}
+
+
+def _finding_text(finding) -> str:
+    """``file:line element: [severity] message`` for whatever is known of a finding."""
+    finding = _as_dict(finding)
+    where = ":".join(str(finding[k]) for k in ("file", "line") if finding.get(k) not in (None, ""))
+    if finding.get("element"):
+        where = f"{where} {finding['element']}" if where else str(finding["element"])
+    severity = finding.get("severity")
+    text = f"[{severity}] {finding.get('message')}" if severity else str(finding.get("message"))
+    return f"{where}: {text}" if where else text
+
+
+def _validate(uploads) -> list[dict]:
+    """Findings for one bundle: the full validation report when the service has it, else a compile."""
+    validate = getattr(processes, "validate", None)
+    if validate is None:
+        return designer.check_files(uploads)
+    args: tuple = (uploads,)
+    if list(inspect.signature(validate).parameters)[:1] == ["user"]:
+        user = demo.system_user()
+        if user is None:
+            raise click.ClickException("no admin account to validate as: run `flask demo seed` first")
+        args = (user, uploads)
+    try:
+        report = validate(*args)
+    except InvalidDiagram as exc:
+        return [_as_dict(f) for f in exc.errors or [{"message": exc.message}]]
+    except AppError as exc:
+        raise click.ClickException(exc.message) from None
+    if isinstance(report, dict):
+        findings = report.get("findings", report.get("errors", []))
+    elif isinstance(report, list | tuple):
+        findings = report
+    else:
+        findings = getattr(report, "findings", None) or []
+    return [_as_dict(f) for f in findings]
+
+
+@bpmn_cli.command("validate")
+@PATHS_ARGUMENT
+@FORMS_OPTION
+def bpmn_validate_command(paths, forms_dir):
+    """Check each .bpmn file (or every one in a folder) and its forms without deploying; exit 1 on errors."""
+    if getattr(processes, "validate", None) is None:
+        click.echo("note: engine and form checks only; groups are checked again at deploy")
+    failed = False
+    for bpmn, uploads in _bundles(paths, forms_dir):
+        findings = _validate(uploads)
+        errors = [f for f in findings if f.get("severity", "error") == "error"]
+        failed = failed or bool(errors)
+        click.echo(f"{bpmn}: {'refused' if errors else 'ok'}"
+                   + (f" ({len(errors)} error(s), {len(findings) - len(errors)} warning(s))" if findings else ""),
+                   err=bool(errors))
+        for finding in findings:
+            click.echo(f"  {_finding_text(finding)}", err=bool(errors))
+    if failed:
+        raise SystemExit(1)
+
+
+@bpmn_cli.command("diff")
+@click.argument("key")
+@click.argument("v1", type=click.IntRange(min=1))
+@click.argument("v2", type=click.IntRange(min=1))
+def bpmn_diff_command(key, v1, v2):
+    """Print what changed from version V1 to version V2 of process KEY."""
+    try:
+        result = designer.diff(key, v1, v2)
+    except AppError as exc:
+        raise click.ClickException(exc.message) from None
+    click.echo(f"{key}: version {v1} -> version {v2}")
+    for line in result.diff.summary_lines():
+        click.echo(line)
 
 
 @click.command("worker")
@@ -79,4 +183,5 @@ def init_cli(app: Flask) -> None:
     """Register the command groups."""
     app.cli.add_command(demo_cli)
     app.cli.add_command(processes_cli)
+    app.cli.add_command(bpmn_cli)
     app.cli.add_command(worker_command)

@@ -45,15 +45,19 @@ def _guard():
 
 def init_api(app) -> None:
     """Register the API blueprints, the auth guard and the OpenAPI document."""
-    from . import auth, cases, processes, tasks
+    from . import auth, cases, drafts, processes, tasks
+    from . import designer as designer_api
     from .schemas import ErrorSchema
 
     api.ERROR_SCHEMA = ErrorSchema
     api.init_app(app)
     api.spec.components.security_scheme("bearerAuth", {"type": "http", "scheme": "bearer"})
     api.spec.options["security"] = [{"bearerAuth": []}]
-    for blp in (auth.blp, processes.blp, cases.blp, tasks.blp):
+    for blp in (auth.blp, processes.blp, cases.blp, tasks.blp, drafts.blp, designer_api.blp):
         api.register_blueprint(blp, url_prefix=PREFIX)
+    from . import migration as migration_api
+
+    api.register_blueprint(migration_api.blp, url_prefix=PREFIX)
     app.before_request(_guard)
 
     @app.get(PREFIX + "/openapi.json")

@@ -67,6 +67,8 @@ class DeployResponseSchema(Schema):
     created = fields.Boolean()
     files = fields.List(fields.String())
     user_tasks = fields.Raw()
+    warnings = fields.List(fields.Dict(), metadata={
+        "description": "validation warnings [{file, line, element, message, severity, code}]"})
 
 
 class ApplicantInSchema(Schema):

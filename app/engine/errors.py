@@ -2,21 +2,44 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from types import MappingProxyType
+
+ERROR = "error"
+WARNING = "warning"
 
 
 @dataclass(frozen=True)
 class Finding:
-    """One problem in a deployed file: where it is and what a designer should fix."""
+    """One problem in a deployed file: where it is and what a designer should fix.
+
+    ``code`` names the rule (a stable machine id) and ``params`` the values a message about
+    it needs (element names, the refused expression ...), so the service layer can word it
+    in the reader's language; ``message`` is the English wording for everyone else (CLI,
+    logs). ``severity`` is ``"error"`` (deployment refused) or ``"warning"`` (reported only).
+    """
 
     message: str
     file: str | None = None
     line: int | None = None
     element: str | None = None
+    severity: str = ERROR
+    code: str | None = None
+    params: Mapping = field(default_factory=dict, compare=False, hash=False, repr=False)
+
+    def __post_init__(self):
+        # Frozen and hashable in spirit: nobody may change the parameters afterwards.
+        object.__setattr__(self, "params", MappingProxyType(dict(self.params or {})))
+
+    @property
+    def is_error(self) -> bool:
+        return self.severity == ERROR
 
     def as_dict(self) -> dict:
-        """Return the finding as the API's ``{"file", "line", "element", "message"}``."""
-        return asdict(self)
+        """Return ``{"file", "line", "element", "message", "severity", "code"}`` for the API."""
+        return {"file": self.file, "line": self.line, "element": self.element, "message": self.message,
+                "severity": self.severity, "code": self.code}
 
 
 class EngineError(Exception):
@@ -28,7 +51,8 @@ class DiagramError(EngineError):
 
     def __init__(self, findings: list[Finding]):
         self.findings = findings
-        super().__init__("; ".join(f.message for f in findings))
+        super().__init__("; ".join(f.message for f in findings if f.is_error) or
+                         "; ".join(f.message for f in findings))
 
 
 class ScriptError(EngineError):

@@ -17,14 +17,13 @@ from SpiffWorkflow.bpmn.specs.event_definitions.simple import TerminateEventDefi
 from SpiffWorkflow.bpmn.specs.mixins.events.end_event import EndEvent
 from SpiffWorkflow.bpmn.workflow import BpmnWorkflow
 from SpiffWorkflow.exceptions import SpiffWorkflowException, TaskNotFoundException
-from SpiffWorkflow.spiff.specs.defaults import UserTask
 from SpiffWorkflow.util.task import TaskState
 
 from .errors import ScriptError, TaskNotReady, WorkflowRunError
 from .gateways import WRITTEN_KEYS, record_writes
 from .sandbox import DEFAULT_TIME_LIMIT, SandboxEnvironment
 from .serializer import SERIALIZER_VERSION, dump_state, load_state
-from .specs import CompiledProcess
+from .specs import HUMAN_TASK_SPECS, CompiledProcess
 
 
 @dataclass(frozen=True)
@@ -89,7 +88,7 @@ class Engine:
         result = []
         for task in sorted(tasks, key=lambda t: t.last_state_change):
             spec = task.task_spec
-            if not isinstance(spec, UserTask):
+            if not isinstance(spec, HUMAN_TASK_SPECS):
                 continue
             ext = spec.extensions or {}
             props = ext.get("properties", {})
@@ -112,7 +111,7 @@ class Engine:
         except (ValueError, KeyError, TypeError, AttributeError, TaskNotFoundException):
             task = None
         # Task.run() does not check state (pitfall 6): refuse anything but a READY user task.
-        if task is None or task.state != TaskState.READY or not isinstance(task.task_spec, UserTask):
+        if task is None or task.state != TaskState.READY or not isinstance(task.task_spec, HUMAN_TASK_SPECS):
             raise TaskNotReady(task_id)
         task.set_data(**copy.deepcopy(data))
         record_writes(task, list(data))
@@ -142,6 +141,20 @@ class Engine:
             if not event.event_type.endswith("TimerEventDefinition") or event.value is None:
                 continue
             value = event.value.get("next") if isinstance(event.value, dict) else event.value
+            try:
+                when = datetime.fromisoformat(str(value))
+            except ValueError:
+                continue
+            due.append(when if when.tzinfo else when.replace(tzinfo=UTC))
+        # A timer behind an event-based gateway waits on the gateway (a multiple event), whose
+        # pending event carries no value: its due time is in the gateway task's internal data.
+        for task in workflow.get_tasks(state=TaskState.WAITING):
+            definition = getattr(task.task_spec, "event_definition", None)
+            inner = getattr(definition, "event_definitions", None) or []
+            if not any(type(d).__name__.endswith("TimerEventDefinition") for d in inner):
+                continue
+            value = task._get_internal_data("event_value")
+            value = value.get("next") if isinstance(value, dict) else value
             try:
                 when = datetime.fromisoformat(str(value))
             except ValueError:
@@ -241,6 +254,8 @@ class Engine:
             raise self._run_error(exc) from None
         except ScriptError as exc:
             raise WorkflowRunError(str(exc), line=exc.line) from None
+        except Exception as exc:  # e.g. a NameError from message correlation: never a 500, never saved
+            raise WorkflowRunError(f"{type(exc).__name__}: {exc}") from None
 
     @staticmethod
     def _run_error(exc: SpiffWorkflowException) -> WorkflowRunError:

@@ -145,6 +145,14 @@ def time_limit(seconds: float):
         signal.signal(signal.SIGALRM, previous)
 
 
+def _add_globals(scope: dict) -> None:
+    """``globals()`` as SpiffWorkflow scripts use it (``globals().get("votes", [])``): a snapshot
+    of the data names the script sees, never the guards or builtins."""
+    if "globals" not in scope:
+        scope["globals"] = lambda: {k: v for k, v in scope.items()
+                                    if not k.startswith("_") and not callable(v)}
+
+
 class SandboxEnvironment:
     """A SpiffWorkflow script environment that evaluates through RestrictedPython.
 
@@ -163,6 +171,7 @@ class SandboxEnvironment:
         if external_context:
             scope.update(external_context)
         scope.update(_GUARDS)
+        _add_globals(scope)
         with time_limit(self.time_limit_s):
             return eval(code, scope)  # noqa: S307 - code was compiled by RestrictedPython
 
@@ -172,6 +181,7 @@ class SandboxEnvironment:
         if external_context:
             scope.update(external_context)
         scope.update(_GUARDS)
+        _add_globals(scope)
         with time_limit(self.time_limit_s):
             exec(code, scope)  # noqa: S102 - code was compiled by RestrictedPython
         # Copy back what the script left as plain data; drop helpers and guards.

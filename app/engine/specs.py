@@ -1,31 +1,76 @@
 """Compile uploaded BPMN/DMN files into a deployable, cacheable process spec.
 
 ``compile_process`` does every check that needs the engine: well-formed and
-schema-valid XML, dangling sequence flows, one executable entry process, and every
-script, condition and timer expression compiled under the sandbox. Checks that need the
-organisation (groups) or the uploaded forms are the service layer's.
+schema-valid XML, translation of other tools' expressions and timers (``translate.py``),
+dangling references, one executable entry process (or one collaboration of pools), and
+every script, condition, timer expression and decision-table entry compiled under the
+sandbox. Checks that need the organisation (groups) or the uploaded forms are the service
+layer's; the deploy-time lint (gateways, deadlocks, reachability) is ``validation.py``'s.
+
+``build_process`` does the same work but returns every finding instead of raising, for
+the validation report. Findings carry a ``code`` and ``params`` so the service layer can
+word them in the reader's language; ``message`` is the English fallback.
 """
 
 from __future__ import annotations
 
+import re
 import threading
+import warnings
 from collections import OrderedDict
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
 from lxml import etree
+from SpiffWorkflow.bpmn.parser.BpmnParser import BpmnValidator, full_tag
 from SpiffWorkflow.bpmn.parser.ValidationException import ValidationException
 from SpiffWorkflow.bpmn.specs.event_definitions.timer import TimerEventDefinition
 from SpiffWorkflow.bpmn.specs.mixins.events.event_types import CatchingEvent
+from SpiffWorkflow.dmn.parser.BpmnDmnParser import SCHEMAS as DMN_SCHEMAS
 from SpiffWorkflow.exceptions import SpiffWorkflowException
-from SpiffWorkflow.spiff.specs.defaults import ScriptTask, UserTask
+from SpiffWorkflow.spiff.parser.process import VALIDATOR
+from SpiffWorkflow.spiff.parser.task_spec import SpiffTaskParser
+from SpiffWorkflow.spiff.specs.defaults import BusinessRuleTask, ManualTask, NoneTask, ScriptTask, UserTask
 
-from .errors import DiagramError, Finding, ScriptError
-from .parser import BPMN_NS, SPIFF_NS, ApprovalParser, foreign_attribute, parse_xml
+from .errors import ERROR, WARNING, DiagramError, Finding, ScriptError
+from .parser import BPMN_NS, SPIFF_NS, ApprovalParser, ApprovalUserTaskParser, foreign_attribute, parse_xml
 from .sandbox import compile_expression, compile_script
+from .translate import translate_document
 
 FORM_PROPERTY = "formJsonSchemaFilename"
 APPLICANT_LANES = frozenset({"initiator", "申请人"})
+DMN_NAMESPACES = frozenset(DMN_SCHEMAS)
+# SpiffWorkflow parses and predicts recursively along sequence flows: a few hundred
+# elements in a row exhaust Python's stack (observed ~490). Real approval diagrams have
+# dozens; refuse anything near the limit with a clear message instead.
+MAX_FLOW_ELEMENTS = 300
+HARD_MAX_FLOW_ELEMENTS = 1000
+MAX_SCHEMA_FINDINGS = 20
+
+_DMN_VALIDATORS: dict[str, BpmnValidator] = {}
+
+
+# Task specs a person completes. SpiffWorkflow marks ``manualTask`` and ``task`` (no type)
+# as manual, like user tasks: someone must complete them, so they reach an inbox too and
+# are routed like user tasks (candidate groups, lane, or the applicant).
+HUMAN_TASK_SPECS = (UserTask, ManualTask, NoneTask)
+
+
+class HumanTaskParser(ApprovalUserTaskParser):
+    """Reads assignment attributes like a user task but keeps the element's own spec class."""
+
+    def create_task(self):
+        return SpiffTaskParser.create_task(self)
+
+
+class DeployParser(ApprovalParser):
+    """Our parser, with manual and untyped tasks carrying their assignment attributes."""
+
+    OVERRIDE_PARSER_CLASSES = {
+        **ApprovalParser.OVERRIDE_PARSER_CLASSES,
+        full_tag("manualTask"): (HumanTaskParser, ManualTask),
+        full_tag("task"): (HumanTaskParser, NoneTask),
+    }
 
 
 @dataclass(frozen=True)
@@ -70,6 +115,27 @@ class CompiledProcess:
         return names
 
 
+@dataclass
+class Build:
+    """Everything ``build_process`` learned: the process (when it could be built), the
+    translated XML trees by file name, and the findings."""
+
+    process: CompiledProcess | None
+    roots: dict = field(default_factory=dict)
+    findings: list[Finding] = field(default_factory=list)
+    lines: dict = field(default_factory=dict)
+
+    @property
+    def errors(self) -> list[Finding]:
+        return [f for f in self.findings if f.is_error]
+
+
+def finding(code: str, message: str, file=None, line=None, element_id=None, severity: str = ERROR,
+            **params) -> Finding:
+    """Shorthand for a coded finding (``params`` feed the service layer's wording)."""
+    return Finding(message, file, line, element_id, severity, code, params)
+
+
 def _element_lines(roots: Mapping[str, etree._Element]) -> dict[str, tuple[str, int]]:
     lines = {}
     for filename, root in roots.items():
@@ -80,22 +146,121 @@ def _element_lines(roots: Mapping[str, etree._Element]) -> dict[str, tuple[str, 
     return lines
 
 
-def _check_flows(filename: str, root) -> list[Finding]:
+def _short_ns(text: str) -> str:
+    text = text.replace(f"{{{BPMN_NS}}}", "bpmn:").replace(f"{{{SPIFF_NS}}}", "spiffworkflow:")
+    return re.sub(r"\{[^}]*\}", "", text)
+
+
+# -- reading ----------------------------------------------------------------------------------
+
+
+def _is_dmn(filename: str, root) -> bool:
+    return filename.lower().endswith(".dmn") or etree.QName(root).namespace in DMN_NAMESPACES
+
+
+def read_documents(files: Mapping[str, bytes]) -> tuple[dict, list[Finding]]:
+    """Parse, schema-check and translate each file; return the trees and the findings."""
+    findings: list[Finding] = []
+    roots: dict[str, etree._Element] = {}
+    for filename, content in files.items():
+        if not content or not content.strip():
+            findings.append(finding("empty_file", "the file is empty", filename))
+            continue
+        try:
+            root = parse_xml(content)
+        except etree.XMLSyntaxError as exc:
+            findings.append(finding("xml_syntax", f"XML is not well-formed: {exc.msg}", filename, exc.lineno,
+                                    detail=exc.msg))
+            continue
+        except ValueError as exc:
+            code = "doctype" if "DOCTYPE" in str(exc) else "too_large" if "larger" in str(exc) else "xml_syntax"
+            findings.append(finding(code, str(exc), filename, detail=str(exc)))
+            continue
+        qname = etree.QName(root)
+        if _is_dmn(filename, root):
+            if qname.localname != "definitions" or qname.namespace not in DMN_NAMESPACES:
+                findings.append(finding("not_dmn", "not a DMN decision file (root element must be DMN "
+                                        "<definitions>)", filename, root.sourceline))
+                continue
+            schema_findings = _schema_findings(filename, root, _dmn_validator(qname.namespace))
+        else:
+            if qname.localname != "definitions" or qname.namespace != BPMN_NS:
+                findings.append(finding("not_bpmn", "not a BPMN 2.0 document (the root element must be "
+                                        f"<definitions> in namespace {BPMN_NS})", filename, root.sourceline,
+                                        namespace=qname.namespace or ""))
+                continue
+            count = _element_count(root)
+            if count > MAX_FLOW_ELEMENTS:
+                findings.append(finding("too_complex", f"the diagram has more than {MAX_FLOW_ELEMENTS} elements; "
+                                        "split it into call activities", filename, limit=MAX_FLOW_ELEMENTS))
+                if count > HARD_MAX_FLOW_ELEMENTS:
+                    continue  # never hand this to the recursive parser
+            VALIDATOR.preprocess(root)  # what SpiffWorkflow's validator does before parsing
+            schema_findings = _schema_findings(filename, root, VALIDATOR)
+        findings.extend(schema_findings)
+        if any(f.is_error for f in schema_findings):
+            continue
+        if not _is_dmn(filename, root):
+            findings.extend(translate_document(root, filename))
+            findings.extend(_check_references(filename, root))
+        roots[filename] = root
+    return roots, findings
+
+
+def _dmn_validator(namespace: str) -> BpmnValidator:
+    if namespace not in _DMN_VALIDATORS:
+        _DMN_VALIDATORS[namespace] = BpmnValidator(DMN_SCHEMAS[namespace])
+    return _DMN_VALIDATORS[namespace]
+
+
+def _schema_findings(filename: str, root, validator: BpmnValidator) -> list[Finding]:
+    schema = validator.validator
+    if schema.validate(root):
+        return []
+    by_line = {}
+    for el in root.iter():
+        if isinstance(el.tag, str) and el.get("id") and el.sourceline not in by_line:
+            by_line[el.sourceline] = el.get("id")
+    result = []
+    for error in list(schema.error_log)[:MAX_SCHEMA_FINDINGS]:
+        detail = _short_ns(error.message).split(" Expected is one of", 1)[0].split(" Expected is (", 1)[0]
+        result.append(finding("schema", f"not valid BPMN (XML schema): {detail}", filename, error.line,
+                              by_line.get(error.line), detail=detail))
+    return result
+
+
+def _check_references(filename: str, root) -> list[Finding]:
+    """Sequence flows and boundary events must point at elements of their own process."""
     findings = []
-    for process in root.iter(f"{{{BPMN_NS}}}process", f"{{{BPMN_NS}}}subProcess"):
+    for process in root.iter(f"{{{BPMN_NS}}}process", f"{{{BPMN_NS}}}subProcess", f"{{{BPMN_NS}}}transaction",
+                             f"{{{BPMN_NS}}}adHocSubProcess"):
         ids = {el.get("id") for el in process if isinstance(el.tag, str) and el.get("id")}
         for flow in process.iterfind(f"{{{BPMN_NS}}}sequenceFlow"):
             flow_id = flow.get("id")
-            if not flow_id:
-                findings.append(Finding("sequence flow has no id", filename, flow.sourceline))
-                continue
             for end in ("sourceRef", "targetRef"):
                 ref = flow.get(end)
                 if not ref or ref not in ids:
-                    findings.append(Finding(
-                        f"sequence flow {flow_id} points to a missing element ({end}={ref!r})",
-                        filename, flow.sourceline, flow_id))
+                    findings.append(finding(
+                        "dangling_flow", f"sequence flow {flow_id} points to a missing element ({end}={ref!r})",
+                        filename, flow.sourceline, flow_id, flow=flow_id, end=end, ref=ref or ""))
+        for event in process.iterfind(f"{{{BPMN_NS}}}boundaryEvent"):
+            ref = event.get("attachedToRef")
+            if ref and ref not in ids:
+                findings.append(finding(
+                    "dangling_attachment", f"boundary event {event.get('id')} is attached to a missing element "
+                    f"(attachedToRef={ref!r})", filename, event.sourceline, event.get("id"),
+                    event=event.get("id"), ref=ref))
+        for gateway in process:
+            default = gateway.get("default") if isinstance(gateway.tag, str) else None
+            if default and default not in ids:
+                findings.append(finding(
+                    "dangling_default", f"{etree.QName(gateway).localname} {gateway.get('id')} names a default "
+                    f"flow that does not exist (default={default!r})", filename, gateway.sourceline,
+                    gateway.get("id"), gateway=gateway.get("id"), ref=default))
     return findings
+
+
+# -- building ---------------------------------------------------------------------------------
 
 
 def _condition_flows(roots) -> dict[tuple[str, str], tuple[str, str, int]]:
@@ -111,7 +276,7 @@ def _condition_flows(roots) -> dict[tuple[str, str], tuple[str, str, int]]:
 
 
 def _start_form(root, process_id: str) -> str | None:
-    process = root.find(f".//{{{BPMN_NS}}}process[@id='{process_id}']")
+    process = _process_element(root, process_id)
     if process is None:
         return None
     for start in process.iterfind(f"{{{BPMN_NS}}}startEvent"):
@@ -125,6 +290,13 @@ def _start_form(root, process_id: str) -> str | None:
     return None
 
 
+def _process_element(root, process_id: str):
+    for process in root.iter(f"{{{BPMN_NS}}}process"):
+        if process.get("id") == process_id:
+            return process
+    return None
+
+
 def _called_elements(roots) -> set[str]:
     called = set()
     for root in roots.values():
@@ -135,7 +307,7 @@ def _called_elements(roots) -> set[str]:
 
 
 def _iter_specs(spec, subprocess_specs):
-    for process_spec in [spec, *subprocess_specs.values()]:
+    for process_spec in [spec, *(s for s in subprocess_specs.values() if s is not None)]:
         for task_spec in process_spec.task_specs.values():
             yield process_spec, task_spec
 
@@ -152,12 +324,47 @@ def _expressions(task_spec):
         source = condition.args[0] if hasattr(condition, "args") and condition.args else condition
         if isinstance(source, str) and source:
             yield "condition", source, compile_expression
-    if isinstance(task_spec, CatchingEvent) and isinstance(task_spec.event_definition, TimerEventDefinition):
-        yield "timer", task_spec.event_definition.expression, compile_expression
-    for attr in ("loop_cardinality", "collection", "condition", "completion_condition"):
+    definition = getattr(task_spec, "event_definition", None)
+    if isinstance(task_spec, CatchingEvent) and isinstance(definition, TimerEventDefinition) \
+            and isinstance(definition.expression, str):
+        yield "timer", definition.expression, compile_expression
+    if isinstance(task_spec, CatchingEvent) and type(definition).__name__ == "ConditionalEventDefinition" \
+            and isinstance(getattr(definition, "expression", None), str):
+        yield "condition", definition.expression, compile_expression
+    for attr in ("cardinality", "condition", "completion_condition"):
         source = getattr(task_spec, attr, None)
-        if isinstance(source, str) and source and attr != "collection":
+        if isinstance(source, str) and source:
             yield attr, source, compile_expression
+
+
+def _decision_expressions(task_spec):
+    """Yield (decision, rule number, expression) for every cell of a business rule task's
+    decision table, built the way SpiffWorkflow's DMN engine builds them at run time."""
+    engine = getattr(task_spec, "dmnEngine", None)
+    table = getattr(engine, "decision_table", None)
+    if table is None:
+        return
+    for rule in table.rules:
+        for entry in rule.inputEntries:
+            input_expr = entry.input.expression or repr(entry.input.label)
+            for lhs in entry.lhs:
+                if not lhs or not lhs.strip() or lhs.strip() == "-":
+                    continue
+                label = (table.name or table.id, rule.row_number)
+                if "?" in lhs:
+                    yield *label, input_expr
+                    yield *label, re.sub(r"\?", "dmninputexpr", lhs)
+                    continue
+                try:
+                    compile(lhs, "<dmn>", "eval")
+                    expr = f"({input_expr}) == ({lhs})"
+                except SyntaxError:
+                    expr = input_expr + lhs
+                yield *label, expr
+        for entry in rule.outputEntries:
+            text = (entry.text or "").strip()
+            if text:
+                yield table.name or table.id, rule.row_number, text
 
 
 def _lane(task_spec) -> str | None:
@@ -165,78 +372,163 @@ def _lane(task_spec) -> str | None:
     return lane.strip() if isinstance(lane, str) and lane.strip() else None
 
 
-def compile_process(files: Mapping[str, bytes]) -> CompiledProcess:
-    """Parse and check BPMN (and DMN) files; return the entry process or raise DiagramError."""
-    findings: list[Finding] = []
-    roots: dict[str, etree._Element] = {}
-    parser = ApprovalParser()
-    for filename, content in files.items():
-        try:
-            root = parse_xml(content)
-        except etree.XMLSyntaxError as exc:
-            findings.append(Finding(f"XML is not well-formed: {exc.msg}", filename, exc.lineno))
-            continue
-        except ValueError as exc:
-            findings.append(Finding(str(exc), filename))
-            continue
-        roots[filename] = root
-        findings.extend(_check_flows(filename, root))
-    if findings:
-        raise DiagramError(findings)
+def _element_count(root) -> int:
+    skip = {"sequenceFlow", "laneSet", "lane", "flowNodeRef", "incoming", "outgoing", "extensionElements"}
+    count = 0
+    for process in root.iter(f"{{{BPMN_NS}}}process"):
+        for el in process.iter():
+            if isinstance(el.tag, str) and etree.QName(el).namespace == BPMN_NS \
+                    and etree.QName(el).localname not in skip and el.get("id"):
+                count += 1
+    return count
 
+
+def _no_entry(processes, first_file) -> list[Finding]:
+    if not processes:
+        return [finding("no_process", "the upload contains no process", first_file)]
+    names = ", ".join(sorted(p.get("id") or "?" for p in processes))
+    return [finding("not_executable", f"no executable process: {names} marked isExecutable=\"false\" "
+                    "(documentation models); set isExecutable=\"true\" to run one", first_file, processes=names)]
+
+
+def _choose_entry(parser, roots, files) -> tuple[str | None, str | None, list[Finding]]:
+    """Return (key, collaboration id or None, findings)."""
+    first_file = next(iter(files), None)
+    called = _called_elements(roots)
+    executable = parser.get_process_ids()
+    candidates = [pid for pid in executable if pid not in called]
+    if len(candidates) == 1:
+        return candidates[0], None, []
+    if not candidates:
+        processes = [p for root in roots.values() for p in root.iter(f"{{{BPMN_NS}}}process")]
+        return None, None, _no_entry(processes, first_file)
+    # Several pools of one collaboration run together.
+    for root in roots.values():
+        for collaboration in root.iter(f"{{{BPMN_NS}}}collaboration"):
+            refs = {p.get("processRef") for p in collaboration.iter(f"{{{BPMN_NS}}}participant")}
+            if set(candidates) <= refs and collaboration.get("id"):
+                return collaboration.get("id"), collaboration.get("id"), []
+    names = ", ".join(sorted(candidates))
+    return None, None, [finding("several_entries", f"several executable entry processes: {names}; upload one "
+                                "bundle at a time", first_file, processes=names)]
+
+
+def build_process(files: Mapping[str, bytes]) -> Build:
+    """Parse, translate and check BPMN/DMN files; never raises for problems in the files."""
+    with warnings.catch_warnings(record=True) as caught:
+        # SpiffWorkflow warns (DeprecationWarning) about outdated spiff extensions it still reads.
+        warnings.simplefilter("always")
+        build = _build(files)
+    for warning in caught:
+        if issubclass(warning.category, DeprecationWarning) and "SpiffWorkflow" in (warning.filename or ""):
+            build.findings.append(finding("engine_deprecation", f"outdated SpiffWorkflow extension: "
+                                          f"{warning.message}", severity=WARNING, detail=str(warning.message)))
+    return build
+
+
+def _build(files: Mapping[str, bytes]) -> Build:
+    roots, findings = read_documents(files)
+    build = Build(None, roots, findings)
+    if any(f.is_error and f.code not in DEPLOY_ONLY for f in findings) or len(roots) < len(files):
+        return build  # (a file over the hard element limit has no tree)
+    build.lines = lines = _element_lines(roots)
+
+    seen: dict[str, str] = {}
+    for filename, root in roots.items():
+        if _is_dmn(filename, root):
+            continue
+        for process in root.iter(f"{{{BPMN_NS}}}process"):
+            pid = process.get("id")
+            if pid in seen:
+                findings.append(finding("duplicate_process", f"process id {pid} is defined in both {seen[pid]} "
+                                        f"and {filename}", filename, process.sourceline, pid, process=pid,
+                                        other=seen[pid]))
+            seen.setdefault(pid, filename)
+    if any(f.is_error and f.code not in DEPLOY_ONLY for f in findings):
+        return build
+
+    processes = [p for root in roots.values() for p in root.iter(f"{{{BPMN_NS}}}process")]
+    if not any(p.get("isExecutable") != "false" for p in processes):
+        findings.extend(_no_entry(processes, next(iter(files), None)))
+        return build
+
+    parser = DeployParser(validate=False)
     try:
         for filename, root in roots.items():
-            if filename.lower().endswith(".dmn"):
+            if _is_dmn(filename, root):
                 parser.add_dmn_xml(root, filename=filename)
             else:
                 parser.add_bpmn_xml(root, filename=filename)
     except ValidationException as exc:
-        raise DiagramError([_finding_from_validation(exc)]) from None
+        findings.append(_finding_from_validation(exc, lines))
+        return build
 
-    called = _called_elements(roots)
-    candidates = [pid for pid in parser.get_process_ids() if pid not in called]
-    if len(candidates) != 1:
-        message = ("no executable process found (set isExecutable=\"true\")" if not candidates
-                   else f"several executable entry processes: {', '.join(sorted(candidates))}; "
-                        "upload one bundle at a time")
-        raise DiagramError([Finding(message, next(iter(files), None))])
-    key = candidates[0]
-
+    key, collaboration, entry_findings = _choose_entry(parser, roots, files)
+    findings.extend(entry_findings)
+    if key is None:
+        return build
     try:
-        spec = parser.get_spec(key)
-        subprocess_specs = parser.get_subprocess_specs(key)
+        if collaboration:
+            spec, subprocess_specs = parser.get_collaboration(collaboration)
+        else:
+            spec = parser.get_spec(key)
+            subprocess_specs = parser.get_subprocess_specs(key)
     except ValidationException as exc:
-        raise DiagramError([_finding_from_validation(exc)]) from None
+        findings.append(_finding_from_validation(exc, lines))
+        return build
+    except RecursionError:
+        findings.append(finding("too_complex", "the diagram is nested or chained too deeply to be parsed; "
+                                "split it into call activities", next(iter(files), None),
+                                limit=MAX_FLOW_ELEMENTS))
+        return build
     except SpiffWorkflowException as exc:
-        raise DiagramError([Finding(str(exc))]) from None
+        findings.append(finding("engine", str(exc), detail=str(exc)))
+        return build
 
-    lines = _element_lines(roots)
     conditions = _condition_flows(roots)
+    # Expressions the translation already reported (untranslatable JUEL, cron …) are not compiled again.
+    untranslated = {f.element for f in findings if f.code in (
+        "unsupported_expression", "unsupported_timer", "timer_invalid", "unsupported_language")}
     user_tasks = []
     end_events = {}
     for process_spec, task_spec in _iter_specs(spec, subprocess_specs):
         bpmn_id = getattr(task_spec, "bpmn_id", None)
         where = lines.get(bpmn_id, (None, None))
+        label_name = getattr(task_spec, "bpmn_name", None) or bpmn_id
         for kind, source, compile_fn in _expressions(task_spec):
             try:
                 compile_fn(source)
             except ScriptError as exc:
-                element, file, line = bpmn_id, where[0], where[1]
                 flow = conditions.get((bpmn_id, source.strip())) if kind == "condition" else None
+                if (flow[0] if flow else bpmn_id) in untranslated:
+                    continue
                 if flow:
-                    element, file, line = flow
-                    label = f"condition on sequence flow {element}"
+                    findings.append(finding("refused_condition", f"condition on sequence flow {flow[0]} is "
+                                            f"refused: {exc}", flow[1], flow[2], flow[0], flow=flow[0],
+                                            detail=str(exc)))
                 else:
-                    label = f"{kind} of {task_spec.bpmn_name or bpmn_id}"
-                findings.append(Finding(f"{label} is refused: {exc}", file, line, element))
-        if type(task_spec).__name__ == "EndEvent" and bpmn_id:
-            end_events[bpmn_id] = task_spec.bpmn_name or bpmn_id
-        if isinstance(task_spec, UserTask):
+                    findings.append(finding("refused_code", f"{kind} of {label_name} is refused: {exc}", where[0],
+                                            where[1], bpmn_id, kind=kind, name=label_name, detail=str(exc)))
+        if isinstance(task_spec, ScriptTask) and not (task_spec.script or "").strip():
+            findings.append(finding("empty_script", f"script task {label_name} has no script", where[0],
+                                    where[1], bpmn_id, task=label_name))
+        if isinstance(task_spec, BusinessRuleTask):
+            for decision, rule, source in _decision_expressions(task_spec):
+                try:
+                    compile_expression(source)
+                except ScriptError as exc:
+                    findings.append(finding(
+                        "refused_decision", f"decision {decision}, rule {rule}: expression {source!r} is refused: "
+                        f"{exc}", where[0], where[1], bpmn_id, decision=decision, rule=rule, expression=source,
+                        detail=str(exc)))
+        if type(task_spec).__name__ == "EndEvent" and bpmn_id and process_spec is spec:
+            end_events[bpmn_id] = label_name
+        if isinstance(task_spec, HUMAN_TASK_SPECS):
             ext = task_spec.extensions or {}
             props = ext.get("properties", {})
             user_tasks.append(UserTaskInfo(
                 bpmn_id=bpmn_id,
-                name=task_spec.bpmn_name or bpmn_id,
+                name=label_name,
                 process_id=process_spec.name,
                 lane=_lane(task_spec),
                 candidate_groups=tuple(ext.get("candidateGroups", ())),
@@ -245,30 +537,85 @@ def compile_process(files: Mapping[str, bytes]) -> CompiledProcess:
                 file=where[0],
                 line=where[1],
             ))
-    if findings:
-        raise DiagramError(findings)
 
-    main_root = next(r for f, r in roots.items()
-                     if r.find(f".//{{{BPMN_NS}}}process[@id='{key}']") is not None)
-    process_el = main_root.find(f".//{{{BPMN_NS}}}process[@id='{key}']")
-    return CompiledProcess(
+    if collaboration:
+        name, start_form = collaboration, None
+        for root in roots.values():
+            for collab in root.iter(f"{{{BPMN_NS}}}collaboration"):
+                if collab.get("id") == collaboration:
+                    name = collab.get("name") or collaboration
+    else:
+        main_root = next(r for r in roots.values() if _process_element(r, key) is not None)
+        process_el = _process_element(main_root, key)
+        name, start_form = process_el.get("name") or key, _start_form(main_root, key)
+    build.process = CompiledProcess(
         key=key,
-        name=process_el.get("name") or key,
+        name=name,
         spec=spec,
         subprocess_specs=subprocess_specs,
         user_tasks=user_tasks,
-        start_form=_start_form(main_root, key),
+        start_form=start_form,
         end_events=end_events,
     )
+    return build
 
 
-def _finding_from_validation(exc: ValidationException) -> Finding:
-    message = exc.args[0] if exc.args else str(exc)
+# Rules a deploy enforces that an already stored version must not fail to load on (they
+# were added after versions were deployed, and a loaded spec runs without them).
+DEPLOY_ONLY = frozenset({
+    "too_complex", "empty_script", "refused_decision", "timer_invalid", "unsupported_timer",
+    "unsupported_listener", "unsupported_extension", "unsupported_implementation", "unsupported_language",
+    "dangling_default",
+})
+
+
+def compile_process(files: Mapping[str, bytes]) -> CompiledProcess:
+    """Parse and check BPMN (and DMN) files; return the entry process or raise DiagramError.
+
+    Used to load stored versions and by callers that need the spec: it raises on what makes
+    a spec unusable, not on the deploy-only rules (``DEPLOY_ONLY``, and the lint in
+    ``validation.py``); deploys go through ``validation.validate_process``.
+    """
+    build = build_process(files)
+    fatal = [f for f in build.errors if f.code not in DEPLOY_ONLY]
+    if fatal or build.process is None:
+        raise DiagramError(fatal or build.errors or build.findings)
+    return build.process
+
+
+_VALIDATION_CODES = (
+    ("perhaps a form has the same ID", "dangling_reference"),
+    ("Multiple outgoing flows are not supported", "implicit_split"),
+    ("Data Store with name", "unsupported_data_store"),
+    ("There is no support implemented for this task type", "unsupported_element"),
+    ("A Service Task must have an operator", "unsupported_service_task"),
+    ("Non-default exclusive outgoing sequence flow without condition", "gateway_flow_without_condition"),
+    ("multiinstance task must specify exactly one", "multi_instance_invalid"),
+    ("No DMN Diagram available", "missing_decision"),
+    ("was not found", "missing_called_process"),
+    ("Time Specification", "timer_invalid"),
+)
+
+
+def _finding_from_validation(exc: ValidationException, lines: Mapping | None = None) -> Finding:
+    message = str(exc.args[0] if exc.args else exc).strip()
     element = getattr(exc, "id", None) or None
-    if "perhaps a form has the same ID" in str(message):
+    file = getattr(exc, "file_name", None) or None
+    line = getattr(exc, "line_number", None) or None
+    if element and lines and element in lines:
+        file, line = file or lines[element][0], line or lines[element][1]
+    code = next((c for marker, c in _VALIDATION_CODES if marker in message), "engine")
+    tag = getattr(exc, "tag", "") or ""
+    if code == "dangling_reference":
         message = f"a sequence flow or reference points to an element that does not exist ({element})"
-    return Finding(str(message), getattr(exc, "file_name", None), getattr(exc, "line_number", None) or None,
-                   element)
+    elif code == "unsupported_element":
+        message = f"{tag or 'this element'} {element or ''} is not supported by the engine".replace("  ", " ")
+    elif code == "implicit_split":
+        message = (f"{tag or 'the task'} {element or ''} has several outgoing flows without a gateway; add a "
+                   "parallel or exclusive gateway after it").replace("  ", " ")
+    elif code == "unsupported_service_task":
+        message = f"service task {element} is not supported: this engine does not call external services"
+    return finding(code, _short_ns(message), file, line, element, tag=tag, detail=_short_ns(message), source="spiff")
 
 
 class SpecCache:

@@ -3,6 +3,7 @@
 from .attachment import Attachment
 from .audit import AuditEvent
 from .case import Case, ReceiptCounter
+from .draft import PendingDeployment, ProcessDraft
 from .org import ROLES, ApiToken, Department, Group, User, group_memberships
 from .process import ProcessDefinition, ProcessFile, ProcessVersion
 from .task import HumanTask, TaskCandidate
@@ -16,7 +17,9 @@ __all__ = [
     "Department",
     "Group",
     "HumanTask",
+    "PendingDeployment",
     "ProcessDefinition",
+    "ProcessDraft",
     "ProcessFile",
     "ProcessVersion",
     "ReceiptCounter",

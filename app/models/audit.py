@@ -14,6 +14,7 @@ from .types import JSONType, UTCDateTime, utcnow
 EVENT_TYPES = (
     "case_started", "task_claimed", "task_unclaimed", "task_completed", "task_cancelled",
     "timer_fired", "timer_failed", "case_completed", "case_terminated", "attachment_added", "draft_saved",
+    "case_migrated",
 )
 
 

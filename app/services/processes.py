@@ -3,27 +3,33 @@
 from __future__ import annotations
 
 import hashlib
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import PurePosixPath
 
+from flask_babel import get_locale
+from flask_babel import gettext as _
 from sqlalchemy import func, select
 
-from ..engine import DiagramError, Finding, compile_process
+from ..engine import Finding
+from ..engine.errors import WARNING
+from ..engine.validation import validate_process
 from ..errors import InvalidDiagram, NotFound
 from ..extensions import db
 from ..models import ProcessDefinition, ProcessFile, ProcessVersion, User
-from . import forms, org
+from . import forms, org, permissions
 from .runtime import spec_cache
+from .validation_zh import ZH
 
 KINDS = {".bpmn": "bpmn", ".xml": "bpmn", ".dmn": "dmn", ".json": "form"}
 
 
 @dataclass
 class DeployResult:
-    """The version a deployment resolved to, and whether it was created now."""
+    """The version a deployment resolved to, whether it was created now, and the warnings."""
 
     version: ProcessVersion
     created: bool
+    warnings: list[dict] = field(default_factory=list)
 
 
 def _kind(filename: str) -> str | None:
@@ -59,7 +65,8 @@ def _resolve_routing(compiled, findings: list[Finding]) -> dict:
             if unknown:
                 findings.append(Finding(
                     f"user task '{task.name}' names candidate groups that do not exist: {', '.join(unknown)}",
-                    task.file, task.line, task.bpmn_id))
+                    task.file, task.line, task.bpmn_id, code="unknown_groups",
+                    params={"task": task.name, "groups": ", ".join(unknown)}))
             entry["groups"] = [g for g in task.candidate_groups if g in by_code]
         elif task.for_initiator:
             entry["initiator"] = True
@@ -69,55 +76,294 @@ def _resolve_routing(compiled, findings: list[Finding]) -> dict:
             findings.append(Finding(
                 f"user task '{task.name}' is in lane '{task.lane}', which names no known group "
                 "(use a group code or display name, or camunda:candidateGroups)",
-                task.file, task.line, task.bpmn_id))
+                task.file, task.line, task.bpmn_id, code="unknown_lane",
+                params={"task": task.name, "lane": task.lane}))
         routing[task.bpmn_id] = entry
     return routing
 
 
-def deploy(user: User, uploads: list[tuple[str, bytes]]) -> DeployResult:
-    """Check and store a deployment; identical content returns the latest version unchanged."""
+@dataclass
+class _Checked:
+    """What the checks shared by validate() and deploy() found out about an upload."""
+
+    files: dict[str, bytes]
+    findings: list[Finding]
+    compiled: object = None
+    latest: ProcessVersion | None = None
+    routing: dict = field(default_factory=dict)
+
+    @property
+    def errors(self) -> list[Finding]:
+        return [f for f in self.findings if f.is_error]
+
+    @property
+    def warnings(self) -> list[Finding]:
+        return [f for f in self.findings if not f.is_error]
+
+
+_UPLOAD_CODES = frozenset({"unsupported_file", "duplicate_file", "no_diagram"})
+
+
+def _check(uploads: list[tuple[str, bytes]]) -> _Checked:
+    """Every check of a deployment, storing nothing: files, diagrams (validation report), forms, groups."""
     findings: list[Finding] = []
     files: dict[str, bytes] = {}
     for filename, content in uploads:
         name = PurePosixPath(filename or "").name
         if not name or _kind(name) is None:
             findings.append(Finding(f"unsupported file type (expected .bpmn, .dmn or .json): {filename!r}",
-                                    filename or None))
+                                    filename or None, code="unsupported_file", params={"filename": filename or ""}))
             continue
         if name in files:
-            findings.append(Finding(f"file uploaded twice: {name}", name))
+            findings.append(Finding(f"file uploaded twice: {name}", name, code="duplicate_file",
+                                    params={"filename": name}))
             continue
         files[name] = content
     diagrams = {n: c for n, c in files.items() if _kind(n) in ("bpmn", "dmn")}
     if not diagrams and not findings:
-        findings.append(Finding("no .bpmn file in the upload"))
+        findings.append(Finding("no .bpmn file in the upload", code="no_diagram"))
+    checked = _Checked(files, findings)
     if findings:
-        raise InvalidDiagram("The deployment was refused.", [f.as_dict() for f in findings])
+        return checked
 
-    try:
-        compiled = compile_process(diagrams)
-    except DiagramError as exc:
-        raise InvalidDiagram("The diagram is invalid.", [f.as_dict() for f in exc.findings]) from None
+    report = validate_process(diagrams)
+    findings.extend(report.findings)
+    compiled = checked.compiled = report.process
+    if compiled is None:
+        return checked
 
-    latest = _latest(compiled.key)
+    latest = checked.latest = _latest(compiled.key)
+    tasks_by_form = {}
+    for task in compiled.user_tasks:
+        if task.form:
+            tasks_by_form.setdefault(task.form, task)
     # A form the diagram references but the upload lacks is taken from the latest version.
     for form_name in sorted(compiled.forms()):
+        task = tasks_by_form.get(form_name)
+        if _kind(form_name) != "form":
+            # Another tool's form (Camunda Forms, Flowable form keys ...): not ours to show.
+            findings.append(Finding(
+                f"form key {form_name!r} is not a .json form of the upload; the task shows no form until a JSON "
+                "Schema form is attached", task.file if task else None, task.line if task else None,
+                task.bpmn_id if task else None, WARNING, "form_key_ignored", {"form": form_name}))
+            continue
         if form_name not in files and latest is not None and form_name in latest.file_map("form"):
             files[form_name] = latest.file_map("form")[form_name]
         if form_name not in files:
-            findings.append(Finding(f"form {form_name} is referenced but was not uploaded", form_name))
+            findings.append(Finding(f"form {form_name} is referenced but was not uploaded", form_name,
+                                    code="form_missing", params={"form": form_name}))
             continue
         try:
             forms.parse_form(files[form_name])
         except ValueError as exc:
-            findings.append(Finding(f"form {form_name}: {exc}", form_name))
-    routing = _resolve_routing(compiled, findings)
-    if findings:
-        raise InvalidDiagram("The diagram is invalid.", [f.as_dict() for f in findings])
+            findings.append(Finding(f"form {form_name}: {exc}", form_name, code="form_invalid",
+                                    params={"form": form_name, "detail": str(exc)}))
+    checked.routing = _resolve_routing(compiled, findings)
+    return checked
+
+
+def _templates() -> dict[str, str]:
+    """Finding code -> message in the reader's language (English msgids for Flask-Babel)."""
+    return {
+        # the upload
+        "unsupported_file": _("Unsupported file type (expected .bpmn, .dmn or .json): %(filename)s"),
+        "duplicate_file": _("The file %(filename)s was uploaded twice."),
+        "no_diagram": _("The upload contains no .bpmn file."),
+        "form_missing": _("The form %(form)s is referenced but was not uploaded."),
+        "form_key_ignored": _("The form key %(form)s is not a .json form of the upload; the task shows no form "
+                              "until a JSON Schema form is attached."),
+        "form_invalid": _("The form %(form)s is invalid: %(detail)s"),
+        "unknown_groups": _("User task %(task)s names candidate groups that do not exist: %(groups)s"),
+        "unknown_lane": _("User task %(task)s is in lane %(lane)s, which names no known group (use a group code "
+                          "or display name, or camunda:candidateGroups)."),
+        # reading the files
+        "empty_file": _("The file is empty."),
+        "xml_syntax": _("The XML is not well-formed: %(detail)s"),
+        "doctype": _("DOCTYPE declarations are not allowed in BPMN files (they can read files or expand "
+                     "entities)."),
+        "too_large": _("The file is too large: %(detail)s"),
+        "not_bpmn": _("This is not a BPMN 2.0 document: the root element must be <definitions> in the BPMN 2.0 "
+                      "namespace."),
+        "not_dmn": _("This is not a DMN decision file: the root element must be DMN <definitions>."),
+        "schema": _("Not valid BPMN (XML schema): %(detail)s"),
+        "dangling_flow": _("Sequence flow %(flow)s points to a missing element (%(end)s=%(ref)s)."),
+        "dangling_attachment": _("Boundary event %(event)s is attached to a missing element "
+                                 "(attachedToRef=%(ref)s)."),
+        "dangling_default": _("Gateway %(gateway)s names a default flow that does not exist (default=%(ref)s)."),
+        "too_complex": _("The diagram has more than %(limit)s elements or is chained too deeply; split it into "
+                         "call activities."),
+        "duplicate_process": _("Process id %(process)s is defined both in %(other)s and in this file."),
+        "no_process": _("The upload contains no process."),
+        "not_executable": _("No executable process: %(processes)s marked isExecutable=\"false\" "
+                            "(documentation models); set isExecutable=\"true\" to run one."),
+        "engine_deprecation": _("Outdated SpiffWorkflow extension (still read): %(detail)s"),
+        "several_entries": _("Several executable entry processes: %(processes)s; upload one bundle at a time."),
+        "engine": _("The engine cannot read the diagram: %(detail)s"),
+        "refused_condition": _("The condition on sequence flow %(flow)s is refused: %(detail)s"),
+        "refused_code": _("The %(kind)s of %(name)s is refused: %(detail)s"),
+        "refused_decision": _("Decision %(decision)s, rule %(rule)s: the expression %(expression)s is refused: "
+                              "%(detail)s"),
+        "empty_script": _("Script task %(task)s has no script."),
+        # translation of other tools' diagrams
+        "unsupported_language": _("%(where)s of %(element)s is written in %(language)s; only Python is "
+                                  "supported."),
+        "unsupported_expression": _("%(where)s of %(element)s: %(expression)s cannot be translated to Python "
+                                    "(%(construct)s is not supported)."),
+        "timer_missing": _("The timer %(element)s has no time: set a duration, a date or a cycle."),
+        "timer_invalid": _("%(where)s of %(element)s: %(expression)s is not a valid ISO 8601 time (%(detail)s)."),
+        "unsupported_timer": _("%(where)s of %(element)s: %(expression)s is a cron expression; use ISO 8601 "
+                               "(for example R/PT1H)."),
+        "flow_id_added": _("A sequence flow from %(source)s to %(target)s has no id; it was given the id "
+                           "%(flow)s."),
+        "unsupported_extension": _("%(construct)s on %(owner)s is not supported."),
+        "unsupported_implementation": _("%(kind)s %(name)s uses %(construct)s=\"%(value)s\": Java delegates, "
+                                        "expressions, external tasks and connectors cannot run here."),
+        "assignee_ignored": _("%(attribute)s %(value)s of task %(task)s is not used: tasks go to the groups of "
+                              "their lane or candidate groups (or to the applicant)."),
+        "initiator_ignored": _("%(construct)s=%(value)s is not used: the case records who started it, no "
+                               "variable is set."),
+        "unsupported_listener": _("%(construct)s on %(owner)s is not supported: listeners (Java classes, beans or "
+                                  "scripts) cannot run here; model the step as a task."),
+        "form_fields_ignored": _("%(construct)s on %(owner)s is not imported: attach a JSON Schema form "
+                                 "instead."),
+        # the deploy-time lint
+        "unsupported_element": _("%(construct)s %(name)s is not supported by the engine."),
+        "unsupported_data_store": _("Data store %(name)s is not supported: keep case data in forms and "
+                                    "scripts."),
+        "unsupported_service_task": _("Service task %(name)s cannot run here: this system does not call external "
+                                      "services (use a script task or a user task)."),
+        "unsupported_start": _("Process %(process)s only starts on a %(kinds)s event, which nothing here sends; "
+                               "cases are started by a clerk: add a plain start event."),
+        "gateway_flow_without_condition": _("Sequence flow %(flow)s leaves gateway %(gateway)s without a "
+                                            "condition and is not its default flow: add a condition or make it "
+                                            "the default."),
+        "implicit_split": _("%(kind)s %(name)s has several outgoing sequence flows; add a parallel or exclusive "
+                            "gateway after it."),
+        "unreachable": _("%(kind)s %(name)s can never be reached from a start event."),
+        "never_ends": _("%(names)s never end: no path from there reaches an end event (a loop without a way "
+                        "out)."),
+        "loop_without_wait": _("The loop through %(names)s has no user task, timer or other wait: it would run "
+                               "without pause and may never stop."),
+        "parallel_loop_entry": _("Parallel gateway %(name)s is entered both from before and from a loop "
+                                 "(sequence flow %(flows)s): it would wait for both forever; the loop must "
+                                 "re-enter through an exclusive gateway."),
+        "boundary_deadlock": _("Parallel join %(join)s would wait forever: when boundary event %(name)s "
+                               "interrupts %(activity)s, the join still waits for the path of %(activity)s; "
+                               "merge the paths with an exclusive gateway before the join, or end the boundary "
+                               "path."),
+        "boundary_join_waits": _("Parallel join %(join)s would wait forever: when boundary event %(name)s does "
+                                 "not fire, the join still waits for its path; merge the paths with an exclusive "
+                                 "gateway before the join."),
+        "waits_for_message": _("%(name)s waits for the %(kind)s %(ref)s, which nothing in this upload sends; this "
+                               "system cannot deliver it from outside."),
+        "dangling_di": _("The diagram layout draws elements that do not exist (%(refs)s); they are ignored."),
+    }
+
+
+def _words() -> dict[str, str]:
+    """Words that go into messages (kinds of code, JUEL constructs)."""
+    return {
+        "script": _("script"), "prescript": _("pre-script"), "postscript": _("post-script"),
+        "condition": _("condition"), "timer": _("timer expression"), "cardinality": _("loop cardinality"),
+        "completion_condition": _("completion condition"),
+        "engine_variable": _("the engine variable %(text)s"), "method_call": _("the method call %(text)s"),
+        "property_access": _("the property access %(text)s"), "operator": _("the %(text)s operator"),
+        "template": _("text mixed with %(text)s"), "name": _("the name %(text)s"), "syntax": _("syntax (%(text)s)"),
+        "message": _("message"), "signal": _("signal"), "conditional": _("conditional"),
+    }
+
+
+def _chinese() -> bool:
+    locale = get_locale()
+    return locale is not None and locale.language == "zh"
+
+
+def _t(text: str) -> str:
+    """The catalog's translation; until the catalog has it, the Chinese of ``validation_zh``."""
+    if text and _chinese():
+        return ZH.get(text, text)
+    return text
+
+
+def word_finding(finding: Finding) -> dict:
+    """The finding as the API returns it, its message in the current locale."""
+    result = finding.as_dict()
+    template = _templates().get(finding.code or "")
+    params = {k: ("" if v is None else v) for k, v in finding.params.items()}
+    if finding.params.get("source") == "spiff":
+        template = _templates()["engine"]
+        params["detail"] = finding.message
+    words = _words()
+    if finding.code == "refused_code" and params.get("kind") in words:
+        params["kind"] = _t(words[params["kind"]])
+    if finding.code == "waits_for_message" and params.get("kind") in words:
+        params["kind"] = _t(words[params["kind"]])
+    if finding.code == "unsupported_start":
+        params["kinds"] = "/".join(_t(words[k]) if k in words else k for k in str(params.get("kinds", "")).split("/"))
+    if finding.code == "unsupported_expression" and params.get("construct_kind") in words:
+        params["construct"] = _t(words[params["construct_kind"]]) % {"text": params.get("construct_text", "")}
+    if template:
+        try:
+            result["message"] = _t(template) % params
+        except (KeyError, TypeError, ValueError):
+            result["message"] = finding.message
+    return result
+
+
+@dataclass
+class ValidationResult:
+    """The validation report of an upload, worded for the reader."""
+
+    key: str | None
+    findings: list[dict]
+
+    @property
+    def errors(self) -> list[dict]:
+        return [f for f in self.findings if f["severity"] != WARNING]
+
+    @property
+    def warnings(self) -> list[dict]:
+        return [f for f in self.findings if f["severity"] == WARNING]
+
+    @property
+    def valid(self) -> bool:
+        return not self.errors
+
+    def as_dict(self) -> dict:
+        return {"valid": self.valid, "key": self.key, "errors": self.errors, "warnings": self.warnings}
+
+
+def validate(user: User, uploads: list[tuple[str, bytes]]) -> ValidationResult:
+    """Every check a deployment makes (errors refuse it, warnings do not), storing nothing.
+
+    ``user`` None is the command line (like ``deploy``); anyone else must be a designer or admin.
+    """
+    if user is not None:
+        permissions.require_role(user, permissions.DEPLOY, "validate diagrams")
+    checked = _check(uploads)
+    key = checked.compiled.key if checked.compiled is not None else None
+    errors = [word_finding(f) for f in checked.errors]
+    warnings = [word_finding(f) for f in checked.warnings]
+    return ValidationResult(key, errors + warnings)
+
+
+def deploy(user: User, uploads: list[tuple[str, bytes]]) -> DeployResult:
+    """Check and store a deployment; identical content returns the latest version unchanged.
+
+    Refused (InvalidDiagram) on any error of the validation report; its warnings come back
+    in the result.
+    """
+    checked = _check(uploads)
+    if checked.errors:
+        upload_level = any(f.code in _UPLOAD_CODES for f in checked.errors)
+        message = "The deployment was refused." if upload_level else "The diagram is invalid."
+        raise InvalidDiagram(message, [word_finding(f) for f in checked.errors])
+    files, compiled, latest, routing = checked.files, checked.compiled, checked.latest, checked.routing
+    warnings = [word_finding(f) for f in checked.warnings]
 
     digest = content_hash(files)
     if latest is not None and latest.content_hash == digest:
-        return DeployResult(latest, created=False)
+        return DeployResult(latest, created=False, warnings=warnings)
 
     definition = db.session.scalar(select(ProcessDefinition).where(ProcessDefinition.key == compiled.key))
     if definition is None:
@@ -144,7 +390,7 @@ def deploy(user: User, uploads: list[tuple[str, bytes]]) -> DeployResult:
     db.session.flush()
     # Warm this worker's cache with the spec we just built.
     spec_cache().get((version.id, version.content_hash), lambda: compiled)
-    return DeployResult(version, created=True)
+    return DeployResult(version, created=True, warnings=warnings)
 
 
 def list_definitions() -> list[ProcessDefinition]:

@@ -28,7 +28,8 @@ def init_web(app) -> None:
     from flask_babel import lazy_gettext
 
     from . import attachments as attachment_views
-    from . import auth_views, cases, filters, inbox
+    from . import auth_views, cases, filters, inbox, modeler
+    from . import designer as designer_views
     from . import new_case as new_case_views
     from . import tasks as task_views
 
@@ -43,4 +44,9 @@ def init_web(app) -> None:
     app.register_blueprint(task_views.bp)
     app.register_blueprint(new_case_views.bp)
     app.register_blueprint(attachment_views.bp)
+    app.register_blueprint(modeler.bp)
+    app.register_blueprint(designer_views.bp)
+    from . import migration as migration_views
+
+    app.register_blueprint(migration_views.bp)
     filters.init_filters(app)

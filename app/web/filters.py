@@ -10,6 +10,7 @@ from flask_babel import gettext as _
 from flask_login import current_user
 
 from ..models.types import utcnow
+from ..services.designer import DESIGNERS
 from ..services.privacy import mask_id_number, mask_phone
 
 
@@ -44,6 +45,8 @@ def nav_items() -> list[tuple[str, str]]:
     if current_user.is_authenticated and current_user.has_role("clerk"):
         items.append(("web_new_case.new_case", _("New case")))
     items.append(("web_cases.search", _("Case search")))
+    if current_user.is_authenticated and current_user.has_role(*DESIGNERS):
+        items.append(("web_designer.library", _("Process library")))
     return [(endpoint, label) for endpoint, label in items if endpoint in current_app.view_functions]
 
 

@@ -25,4 +25,5 @@ EVENT_LABELS = {
     "case_terminated": _l("Case terminated"),
     "attachment_added": _l("Attachment added"),
     "draft_saved": _l("Draft saved"),
+    "case_migrated": _l("Moved to a new version"),
 }

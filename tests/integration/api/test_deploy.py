@@ -36,7 +36,8 @@ def refused(r, status=422) -> list[dict]:
     assert body["error"] == "invalid_diagram"
     assert isinstance(body["errors"], list) and body["errors"]
     for finding in body["errors"]:
-        assert set(finding) == {"file", "line", "element", "message"}
+        assert set(finding) == {"file", "line", "element", "message", "severity", "code"}
+        assert finding["severity"] == "error"
         assert isinstance(finding["message"], str) and finding["message"]
     return body["errors"]
 

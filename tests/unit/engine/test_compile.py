@@ -11,7 +11,7 @@ from app.engine import DiagramError, compile_process
 
 DATA = Path(__file__).resolve().parents[2] / "data"
 
-FINDING_KEYS = {"file", "line", "element", "message"}
+FINDING_KEYS = {"file", "line", "element", "message", "severity", "code"}
 
 
 def read_data(relpath: str) -> bytes:
