@@ -48,6 +48,7 @@ def _deploy(paths, forms_dir: Path) -> None:
             result = transaction.run(processes.deploy, demo.system_user(), uploads)
         except InvalidDiagram as exc:
             failed = True
+            transaction.run(processes.record_refusal, demo.system_user(), uploads, exc.errors)
             click.echo(f"{bpmn}: refused: {exc.message}", err=True)
             for finding in exc.errors or []:
                 click.echo(f"  {_finding_text(finding)}", err=True)

@@ -8,7 +8,7 @@ from flask import send_file, url_for
 from flask_smorest import Blueprint
 from marshmallow import EXCLUDE, Schema, fields, validate
 
-from ..services import designer
+from ..services import designer, processes
 from . import requires
 
 blp = Blueprint("designer", __name__, description="Process library: versions, files and diffs (designers)")
@@ -187,3 +187,30 @@ def version_file(key, version, filename):
 def diff_versions(query, key):
     """Tasks, gateways, events, flows and forms added, removed or changed between two versions."""
     return designer.diff(key, query["from_version"], query["to_version"]).as_dict()
+
+
+class DeploymentEventSchema(Schema):
+    id = fields.Integer()
+    at = fields.DateTime()
+    actor = fields.Function(lambda e: e.actor.username if e.actor else None)
+    action = fields.String(metadata={"description": "deployed, unchanged, refused, requested, approved, rejected"})
+    process_key = fields.String(allow_none=True)
+    version = fields.Integer(allow_none=True)
+    detail = fields.Raw(allow_none=True)
+
+
+class DeploymentQuerySchema(Schema):
+    class Meta:
+        unknown = EXCLUDE
+
+    key = fields.String(load_default=None)
+    limit = fields.Integer(load_default=200, validate=validate.Range(min=1, max=1000))
+
+
+@blp.route("/deployments", methods=["GET"])
+@blp.arguments(DeploymentQuerySchema, location="query")
+@blp.response(200, DeploymentEventSchema(many=True))
+@requires("designer", "admin", "supervisor")
+def list_deployments(query):
+    """The deployment audit trail, newest first (every deploy, refusal and four-eyes decision)."""
+    return processes.deployment_events(query["key"], query["limit"])

@@ -53,7 +53,12 @@ def deploy_process():
         raise InvalidDiagram("No files uploaded.", [{"file": None, "line": None, "element": None,
                                                       "message": "send one or more files in field 'file'",
                                                       "severity": "error", "code": "no_files"}])
-    outcome = transaction.run(drafts_designer.submit_uploads, current_user._get_current_object(), uploads)
+    user = current_user._get_current_object()
+    try:
+        outcome = transaction.run(drafts_designer.submit_uploads, user, uploads)
+    except InvalidDiagram as exc:
+        transaction.run(processes.record_refusal, user, uploads, exc.errors)
+        raise
     if outcome.pending is not None:
         # FOUR_EYES_DEPLOY: nothing runs until a second designer or an admin approves.
         pending = outcome.pending

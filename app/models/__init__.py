@@ -5,7 +5,7 @@ from .audit import AuditEvent
 from .case import Case, ReceiptCounter
 from .draft import PendingDeployment, ProcessDraft
 from .org import ROLES, ApiToken, Department, Group, User, group_memberships
-from .process import ProcessDefinition, ProcessFile, ProcessVersion
+from .process import DeploymentEvent, ProcessDefinition, ProcessFile, ProcessVersion
 from .task import HumanTask, TaskCandidate
 
 __all__ = [
@@ -15,6 +15,7 @@ __all__ = [
     "AuditEvent",
     "Case",
     "Department",
+    "DeploymentEvent",
     "Group",
     "HumanTask",
     "PendingDeployment",

@@ -71,3 +71,19 @@ class ProcessFile(db.Model):
     sha256: Mapped[str] = mapped_column(String(64))
 
     version: Mapped[ProcessVersion] = relationship(back_populates="files")
+
+
+class DeploymentEvent(db.Model):
+    """The audit trail of deployments: deployed, unchanged, refused, requested, approved, rejected."""
+
+    __tablename__ = "deployment_events"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
+    actor_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    action: Mapped[str] = mapped_column(String(16))
+    process_key: Mapped[str | None] = mapped_column(String(200), index=True)
+    version: Mapped[int | None]
+    detail: Mapped[dict | None] = mapped_column(JSONType)
+
+    actor: Mapped[User | None] = relationship()

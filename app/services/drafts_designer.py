@@ -353,6 +353,7 @@ def _request(user: User, key: str, files: dict[str, str], base: ProcessVersion |
         status="pending", requested_by_id=user.id, requested_at=utcnow())
     db.session.add(pending)
     db.session.flush()
+    processes.record_deployment(user, "requested", key, None, {"pending_deployment_id": pending.id})
     log.info("deploy requested: %s (pending deployment %s) by %s", key, pending.id, user.username)
     return pending
 
@@ -422,6 +423,8 @@ def approve(user: User, pending_id: int, comment: str | None = None) -> PendingD
     if draft is not None and draft.files == pending.files:
         db.session.delete(draft)  # what the draft holds now runs
     db.session.flush()
+    processes.record_deployment(user, "approved", pending.key, result.version.version,
+                                {"pending_deployment_id": pending.id, "requested_by": pending.requested_by.username})
     log.info("deploy approved: %s v%s requested by %s, approved by %s", pending.key, result.version.version,
              pending.requested_by.username, user.username)
     return pending
@@ -435,6 +438,7 @@ def reject(user: User, pending_id: int, comment: str | None = None) -> PendingDe
     pending.rejected_at = utcnow()
     pending.comment = comment or None
     db.session.flush()
+    processes.record_deployment(user, "rejected", pending.key, None, {"pending_deployment_id": pending.id})
     log.info("deploy rejected: %s (pending deployment %s) by %s", pending.key, pending.id, user.username)
     return pending
 

@@ -15,7 +15,8 @@ from ..engine.errors import WARNING
 from ..engine.validation import validate_process
 from ..errors import InvalidDiagram, NotFound
 from ..extensions import db
-from ..models import ProcessDefinition, ProcessFile, ProcessVersion, User
+from ..models import DeploymentEvent, ProcessDefinition, ProcessFile, ProcessVersion, User
+from ..models.types import utcnow
 from . import forms, org, permissions
 from .runtime import spec_cache
 from .validation_zh import ZH
@@ -363,6 +364,7 @@ def deploy(user: User, uploads: list[tuple[str, bytes]]) -> DeployResult:
 
     digest = content_hash(files)
     if latest is not None and latest.content_hash == digest:
+        record_deployment(user, "unchanged", latest.key, latest.version, {"content_hash": digest})
         return DeployResult(latest, created=False, warnings=warnings)
 
     definition = db.session.scalar(select(ProcessDefinition).where(ProcessDefinition.key == compiled.key))
@@ -390,7 +392,35 @@ def deploy(user: User, uploads: list[tuple[str, bytes]]) -> DeployResult:
     db.session.flush()
     # Warm this worker's cache with the spec we just built.
     spec_cache().get((version.id, version.content_hash), lambda: compiled)
+    record_deployment(user, "deployed", compiled.key, next_version,
+                      {"content_hash": digest, "files": sorted(files), "warnings": len(warnings)})
     return DeployResult(version, created=True, warnings=warnings)
+
+
+def record_deployment(user: User | None, action: str, key: str | None, version: int | None = None,
+                      detail: dict | None = None) -> DeploymentEvent:
+    """Append one deployment audit event (deployed, unchanged, refused, requested, approved, rejected)."""
+    event = DeploymentEvent(actor_id=user.id if user else None, action=action, process_key=key,
+                            version=version, detail=detail, at=utcnow())
+    db.session.add(event)
+    db.session.flush()
+    return event
+
+
+def record_refusal(user: User | None, uploads: list[tuple[str, bytes]], errors) -> DeploymentEvent:
+    """Audit a refused deployment (in its own transaction: the refused one was rolled back)."""
+    names = [PurePosixPath(name or "").name for name, _content in uploads]
+    first = errors[0] if errors and isinstance(errors, list) and isinstance(errors[0], dict) else {}
+    return record_deployment(user, "refused", None, None,
+                             {"files": names, "errors": len(errors or []), "first": first.get("message")})
+
+
+def deployment_events(key: str | None = None, limit: int = 200) -> list[DeploymentEvent]:
+    """The deployment audit trail, newest first, optionally for one process key."""
+    query = select(DeploymentEvent).order_by(DeploymentEvent.at.desc(), DeploymentEvent.id.desc()).limit(limit)
+    if key:
+        query = query.where(DeploymentEvent.process_key == key)
+    return list(db.session.scalars(query))
 
 
 def list_definitions() -> list[ProcessDefinition]:
