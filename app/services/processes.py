@@ -6,7 +6,6 @@ import hashlib
 from dataclasses import dataclass, field
 from pathlib import PurePosixPath
 
-from flask_babel import get_locale
 from flask_babel import gettext as _
 from sqlalchemy import func, select
 
@@ -19,7 +18,6 @@ from ..models import DeploymentEvent, ProcessDefinition, ProcessFile, ProcessVer
 from ..models.types import utcnow
 from . import forms, org, permissions
 from .runtime import spec_cache
-from .validation_zh import ZH
 
 KINDS = {".bpmn": "bpmn", ".xml": "bpmn", ".dmn": "dmn", ".json": "form"}
 
@@ -274,18 +272,6 @@ def _words() -> dict[str, str]:
     }
 
 
-def _chinese() -> bool:
-    locale = get_locale()
-    return locale is not None and locale.language == "zh"
-
-
-def _t(text: str) -> str:
-    """The catalog's translation; until the catalog has it, the Chinese of ``validation_zh``."""
-    if text and _chinese():
-        return ZH.get(text, text)
-    return text
-
-
 def word_finding(finding: Finding) -> dict:
     """The finding as the API returns it, its message in the current locale."""
     result = finding.as_dict()
@@ -296,16 +282,16 @@ def word_finding(finding: Finding) -> dict:
         params["detail"] = finding.message
     words = _words()
     if finding.code == "refused_code" and params.get("kind") in words:
-        params["kind"] = _t(words[params["kind"]])
+        params["kind"] = str(words[params["kind"]])
     if finding.code == "waits_for_message" and params.get("kind") in words:
-        params["kind"] = _t(words[params["kind"]])
+        params["kind"] = str(words[params["kind"]])
     if finding.code == "unsupported_start":
-        params["kinds"] = "/".join(_t(words[k]) if k in words else k for k in str(params.get("kinds", "")).split("/"))
+        params["kinds"] = "/".join(str(words[k]) if k in words else k for k in str(params.get("kinds", "")).split("/"))
     if finding.code == "unsupported_expression" and params.get("construct_kind") in words:
-        params["construct"] = _t(words[params["construct_kind"]]) % {"text": params.get("construct_text", "")}
+        params["construct"] = str(words[params["construct_kind"]]) % {"text": params.get("construct_text", "")}
     if template:
         try:
-            result["message"] = _t(template) % params
+            result["message"] = str(template) % params
         except (KeyError, TypeError, ValueError):
             result["message"] = finding.message
     return result
