@@ -58,6 +58,9 @@ def init_api(app) -> None:
     from . import migration as migration_api
 
     api.register_blueprint(migration_api.blp, url_prefix=PREFIX)
+    from . import calendar as calendar_api
+
+    api.register_blueprint(calendar_api.blp, url_prefix=PREFIX)
     app.before_request(_guard)
 
     @app.get(PREFIX + "/openapi.json")

@@ -2,6 +2,7 @@
 
 from .attachment import Attachment
 from .audit import AuditEvent
+from .calendar import CalendarOverride
 from .case import Case, ReceiptCounter
 from .draft import PendingDeployment, ProcessDraft
 from .org import ROLES, ApiToken, Department, Group, User, group_memberships
@@ -13,6 +14,7 @@ __all__ = [
     "ApiToken",
     "Attachment",
     "AuditEvent",
+    "CalendarOverride",
     "Case",
     "Department",
     "DeploymentEvent",
