@@ -42,6 +42,9 @@ class Config:
     SPEC_CACHE_SIZE = _int("SPEC_CACHE_SIZE", 128)
     # Receipt numbers use this calendar day.
     TIMEZONE = os.environ.get("APP_TIMEZONE", "Asia/Shanghai")
+    # Case/task time-limit warnings: yellow when at most this many working days remain before the
+    # due time (red once it has passed). See app/services/deadlines.py.
+    WARNING_WORKING_DAYS = _int("WARNING_WORKING_DAYS", 1)
     # How many times a transition is retried after a concurrent update of the same case.
     TRANSACTION_RETRIES = _int("TRANSACTION_RETRIES", 8)
     # Four-eyes publication: a designer's deploy (process modeler, /api/v1/drafts/<id>/deploy,

@@ -5,6 +5,7 @@ from __future__ import annotations
 from marshmallow import EXCLUDE, Schema, fields, validate
 
 from ..services.cases import history, open_tasks
+from ..services.deadlines import WARNINGS, case_paused, case_warning, task_warning
 from ..services.privacy import ID_NUMBER, PHONE, mask_id_number, mask_phone
 from ..services.tasks import task_form
 
@@ -100,6 +101,13 @@ class TaskSchema(Schema):
     created_at = fields.DateTime()
     claimed_at = fields.DateTime(allow_none=True)
     completed_at = fields.DateTime(allow_none=True)
+    due_at = fields.DateTime(allow_none=True, metadata={
+        "description": "end of the task's own promised time limit (its promisedDays property), or null"})
+    warning = fields.Function(lambda t: task_warning(t), metadata={
+        "enum": list(WARNINGS), "description": "red: overdue; yellow: at most WARNING_WORKING_DAYS working days "
+                                               "left; none: otherwise or without a due date"})
+    paused = fields.Function(lambda t: case_paused(t.case), metadata={
+        "description": "whether the case clock is paused (always false until clock pauses exist)"})
 
 
 class TaskDetailSchema(TaskSchema):
@@ -171,6 +179,16 @@ class CaseBriefSchema(Schema):
     started_by = fields.Function(lambda c: c.started_by.username)
     started_at = fields.DateTime()
     ended_at = fields.DateTime(allow_none=True)
+    due_at = fields.DateTime(allow_none=True, metadata={
+        "description": "end of the promised time limit (承诺时限), working days from started_at, or null"})
+    statutory_due_at = fields.DateTime(allow_none=True, metadata={
+        "description": "end of the statutory time limit (法定时限), or null"})
+    warning = fields.Function(lambda c: case_warning(c), metadata={
+        "enum": list(WARNINGS), "description": "of the promised time limit — red: overdue; yellow: at most "
+                                               "WARNING_WORKING_DAYS working days left; none: otherwise, "
+                                               "finished, or without a due date"})
+    paused = fields.Function(lambda c: case_paused(c), metadata={
+        "description": "whether the case clock is paused (always false: clock pauses come later)"})
 
 
 class CaseSchema(CaseBriefSchema):

@@ -33,11 +33,24 @@ from SpiffWorkflow.spiff.parser.task_spec import SpiffTaskParser
 from SpiffWorkflow.spiff.specs.defaults import BusinessRuleTask, ManualTask, NoneTask, ScriptTask, UserTask
 
 from .errors import ERROR, WARNING, DiagramError, Finding, ScriptError
-from .parser import BPMN_NS, SPIFF_NS, ApprovalParser, ApprovalUserTaskParser, foreign_attribute, parse_xml
+from .parser import (
+    BPMN_NS,
+    SPIFF_NS,
+    ApprovalParser,
+    ApprovalUserTaskParser,
+    foreign_attribute,
+    foreign_properties,
+    parse_xml,
+)
 from .sandbox import compile_expression, compile_script
 from .translate import translate_document
 
 FORM_PROPERTY = "formJsonSchemaFilename"
+# Time-limit properties (spiff or camunda ``properties``): promised (承诺时限) and statutory
+# (法定时限) working days on the process, promised working days on a user task.
+PROMISED_DAYS = "promisedDays"
+STATUTORY_DAYS = "statutoryDays"
+MAX_TIME_LIMIT_DAYS = 3650
 APPLICANT_LANES = frozenset({"initiator", "申请人"})
 DMN_NAMESPACES = frozenset(DMN_SCHEMAS)
 # SpiffWorkflow parses and predicts recursively along sequence flows: a few hundred
@@ -86,6 +99,8 @@ class UserTaskInfo:
     documentation: str | None
     file: str | None = None
     line: int | None = None
+    # Working days this task may take (its ``promisedDays`` property), or None.
+    promised_days: int | None = None
 
     @property
     def for_initiator(self) -> bool:
@@ -106,6 +121,8 @@ class CompiledProcess:
     user_tasks: list[UserTaskInfo] = field(default_factory=list)
     start_form: str | None = None
     end_events: dict[str, str] = field(default_factory=dict)
+    # {"promised_days": int | None, "statutory_days": int | None} from the process properties.
+    time_limits: dict = field(default_factory=lambda: {"promised_days": None, "statutory_days": None})
 
     def forms(self) -> set[str]:
         """Return every form file name the process references."""
@@ -288,6 +305,59 @@ def _start_form(root, process_id: str) -> str | None:
         if form_key:
             return form_key
     return None
+
+
+def element_properties(node) -> dict[str, str]:
+    """Spiff and camunda (activiti, flowable) ``properties`` of an element; spiff wins."""
+    props = dict(foreign_properties(node))
+    for prop in node.iterfind(f"./{{{BPMN_NS}}}extensionElements/{{{SPIFF_NS}}}properties/{{{SPIFF_NS}}}property"):
+        if prop.get("name"):
+            props[prop.get("name")] = prop.get("value", "")
+    return props
+
+
+def parse_time_limit(value, name: str, findings: list[Finding], file=None, line=None, element_id=None
+                     ) -> int | None:
+    """A time-limit property as working days (0..3650), or None (a finding when malformed)."""
+    if value is None or str(value).strip() == "":
+        return None
+    text = str(value).strip()
+    if text.isdigit() and int(text) <= MAX_TIME_LIMIT_DAYS:
+        return int(text)
+    findings.append(finding("invalid_time_limit", f"{name}={text!r} on {element_id} is not a number of working "
+                            f"days between 0 and {MAX_TIME_LIMIT_DAYS}", file, line, element_id, property=name,
+                            value=text, element=element_id or "", limit=MAX_TIME_LIMIT_DAYS))
+    return None
+
+
+def _time_limits(roots, key: str, collaboration: str | None, findings: list[Finding]) -> dict:
+    """Process-level promisedDays/statutoryDays: the entry process's (or the collaboration's,
+    then its pools' in order), first declaration wins."""
+    elements = []
+    for filename, root in roots.items():
+        if collaboration:
+            for collab in root.iter(f"{{{BPMN_NS}}}collaboration"):
+                if collab.get("id") == collaboration:
+                    elements.append((filename, collab))
+                    refs = [p.get("processRef") for p in collab.iter(f"{{{BPMN_NS}}}participant")]
+                    for ref in refs:
+                        for r_name, r_root in roots.items():
+                            process = _process_element(r_root, ref)
+                            if process is not None:
+                                elements.append((r_name, process))
+        else:
+            process = _process_element(root, key)
+            if process is not None:
+                elements.append((filename, process))
+    limits = {"promised_days": None, "statutory_days": None}
+    for field_name, prop in (("promised_days", PROMISED_DAYS), ("statutory_days", STATUTORY_DAYS)):
+        for filename, element in elements:
+            props = element_properties(element)
+            if prop in props:
+                limits[field_name] = parse_time_limit(props[prop], prop, findings, filename, element.sourceline,
+                                                      element.get("id"))
+                break
+    return limits
 
 
 def _process_element(root, process_id: str):
@@ -536,6 +606,8 @@ def _build(files: Mapping[str, bytes]) -> Build:
                 documentation=task_spec.documentation,
                 file=where[0],
                 line=where[1],
+                promised_days=parse_time_limit(props.get(PROMISED_DAYS), PROMISED_DAYS, findings, where[0],
+                                               where[1], bpmn_id),
             ))
 
     if collaboration:
@@ -556,6 +628,7 @@ def _build(files: Mapping[str, bytes]) -> Build:
         user_tasks=user_tasks,
         start_form=start_form,
         end_events=end_events,
+        time_limits=_time_limits(roots, key, collaboration, findings),
     )
     return build
 

@@ -45,6 +45,10 @@ class Case(db.Model):
     lock_version: Mapped[int] = mapped_column(default=1)
     # When the earliest waiting timer of the workflow is due; the timer worker polls this.
     next_timer_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # Time limits (brief §6): the end of the promised (承诺) and statutory (法定) period, counted
+    # in working days from started_at when the version declares them; None otherwise.
+    due_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    statutory_due_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
     process_version: Mapped[ProcessVersion] = relationship(lazy="joined", innerjoin=True)
     started_by: Mapped[User] = relationship()

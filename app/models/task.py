@@ -44,6 +44,8 @@ class HumanTask(db.Model):
     claimed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     completed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     completed_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    # End of the task's own promised period (its ``promisedDays`` property), counted from created_at.
+    due_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     submitted_data: Mapped[dict | None] = mapped_column(JSONType)
     # What the holder typed but did not submit yet ("save draft"); cleared on completion.
     draft_data: Mapped[dict | None] = mapped_column(JSONType)

@@ -15,7 +15,7 @@ from ..errors import InvalidInput, NotFound
 from ..extensions import db
 from ..models import AuditEvent, Case, HumanTask, ReceiptCounter, TaskCandidate, User
 from ..models.types import utcnow
-from . import audit, forms, permissions, processes
+from . import audit, deadlines, forms, permissions, processes
 from .projection import sync_tasks
 from .runtime import compiled, engine
 
@@ -72,6 +72,7 @@ def start_case(user: User, process_key: str, applicant: dict, data: dict) -> Cas
         workflow_state="",
         serializer_version=engine().serializer_version,
     )
+    deadlines.set_case_due_dates(case, version.meta.get("time_limits"))
     db.session.add(case)
     db.session.flush()
     audit.record(case, "case_started", user, data={"process_key": version.key, "version": version.version})

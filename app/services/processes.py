@@ -59,6 +59,8 @@ def _resolve_routing(compiled, findings: list[Finding]) -> dict:
     routing = {}
     for task in compiled.user_tasks:
         entry = {"name": task.name, "lane": task.lane, "form": task.form, "groups": [], "initiator": False}
+        if task.promised_days is not None:
+            entry["promised_days"] = task.promised_days
         if task.candidate_groups:
             unknown = [g for g in task.candidate_groups if g not in by_code]
             if unknown:
@@ -203,6 +205,8 @@ def _templates() -> dict[str, str]:
         "refused_decision": _("Decision %(decision)s, rule %(rule)s: the expression %(expression)s is refused: "
                               "%(detail)s"),
         "empty_script": _("Script task %(task)s has no script."),
+        "invalid_time_limit": _("%(property)s=\"%(value)s\" on %(element)s is not a whole number of working "
+                                "days between 0 and %(limit)s."),
         # translation of other tools' diagrams
         "unsupported_language": _("%(where)s of %(element)s is written in %(language)s; only Python is "
                                   "supported."),
@@ -368,7 +372,8 @@ def deploy(user: User, uploads: list[tuple[str, bytes]]) -> DeployResult:
         content_hash=digest,
         name=compiled.name,
         description=None,
-        meta={"start_form": compiled.start_form, "user_tasks": routing, "end_events": compiled.end_events},
+        meta={"start_form": compiled.start_form, "user_tasks": routing, "end_events": compiled.end_events,
+              "time_limits": dict(compiled.time_limits)},
         deployed_by_id=user.id if user else None,
     )
     for name, content in sorted(files.items()):

@@ -7,7 +7,7 @@ from sqlalchemy import select
 from ..extensions import db
 from ..models import Case, HumanTask, TaskCandidate, User
 from ..models.types import utcnow
-from . import audit, org
+from . import audit, deadlines, org
 
 
 def sync_tasks(case: Case, ready, actor: User | None) -> list[HumanTask]:
@@ -41,6 +41,7 @@ def sync_tasks(case: Case, ready, actor: User | None) -> list[HumanTask]:
             form=task.form,
             state="open",
             created_at=now,
+            due_at=deadlines.due_after(now, route.get("promised_days")),
         )
         row.candidates = [TaskCandidate(group_id=groups[c].id) for c in row.group_codes if c in groups]
         db.session.add(row)

@@ -10,6 +10,7 @@ from flask_babel import gettext as _
 from flask_login import current_user
 
 from ..models.types import utcnow
+from ..services import deadlines
 from ..services.designer import DESIGNERS
 from ..services.privacy import mask_id_number, mask_phone
 
@@ -32,6 +33,23 @@ def waiting(value: datetime | None) -> str:
     if hours:
         return _("%(h)s h %(m)s min", h=hours, m=minutes)
     return _("%(m)s min", m=minutes)
+
+
+def task_deadline(task) -> tuple[datetime | None, str]:
+    """(due, warning) shown on an inbox row: the task's own due time, else its case's promised one."""
+    if task.due_at is not None:
+        return task.due_at, deadlines.task_warning(task)
+    return task.case.due_at, deadlines.case_warning(task.case)
+
+
+def deadline_warning(due_at: datetime | None, finished: bool = False) -> str:
+    """``none``, ``yellow`` or ``red`` for a due time (app/services/deadlines.py)."""
+    return deadlines.warning(due_at, finished)
+
+
+def warning_label(warning: str) -> str:
+    """The text shown beside a warning colour (never colour alone)."""
+    return {"yellow": _("Due soon"), "red": _("Overdue")}.get(warning, "")
 
 
 def current_locale() -> str:
@@ -57,4 +75,7 @@ def init_filters(app) -> None:
     app.add_template_filter(mask_id_number, "mask_id")
     app.add_template_filter(mask_phone, "mask_phone")
     app.add_template_global(current_locale, "current_locale")
+    app.add_template_global(task_deadline, "task_deadline")
+    app.add_template_global(deadline_warning, "deadline_warning")
+    app.add_template_global(warning_label, "warning_label")
     app.add_template_global(nav_items, "nav_items")

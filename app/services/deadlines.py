@@ -1,0 +1,77 @@
+"""Case and task time limits (brief §6): due dates at start/projection, warnings on read.
+
+- A version's ``meta["time_limits"]`` (the diagram's process properties ``promisedDays`` and
+  ``statutoryDays``) gives each case ``due_at`` (promised, 承诺时限) and ``statutory_due_at``
+  (法定时限), counted in working days from ``started_at`` with the calendar service.
+- A user task with its own ``promisedDays`` property gets ``due_at`` counted from its
+  ``created_at`` when it is projected.
+- ``warning`` is never stored: ``red`` when the due time has passed and the case/task is not
+  finished, ``yellow`` when at most ``WARNING_WORKING_DAYS`` working days remain (the due day
+  itself counts as remaining), otherwise ``none`` (also without a due date).
+- ``paused`` is always False for now: clock pauses (特别程序, 补正) come in a later slice and
+  will shift the due dates by the paused working time.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from flask import current_app, has_app_context
+
+from ..models import Case, HumanTask
+from ..models.types import utcnow
+from . import calendar
+
+WARNINGS = ("none", "yellow", "red")
+DEFAULT_WARNING_WORKING_DAYS = 1
+FINISHED_TASK_STATES = frozenset({"completed", "cancelled"})
+
+
+def warning_working_days() -> int:
+    """Working days before the due time from which a warning is yellow (``WARNING_WORKING_DAYS``)."""
+    value = current_app.config.get("WARNING_WORKING_DAYS") if has_app_context() else None
+    return DEFAULT_WARNING_WORKING_DAYS if value is None else int(value)
+
+
+def due_after(start: datetime, days: int | None) -> datetime | None:
+    """The end of the ``days``-th working day after ``start``, or None without a limit."""
+    if days is None:
+        return None
+    return calendar.add_working_days(start, int(days))[0]
+
+
+def set_case_due_dates(case: Case, time_limits: dict | None) -> None:
+    """Set ``due_at``/``statutory_due_at`` of a case from its version's time limits."""
+    limits = time_limits or {}
+    case.due_at = due_after(case.started_at, limits.get("promised_days"))
+    case.statutory_due_at = due_after(case.started_at, limits.get("statutory_days"))
+
+
+def warning(due_at: datetime | None, finished: bool = False, now: datetime | None = None,
+            threshold: int | None = None) -> str:
+    """``none``, ``yellow`` or ``red`` for a due time (see the module docstring)."""
+    if due_at is None or finished:
+        return "none"
+    now = now or utcnow()
+    if now > due_at:
+        return "red"
+    threshold = warning_working_days() if threshold is None else threshold
+    remaining = calendar.working_days_between(calendar.local_date(now), calendar.local_date(due_at))
+    # Working days after today up to and including the due day: 0 on the due day itself, 1 the
+    # working day before it (the due day is still ahead) ...
+    return "yellow" if remaining <= threshold else "none"
+
+
+def case_warning(case: Case, now: datetime | None = None) -> str:
+    """The warning of a case's promised time limit (a finished case has none)."""
+    return warning(case.due_at, case.status != "active", now)
+
+
+def task_warning(task: HumanTask, now: datetime | None = None) -> str:
+    """The warning of a task's own due time (a completed or cancelled task has none)."""
+    return warning(task.due_at, task.state in FINISHED_TASK_STATES, now)
+
+
+def case_paused(case: Case) -> bool:
+    """Whether the case clock is paused; pauses (特别程序/补正) are not implemented yet."""
+    return False
