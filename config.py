@@ -85,3 +85,5 @@ class TestConfig(Config):
     SQLALCHEMY_DATABASE_URI = os.environ.get("TEST_DATABASE_URL") or "sqlite://"
     # Tests that need four-eyes turn it on themselves; the developer's environment must not.
     FOUR_EYES_DEPLOY = False
+    # Time-limit tests move the application clock by days (app/clock.py); tokens must outlive that.
+    TOKEN_TTL_HOURS = 24 * 60

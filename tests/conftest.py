@@ -87,6 +87,16 @@ def api(client) -> Api:
 
 
 @pytest.fixture()
+def clock():
+    """The application clock (app/clock.py), set back to the system clock after the test."""
+    from app import clock as app_clock
+
+    app_clock.reset()
+    yield app_clock
+    app_clock.reset()
+
+
+@pytest.fixture()
 def make_user(app, db_clean):
     """Create a user with roles and groups: make_user('x', ['reviewer'], ['health']) -> id."""
     from sqlalchemy import select

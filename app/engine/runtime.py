@@ -9,16 +9,24 @@ from __future__ import annotations
 
 import copy
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from SpiffWorkflow.bpmn.script_engine import PythonScriptEngine
 from SpiffWorkflow.bpmn.specs.event_definitions.simple import TerminateEventDefinition
+from SpiffWorkflow.bpmn.specs.event_definitions.timer import (
+    CycleTimerEventDefinition,
+    DurationTimerEventDefinition,
+    TimeDateEventDefinition,
+    TimerEventDefinition,
+)
 from SpiffWorkflow.bpmn.specs.mixins.events.end_event import EndEvent
 from SpiffWorkflow.bpmn.workflow import BpmnWorkflow
 from SpiffWorkflow.exceptions import SpiffWorkflowException, TaskNotFoundException
 from SpiffWorkflow.util.task import TaskState
 
+from . import clock as engine_clock
 from .errors import ScriptError, TaskNotReady, WorkflowRunError
 from .gateways import WRITTEN_KEYS, record_writes
 from .sandbox import DEFAULT_TIME_LIMIT, SandboxEnvironment
@@ -49,13 +57,42 @@ class WriteTrackingScriptEngine(PythonScriptEngine):
         return result
 
 
+# Pending events name their definition's class: a date, a duration or a cycle timer.
+_TIMER_TYPES = frozenset(c.__name__ for c in (TimeDateEventDefinition, DurationTimerEventDefinition,
+                                              CycleTimerEventDefinition))
+
+
+def _working_days_function(count: Callable[[datetime, int], datetime]):
+    """``working_days(n)`` for diagrams: the ISO 8601 end of the n-th working day from now.
+
+    Used as a timer date (``<timeDate>working_days(3)</timeDate>``; a ``timeDuration`` that
+    calls it is turned into a date when the diagram is compiled).
+    """
+    def working_days(n):
+        if isinstance(n, bool) or not isinstance(n, int) or n < 0:
+            raise ScriptError(f"working_days needs a whole number of days (0 or more), not {n!r}")
+        return count(engine_clock.now(), n).isoformat()
+    return working_days
+
+
 class Engine:
     """The sandboxed SpiffWorkflow runtime. Holds no per-case state."""
 
     serializer_version = SERIALIZER_VERSION
 
-    def __init__(self, script_time_limit: float = DEFAULT_TIME_LIMIT):
-        self.script_engine = WriteTrackingScriptEngine(environment=SandboxEnvironment(script_time_limit))
+    def __init__(self, script_time_limit: float = DEFAULT_TIME_LIMIT, *,
+                 clock: Callable[[], datetime] | None = None,
+                 working_days: Callable[[datetime, int], datetime] | None = None):
+        """``clock`` is the application's ``now`` (aware UTC), which timers then follow;
+        ``working_days(start, n)`` returns the end of the n-th working day after ``start`` and
+        backs the diagram function ``working_days(n)`` for timers counted in working days."""
+        if clock is not None:
+            engine_clock.use(clock)
+        functions = {}
+        if working_days is not None:
+            functions["working_days"] = _working_days_function(working_days)
+        self.script_engine = WriteTrackingScriptEngine(
+            environment=SandboxEnvironment(script_time_limit, functions=functions))
 
     # -- lifecycle -------------------------------------------------------------------
     def start(self, process: CompiledProcess, data: dict | None = None) -> BpmnWorkflow:
@@ -138,7 +175,7 @@ class Engine:
         """Return when the earliest waiting timer is due (UTC), or None."""
         due = []
         for event in workflow.waiting_events():
-            if not event.event_type.endswith("TimerEventDefinition") or event.value is None:
+            if not event.event_type in _TIMER_TYPES or event.value is None:
                 continue
             value = event.value.get("next") if isinstance(event.value, dict) else event.value
             try:
@@ -151,7 +188,7 @@ class Engine:
         for task in workflow.get_tasks(state=TaskState.WAITING):
             definition = getattr(task.task_spec, "event_definition", None)
             inner = getattr(definition, "event_definitions", None) or []
-            if not any(type(d).__name__.endswith("TimerEventDefinition") for d in inner):
+            if not any(isinstance(d, TimerEventDefinition) for d in inner):
                 continue
             value = task._get_internal_data("event_value")
             value = value.get("next") if isinstance(value, dict) else value
@@ -168,7 +205,7 @@ class Engine:
         result = []
         for task in workflow.get_tasks(state=TaskState.WAITING):
             definition = getattr(task.task_spec, "event_definition", None)
-            if not type(definition).__name__.endswith("TimerEventDefinition"):
+            if not isinstance(definition, TimerEventDefinition):
                 continue
             value = task._get_internal_data("event_value")
             due = value.get("next") if isinstance(value, dict) else value
@@ -180,7 +217,7 @@ class Engine:
     def _completed_timers(workflow: BpmnWorkflow) -> dict:
         return {t.id: t.task_spec.bpmn_name or t.task_spec.bpmn_id
                 for t in workflow.get_tasks(state=TaskState.COMPLETED)
-                if type(getattr(t.task_spec, "event_definition", None)).__name__.endswith("TimerEventDefinition")}
+                if isinstance(getattr(t.task_spec, "event_definition", None), TimerEventDefinition)}
 
     # -- status --------------------------------------------------------------------------
     @staticmethod

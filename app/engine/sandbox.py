@@ -161,13 +161,16 @@ class SandboxEnvironment:
     usable for deploy-time checks.
     """
 
-    def __init__(self, time_limit_s: float = DEFAULT_TIME_LIMIT):
+    def __init__(self, time_limit_s: float = DEFAULT_TIME_LIMIT, functions: dict[str, Any] | None = None):
         self.time_limit_s = time_limit_s
         self.globals: dict[str, Any] = {}
+        # Host functions diagrams may call (e.g. ``working_days(n)`` in a timer); plain names.
+        self.functions: dict[str, Any] = dict(functions or {})
 
     def evaluate(self, expression: str, context: dict, external_context: dict | None = None) -> Any:
         code = compile_expression(expression)
-        scope = dict(context)
+        scope = dict(self.functions)
+        scope.update(context)
         if external_context:
             scope.update(external_context)
         scope.update(_GUARDS)

@@ -262,6 +262,7 @@ _DURATION = re.compile(r"^P(?=\d|T\d)(\d+([.,]\d+)?Y)?(\d+([.,]\d+)?M)?(\d+([.,]
 _DATETIME = re.compile(r"^\d{4}-\d{2}-\d{2}(T\d{2}:\d{2}(:\d{2}([.,]\d+)?)?(Z|[+-]\d{2}(:?\d{2})?)?)?$",
                        re.IGNORECASE)
 _CYCLE = re.compile(r"^R\d*/[^/\s]+(/[^/\s]+)?$", re.IGNORECASE)
+_WORKING_DAYS = re.compile(r"^working_days\s*\(.*\)$", re.DOTALL)
 _CRON = re.compile(r"^\S+(\s+\S+){4,6}$")
 
 
@@ -352,6 +353,10 @@ class _Pass:
             return
         if is_juel(text):
             self.expression(node)
+            return
+        if kind == "timeDuration" and _WORKING_DAYS.match(text):
+            # ``working_days(n)`` yields the due date/time, so SpiffWorkflow must read it as a date.
+            node.tag = etree.QName(etree.QName(node).namespace, "timeDate").text
             return
         if _looks_iso(kind, text):
             try:

@@ -8,6 +8,8 @@ from sqlalchemy import JSON, DateTime
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.types import TypeDecorator
 
+from .. import clock
+
 JSONType = JSON().with_variant(JSONB(), "postgresql")
 
 
@@ -32,5 +34,5 @@ class UTCDateTime(TypeDecorator):
 
 
 def utcnow() -> datetime:
-    """Return the current time, timezone-aware in UTC."""
-    return datetime.now(UTC)
+    """Return the current time, timezone-aware in UTC (the application clock, see app/clock.py)."""
+    return clock.now()

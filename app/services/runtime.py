@@ -4,8 +4,10 @@ from __future__ import annotations
 
 from flask import current_app
 
+from .. import clock
 from ..engine import CompiledProcess, Engine, SpecCache, compile_process
 from ..models import ProcessVersion
+from . import calendar
 
 _engine: Engine | None = None
 _cache: SpecCache | None = None
@@ -15,8 +17,14 @@ def engine() -> Engine:
     """Return the sandboxed engine (one per worker process)."""
     global _engine
     if _engine is None:
-        _engine = Engine(script_time_limit=current_app.config["SCRIPT_TIME_LIMIT"])
+        _engine = Engine(script_time_limit=current_app.config["SCRIPT_TIME_LIMIT"], clock=clock.now,
+                         working_days=_working_days)
     return _engine
+
+
+def _working_days(start, n: int):
+    """Timers in working days use the same calendar (and overrides) as the case clocks."""
+    return calendar.add_working_days(start, n)[0]
 
 
 def spec_cache() -> SpecCache:

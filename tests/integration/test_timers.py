@@ -1,6 +1,6 @@
 """BPMN timers fire from the worker, exactly once, with an audit event."""
 
-import time
+from datetime import timedelta
 
 from app import transaction
 from app.extensions import db
@@ -28,10 +28,10 @@ def test_a_case_records_when_its_next_timer_is_due(api, app):
         assert timers.due_case_ids() == []
 
 
-def test_due_boundary_timer_cancels_the_task_and_escalates(api, app):
+def test_due_boundary_timer_cancels_the_task_and_escalates(api, app, clock):
     """After the timer is due the worker fires it: review is cancelled, 督办 opens for the window."""
     case_id = _start(api)
-    time.sleep(1.2)
+    clock.shift(timedelta(seconds=2))  # the injected clock: no sleeping
     result = app.test_cli_runner().invoke(args=["worker", "--once"])
     assert result.exit_code == 0, result.output
     assert "fired 1 timer" in result.output
@@ -44,10 +44,10 @@ def test_due_boundary_timer_cancels_the_task_and_escalates(api, app):
     assert api.find_task("window1", "urge", case_id)["group"] == "window"
 
 
-def test_a_timer_fires_only_once(api, app):
+def test_a_timer_fires_only_once(api, app, clock):
     """A second worker pass (or a racing worker) finds nothing left to fire."""
     case_id = _start(api)
-    time.sleep(1.2)
+    clock.shift(timedelta(seconds=2))  # the injected clock: no sleeping
     with app.app_context():
         assert transaction.run(timers.fire_case_timers, case_id) == ["审查超时"]
         assert transaction.run(timers.fire_case_timers, case_id) == []
