@@ -175,7 +175,7 @@ class Engine:
         """Return when the earliest waiting timer is due (UTC), or None."""
         due = []
         for event in workflow.waiting_events():
-            if not event.event_type in _TIMER_TYPES or event.value is None:
+            if event.event_type not in _TIMER_TYPES or event.value is None:
                 continue
             value = event.value.get("next") if isinstance(event.value, dict) else event.value
             try:
