@@ -158,23 +158,35 @@ def bpmn_diff_command(key, v1, v2):
 
 @click.command("worker")
 @with_appcontext
-@click.option("--once", is_flag=True, help="Fire what is due now and exit.")
+@click.option("--once", is_flag=True, help="Do what is due now and exit.")
 @click.option("--interval", default=5.0, show_default=True, help="Seconds between polls.")
 def worker_command(once, interval):
-    """Fire due BPMN timers (run one or more beside gunicorn)."""
+    """Fire due BPMN timers and announce time-limit warnings (run one or more beside gunicorn).
+
+    Several workers may share a PostgreSQL database (SKIP LOCKED); use one with SQLite.
+    """
     import time
 
     from .services import timers
 
     while True:
-        fired = 0
-        for case_id in timers.due_case_ids():
+        fired, seen = 0, set()  # each case at most once per pass, even if it stays due
+        while True:
             try:
-                fired += len(transaction.run(timers.fire_case_timers, case_id))
-            except Exception as exc:  # keep the worker alive; the error is logged per case
-                click.echo(f"case {case_id}: {exc}", err=True)
+                case_id, names = transaction.run(timers.fire_next_due, exclude=seen)
+            except timers.TimerFailed as exc:  # keep the worker alive; skip that case this pass
+                seen.add(exc.case_id)
+                click.echo(str(exc), err=True)
+                continue
+            if case_id is None:
+                break
+            seen.add(case_id)
+            fired += len(names)
+        warnings = transaction.run(timers.announce_warnings)
         if fired:
             click.echo(f"fired {fired} timer(s)")
+        if warnings:
+            click.echo(f"announced {len(warnings)} warning(s)")
         if once:
             return
         time.sleep(interval)

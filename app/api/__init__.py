@@ -59,8 +59,10 @@ def init_api(app) -> None:
 
     api.register_blueprint(migration_api.blp, url_prefix=PREFIX)
     from . import calendar as calendar_api
+    from . import moves
 
     api.register_blueprint(calendar_api.blp, url_prefix=PREFIX)
+    api.register_blueprint(moves.blp, url_prefix=PREFIX)
     app.before_request(_guard)
 
     @app.get(PREFIX + "/openapi.json")

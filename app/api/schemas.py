@@ -7,6 +7,7 @@ from marshmallow import EXCLUDE, Schema, fields, validate
 from ..services.cases import history, open_tasks
 from ..services.deadlines import WARNINGS, case_paused, case_warning, task_warning
 from ..services.privacy import ID_NUMBER, PHONE, mask_id_number, mask_phone
+from ..services.supervision import overdue_working_days
 from ..services.tasks import task_form
 
 
@@ -107,7 +108,7 @@ class TaskSchema(Schema):
         "enum": list(WARNINGS), "description": "red: overdue; yellow: at most WARNING_WORKING_DAYS working days "
                                                "left; none: otherwise or without a due date"})
     paused = fields.Function(lambda t: case_paused(t.case), metadata={
-        "description": "whether the case clock is paused (always false until clock pauses exist)"})
+        "description": "whether the case clock is stopped (特别程序, 补正)"})
 
 
 class TaskDetailSchema(TaskSchema):
@@ -188,7 +189,10 @@ class CaseBriefSchema(Schema):
                                                "WARNING_WORKING_DAYS working days left; none: otherwise, "
                                                "finished, or without a due date"})
     paused = fields.Function(lambda c: case_paused(c), metadata={
-        "description": "whether the case clock is paused (always false: clock pauses come later)"})
+        "description": "whether the case clock is stopped (特别程序, 补正); due dates move when it restarts"})
+    due_provisional = fields.Boolean(metadata={
+        "description": "the due dates reach a year whose holiday schedule is not published yet; they are "
+                       "recomputed when the calendar changes"})
 
 
 class CaseSchema(CaseBriefSchema):
@@ -197,3 +201,140 @@ class CaseSchema(CaseBriefSchema):
                             metadata={"description": "open and claimed tasks"})
     history = fields.Function(lambda c: AuditEventSchema(many=True).dump(history(c)),
                               metadata={"description": "audit events, oldest first"})
+
+
+# -- case clock and moves ----------------------------------------------------------------------
+
+
+class PauseSchema(Schema):
+    id = fields.Integer()
+    kind = fields.String()
+    reason = fields.String()
+    started_at = fields.DateTime()
+    started_by = fields.Function(lambda p: p.started_by.username)
+    ended_at = fields.DateTime(allow_none=True)
+    working_days = fields.Integer(allow_none=True, metadata={"description": "added to the due dates"})
+
+
+class PauseRequestSchema(Schema):
+    kind = fields.String(required=True, validate=validate.OneOf(
+        ("special_procedure", "hearing", "inspection", "expert_review")), metadata={
+        "description": "the special procedure (特别程序); 补正 pauses come from correction notices"})
+    reason = fields.String(required=True, validate=validate.Length(min=1, max=2000))
+
+
+class ExtensionSchema(Schema):
+    id = fields.Integer()
+    case_id = fields.Integer()
+    receipt_no = fields.Function(lambda e: e.case.receipt_no)
+    working_days = fields.Integer()
+    reason = fields.String()
+    status = fields.String(metadata={"enum": ["pending", "approved", "rejected"]})
+    requested_by = fields.Function(lambda e: e.requested_by.username)
+    requested_at = fields.DateTime()
+    decided_by = fields.Function(lambda e: e.decided_by.username if e.decided_by else None)
+    decided_at = fields.DateTime(allow_none=True)
+    decision_note = fields.String(allow_none=True)
+
+
+class ExtensionRequestSchema(Schema):
+    working_days = fields.Integer(required=True, strict=True, validate=validate.Range(min=1, max=60))
+    reason = fields.String(required=True, validate=validate.Length(min=1, max=2000))
+
+
+class ExtensionDecisionSchema(Schema):
+    class Meta:
+        unknown = EXCLUDE
+
+    note = fields.String(load_default="", validate=validate.Length(max=2000))
+
+
+class NoticeItemSchema(Schema):
+    material = fields.String(required=True, validate=validate.Length(min=1, max=2000))
+    problem = fields.String(required=True, validate=validate.Length(min=1, max=2000))
+
+
+class NoticeSchema(Schema):
+    id = fields.Integer()
+    case_id = fields.Integer()
+    kind = fields.String(metadata={"enum": ["correction", "rejection"]})
+    number = fields.String()
+    items = fields.Raw(metadata={"description": "correction: [{material, problem}]; rejection: [{legal_basis}]"})
+    reason = fields.String()
+    issued_by = fields.Function(lambda n: n.issued_by.username)
+    issued_at = fields.DateTime()
+    resolved_at = fields.DateTime(allow_none=True)
+
+
+class CorrectionRequestSchema(Schema):
+    items = fields.List(fields.Nested(NoticeItemSchema), required=True, validate=validate.Length(min=1, max=50))
+    note = fields.String(load_default="", validate=validate.Length(max=2000))
+
+
+class RejectRequestSchema(Schema):
+    reason = fields.String(required=True, validate=validate.Length(min=1, max=2000))
+    legal_basis = fields.String(load_default="", validate=validate.Length(max=2000))
+
+
+class WithdrawRequestSchema(Schema):
+    reason = fields.String(required=True, validate=validate.Length(min=1, max=2000))
+
+
+class CaseClockSchema(Schema):
+    """The clock section of a case: its pauses, extension requests and notices."""
+
+    pauses = fields.List(fields.Nested(PauseSchema))
+    extensions = fields.List(fields.Nested(ExtensionSchema))
+    notices = fields.List(fields.Nested(NoticeSchema))
+
+
+class NoteSchema(Schema):
+    id = fields.Integer()
+    kind = fields.String(metadata={"enum": ["comment", "urge", "reassign", "delegate"]})
+    body = fields.String()
+    author = fields.Function(lambda n: n.author.username)
+    to_user = fields.Function(lambda n: n.to_user.username if n.to_user else None)
+    at = fields.DateTime()
+
+
+class HandOverRequestSchema(Schema):
+    user_id = fields.Integer(required=True, strict=True)
+    note = fields.String(load_default="", validate=validate.Length(max=2000))
+
+
+class CommentRequestSchema(Schema):
+    body = fields.String(required=True, validate=validate.Length(min=1, max=2000))
+
+
+class UrgeRequestSchema(Schema):
+    class Meta:
+        unknown = EXCLUDE
+
+    message = fields.String(load_default="", validate=validate.Length(max=2000))
+
+
+class OverdueQuerySchema(Schema):
+    class Meta:
+        unknown = EXCLUDE
+
+    level = fields.String(load_default="all", validate=validate.OneOf(("all", "red", "yellow")))
+    page = fields.Integer(load_default=1, validate=validate.Range(min=1))
+    per_page = fields.Integer(load_default=50, validate=validate.Range(min=1, max=200))
+
+
+class OverdueItemSchema(CaseBriefSchema):
+    overdue_working_days = fields.Method("get_overdue", metadata={
+        "description": "working days past the promised due date (0 if not yet overdue)"})
+    tasks = fields.Function(lambda c: TaskSchema(many=True).dump(open_tasks(c)),
+                            metadata={"description": "open and claimed tasks: who holds the case now"})
+
+    def get_overdue(self, case):
+        return overdue_working_days(case)
+
+
+class OverduePageSchema(Schema):
+    items = fields.List(fields.Nested(OverdueItemSchema))
+    total = fields.Integer()
+    page = fields.Integer()
+    per_page = fields.Integer()
+    level = fields.String()

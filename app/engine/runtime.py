@@ -158,6 +158,14 @@ class Engine:
             raise self._run_error(exc) from None
         self._advance(workflow)
 
+    @staticmethod
+    def cancel(workflow: BpmnWorkflow) -> None:
+        """End the workflow where it stands (不予受理, 撤销申请): every waiting task is cancelled."""
+        try:
+            workflow.cancel()
+        except SpiffWorkflowException as exc:
+            raise Engine._run_error(exc) from None
+
     # -- timers --------------------------------------------------------------------------
     def fire_due_timers(self, workflow: BpmnWorkflow) -> list[str]:
         """Fire timers that are due now; return the names of the timer events that fired."""

@@ -3,11 +3,11 @@
 from .attachment import Attachment
 from .audit import AuditEvent
 from .calendar import CalendarOverride
-from .case import Case, ReceiptCounter
+from .case import Case, CaseExtension, CaseNotice, CasePause, ReceiptCounter
 from .draft import PendingDeployment, ProcessDraft
 from .org import ROLES, ApiToken, Department, Group, User, group_memberships
 from .process import DeploymentEvent, ProcessDefinition, ProcessFile, ProcessVersion
-from .task import HumanTask, TaskCandidate
+from .task import HumanTask, TaskCandidate, TaskNote
 
 __all__ = [
     "ROLES",
@@ -16,6 +16,9 @@ __all__ = [
     "AuditEvent",
     "CalendarOverride",
     "Case",
+    "CaseExtension",
+    "CaseNotice",
+    "CasePause",
     "Department",
     "DeploymentEvent",
     "Group",
@@ -27,6 +30,7 @@ __all__ = [
     "ProcessVersion",
     "ReceiptCounter",
     "TaskCandidate",
+    "TaskNote",
     "User",
     "group_memberships",
 ]

@@ -12,7 +12,7 @@ from .org import User
 from .process import ProcessVersion
 from .types import JSONType, UTCDateTime, utcnow
 
-CASE_STATUSES = ("active", "completed", "terminated")
+CASE_STATUSES = ("active", "completed", "terminated", "rejected", "withdrawn")
 
 
 class Case(db.Model):
@@ -23,6 +23,7 @@ class Case(db.Model):
         Index("ix_cases_started_by_started_at", "started_by_id", "started_at"),
         Index("ix_cases_status_started_at", "status", "started_at"),
         Index("ix_cases_next_timer_at", "next_timer_at"),
+        Index("ix_cases_status_due_at", "status", "due_at"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -49,11 +50,82 @@ class Case(db.Model):
     # in working days from started_at when the version declares them; None otherwise.
     due_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     statutory_due_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # Whether counting touched a year whose holiday schedule was not published yet (brief §6.3).
+    due_provisional: Mapped[bool] = mapped_column(default=False)
+    # The case clock (app/services/clock.py): when it was stopped (None = running), the working
+    # days of finished pauses and of approved extensions; the due dates include both.
+    paused_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    paused_working_days: Mapped[int] = mapped_column(default=0)
+    extension_working_days: Mapped[int] = mapped_column(default=0)
+    # The last warning level the timer worker announced (none/yellow/red), so each is audited once.
+    warning_level: Mapped[str] = mapped_column(String(8), default="none")
 
     process_version: Mapped[ProcessVersion] = relationship(lazy="joined", innerjoin=True)
     started_by: Mapped[User] = relationship()
 
     __mapper_args__ = {"version_id_col": lock_version}
+
+
+class CasePause(db.Model):
+    """One stop of the case clock: a special procedure (特别程序) or a wait for materials (补正)."""
+
+    __tablename__ = "case_pauses"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id", ondelete="CASCADE"), index=True)
+    kind: Mapped[str] = mapped_column(String(32))
+    reason: Mapped[str] = mapped_column(Text)
+    started_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    started_by_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    ended_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    ended_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    # Working days the pause added to the due dates (set when the clock runs again).
+    working_days: Mapped[int | None]
+
+    started_by: Mapped[User] = relationship(foreign_keys=[started_by_id])
+    ended_by: Mapped[User | None] = relationship(foreign_keys=[ended_by_id])
+
+
+class CaseExtension(db.Model):
+    """A request to extend a case's time limits by N working days (延期), decided by a section chief."""
+
+    __tablename__ = "case_extensions"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id", ondelete="CASCADE"), index=True)
+    working_days: Mapped[int]
+    reason: Mapped[str] = mapped_column(Text)
+    status: Mapped[str] = mapped_column(String(16), default="pending")  # pending/approved/rejected
+    requested_by_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    requested_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    decided_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    decided_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    decision_note: Mapped[str | None] = mapped_column(Text)
+
+    case: Mapped[Case] = relationship()
+    requested_by: Mapped[User] = relationship(foreign_keys=[requested_by_id])
+    decided_by: Mapped[User | None] = relationship(foreign_keys=[decided_by_id])
+
+
+class CaseNotice(db.Model):
+    """A written notice to the applicant: 补正 (all missing materials at once) or 不予受理."""
+
+    __tablename__ = "case_notices"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id", ondelete="CASCADE"), index=True)
+    kind: Mapped[str] = mapped_column(String(32))  # correction / rejection
+    number: Mapped[str] = mapped_column(String(40), unique=True)
+    # correction: [{"material": ..., "problem": ...}]; rejection: [] (the reason says why)
+    items: Mapped[list] = mapped_column(JSONType, default=list)
+    reason: Mapped[str] = mapped_column(Text, default="")
+    issued_by_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    issued_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    pause_id: Mapped[int | None] = mapped_column(ForeignKey("case_pauses.id"))
+    resolved_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    resolved_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+
+    issued_by: Mapped[User] = relationship(foreign_keys=[issued_by_id])
 
 
 class ReceiptCounter(db.Model):

@@ -25,6 +25,7 @@ class HumanTask(db.Model):
         Index("ix_human_tasks_assignee_state", "assignee_id", "state", "created_at"),
         Index("ix_human_tasks_completed_by", "completed_by_id", "completed_at"),
         Index("ix_human_tasks_candidate_user_state", "candidate_user_id", "state"),
+        Index("ix_human_tasks_state_due_at", "state", "due_at"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -46,6 +47,8 @@ class HumanTask(db.Model):
     completed_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
     # End of the task's own promised period (its ``promisedDays`` property), counted from created_at.
     due_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # The last warning level the timer worker announced for this task (none/yellow/red).
+    warning_level: Mapped[str] = mapped_column(String(8), default="none")
     submitted_data: Mapped[dict | None] = mapped_column(JSONType)
     # What the holder typed but did not submit yet ("save draft"); cleared on completion.
     draft_data: Mapped[dict | None] = mapped_column(JSONType)
@@ -59,6 +62,25 @@ class HumanTask(db.Model):
     def group(self) -> str | None:
         """The first candidate group's code."""
         return self.group_codes[0] if self.group_codes else None
+
+
+class TaskNote(db.Model):
+    """Something said about a task: a comment, a supervisor's reminder (催办) or a hand-over note."""
+
+    __tablename__ = "task_notes"
+    __table_args__ = (Index("ix_task_notes_task_at", "task_id", "at"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    task_id: Mapped[int] = mapped_column(ForeignKey("human_tasks.id", ondelete="CASCADE"))
+    kind: Mapped[str] = mapped_column(String(16))  # comment / urge / reassign / delegate
+    body: Mapped[str] = mapped_column(Text, default="")
+    author_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    # reassign/delegate: who the task went to
+    to_user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    author: Mapped[User] = relationship(foreign_keys=[author_id], lazy="joined")
+    to_user: Mapped[User | None] = relationship(foreign_keys=[to_user_id])
 
 
 class TaskCandidate(db.Model):

@@ -132,6 +132,14 @@ def get_case(user: User, case_id: int) -> Case:
     return case
 
 
+def lock_visible_case(user: User, case_id: int) -> Case:
+    """Lock a case the user may see for a transition (NotFound otherwise, as ``get_case``)."""
+    case = lock_case(case_id)
+    if not permissions.may_see_case(user, case, _group_ids_with_tasks(case.id)):
+        raise NotFound("No such case.")
+    return case
+
+
 def open_tasks(case: Case) -> list[HumanTask]:
     """Return the case's open and claimed tasks, oldest first."""
     return list(db.session.scalars(

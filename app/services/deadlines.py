@@ -8,8 +8,8 @@
 - ``warning`` is never stored: ``red`` when the due time has passed and the case/task is not
   finished, ``yellow`` when at most ``WARNING_WORKING_DAYS`` working days remain (the due day
   itself counts as remaining), otherwise ``none`` (also without a due date).
-- ``paused`` is always False for now: clock pauses (特别程序, 补正) come in a later slice and
-  will shift the due dates by the paused working time.
+- ``paused``: the case clock is stopped (特别程序, 补正; see ``case_clock``); a paused case
+  shows no warning, and its due dates move by the paused working days when it runs again.
 """
 
 from __future__ import annotations
@@ -41,10 +41,17 @@ def due_after(start: datetime, days: int | None) -> datetime | None:
 
 
 def set_case_due_dates(case: Case, time_limits: dict | None) -> None:
-    """Set ``due_at``/``statutory_due_at`` of a case from its version's time limits."""
+    """Set ``due_at``/``statutory_due_at`` (and ``due_provisional``) of a new case."""
     limits = time_limits or {}
-    case.due_at = due_after(case.started_at, limits.get("promised_days"))
-    case.statutory_due_at = due_after(case.started_at, limits.get("statutory_days"))
+    provisional = False
+    for field, key in (("due_at", "promised_days"), ("statutory_due_at", "statutory_days")):
+        days = limits.get(key)
+        due = None
+        if days is not None:
+            due, tentative = calendar.add_working_days(case.started_at, int(days))
+            provisional = provisional or tentative
+        setattr(case, field, due)
+    case.due_provisional = provisional
 
 
 def warning(due_at: datetime | None, finished: bool = False, now: datetime | None = None,
@@ -63,15 +70,15 @@ def warning(due_at: datetime | None, finished: bool = False, now: datetime | Non
 
 
 def case_warning(case: Case, now: datetime | None = None) -> str:
-    """The warning of a case's promised time limit (a finished case has none)."""
-    return warning(case.due_at, case.status != "active", now)
+    """The warning of a case's promised time limit (none when finished or paused)."""
+    return warning(case.due_at, case.status != "active" or case.paused_at is not None, now)
 
 
 def task_warning(task: HumanTask, now: datetime | None = None) -> str:
-    """The warning of a task's own due time (a completed or cancelled task has none)."""
-    return warning(task.due_at, task.state in FINISHED_TASK_STATES, now)
+    """The warning of a task's own due time (none when finished or its case clock is stopped)."""
+    return warning(task.due_at, task.state in FINISHED_TASK_STATES or task.case.paused_at is not None, now)
 
 
 def case_paused(case: Case) -> bool:
-    """Whether the case clock is paused; pauses (特别程序/补正) are not implemented yet."""
-    return False
+    """Whether the case clock is stopped (特别程序, 补正)."""
+    return case.paused_at is not None

@@ -23,7 +23,7 @@ from . import forms, permissions, progress
 from .runtime import compiled
 
 DESIGNERS = permissions.DEPLOY
-FINISHED = ("completed", "terminated")
+FINISHED = ("completed", "terminated", "rejected", "withdrawn")
 MEDIA_TYPES = {"bpmn": "application/xml", "dmn": "application/xml", "form": "application/json"}
 
 

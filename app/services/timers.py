@@ -1,18 +1,34 @@
-"""Fire due BPMN timers, one case per transaction, safe with several workers."""
+"""The timer worker's work: fire due BPMN timers and announce time-limit warnings.
+
+Several workers may run at once. Each picks the next due case with ``SELECT … FOR UPDATE
+SKIP LOCKED`` on PostgreSQL (a case another worker is firing is skipped, not waited for);
+on SQLite the lock clause is a no-op and one worker is the supported set-up. Either way a
+timer fires once: the case row is locked (PostgreSQL) and versioned (``lock_version``), and
+``fire_case_timers`` re-checks ``next_timer_at`` after locking.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from datetime import datetime
 
-from sqlalchemy import select
+from sqlalchemy import and_, or_, select
 
 from ..engine import WorkflowRunError
 from ..extensions import db
-from ..models import Case
+from ..models import Case, HumanTask
 from ..models.types import utcnow
-from . import audit
+from . import audit, calendar, deadlines
 from .cases import load_workflow, lock_case, save_workflow
 from .runtime import engine
+
+
+class TimerFailed(Exception):
+    """Firing the timers of ``case_id`` failed unexpectedly (the worker skips the case this pass)."""
+
+    def __init__(self, case_id: int, cause: Exception):
+        super().__init__(f"case {case_id}: {type(cause).__name__}: {cause}")
+        self.case_id = case_id
 
 
 def due_case_ids(now: datetime | None = None, limit: int = 100) -> list[int]:
@@ -46,3 +62,65 @@ def fire_case_timers(case_id: int, now: datetime | None = None) -> list[str]:
         audit.record(case, "timer_fired", None, data={"timer": name})
     save_workflow(case, workflow, None)
     return fired
+
+
+def fire_next_due(now: datetime | None = None, exclude: Collection[int] = ()) -> tuple[int | None, list[str]]:
+    """Take the earliest due case no other worker holds and fire its timers (one transaction).
+
+    Returns ``(case id, timer names)``, or ``(None, [])`` when nothing is due.
+    """
+    now = now or utcnow()
+    query = (select(Case.id).where(Case.status == "active", Case.next_timer_at <= now)
+             .order_by(Case.next_timer_at, Case.id).limit(1).with_for_update(skip_locked=True))
+    if exclude:
+        query = query.where(Case.id.not_in(list(exclude)))
+    case_id = db.session.scalar(query)
+    if case_id is None:
+        return None, []
+    try:
+        return case_id, fire_case_timers(case_id, now)
+    except Exception as exc:
+        raise TimerFailed(case_id, exc) from exc
+
+
+def announce_warnings(now: datetime | None = None, limit: int = 500) -> list[tuple[str, int, str]]:
+    """Record each rise of a case's or task's warning (yellow, red) once, as an audit event.
+
+    Returns ``(kind, id, level)`` for each announcement. Rows another worker holds are
+    skipped; what is left is picked up by the next pass.
+    """
+    now = now or utcnow()
+    threshold = deadlines.warning_working_days()
+    # Prefilter in SQL (one working day beyond the yellow horizon), decide exactly in Python.
+    horizon = calendar.add_working_days(now, threshold + 1)[0]
+    announced = []
+    rank = deadlines.WARNINGS.index
+
+    cases = db.session.scalars(
+        select(Case).where(Case.status == "active", Case.paused_at.is_(None), Case.due_at.is_not(None),
+                           or_(and_(Case.due_at < now, Case.warning_level != "red"),
+                               and_(Case.due_at <= horizon, Case.warning_level == "none")))
+        .order_by(Case.due_at).limit(limit).with_for_update(skip_locked=True, of=Case)).all()
+    for case in cases:
+        level = deadlines.case_warning(case, now)
+        if rank(level) > rank(case.warning_level or "none"):
+            case.warning_level = level
+            audit.record(case, "deadline_warning", None,
+                         data={"level": level, "due_at": case.due_at.isoformat()})
+            announced.append(("case", case.id, level))
+
+    tasks = db.session.scalars(
+        select(HumanTask).join(Case, HumanTask.case_id == Case.id)
+        .where(HumanTask.state.in_(("open", "claimed")), HumanTask.due_at.is_not(None), Case.paused_at.is_(None),
+               or_(and_(HumanTask.due_at < now, HumanTask.warning_level != "red"),
+                   and_(HumanTask.due_at <= horizon, HumanTask.warning_level == "none")))
+        .order_by(HumanTask.due_at).limit(limit).with_for_update(skip_locked=True, of=HumanTask)).all()
+    for task in tasks:
+        level = deadlines.task_warning(task, now)
+        if rank(level) > rank(task.warning_level or "none"):
+            task.warning_level = level
+            audit.record(task.case, "task_deadline_warning", None, task,
+                         data={"level": level, "due_at": task.due_at.isoformat(), "groups": task.group_codes})
+            announced.append(("task", task.id, level))
+    db.session.flush()
+    return announced

@@ -49,4 +49,7 @@ def init_web(app) -> None:
     from . import migration as migration_views
 
     app.register_blueprint(migration_views.bp)
+    from . import moves as move_views
+
+    app.register_blueprint(move_views.bp)
     filters.init_filters(app)

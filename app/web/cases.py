@@ -7,7 +7,7 @@ from flask_login import current_user, login_required
 
 from ..services import attachments, cases, processes, progress, queries
 from ..services.privacy import mask_id_number
-from . import formrender
+from . import formrender, moves
 from .labels import EVENT_LABELS, STATUS_LABELS
 
 bp = Blueprint("web_cases", __name__)
@@ -53,7 +53,8 @@ def case(case_id: int):
     return render_template(
         "web/case.html", case=found, open_tasks=cases.open_tasks(found), data_rows=rows,
         attachments=attachments.list_for_case(found), history=cases.history(found),
-        progress=progress.progress(found), status_labels=STATUS_LABELS, event_labels=EVENT_LABELS)
+        progress=progress.progress(found), status_labels=STATUS_LABELS, event_labels=EVENT_LABELS,
+        clock=moves.case_clock_context(_user(), found))
 
 
 @bp.get("/cases/<int:case_id>/diagram.bpmn")

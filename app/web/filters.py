@@ -13,6 +13,7 @@ from ..models.types import utcnow
 from ..services import deadlines
 from ..services.designer import DESIGNERS
 from ..services.privacy import mask_id_number, mask_phone
+from ..services.supervision import WATCHERS
 
 
 def localtime(value: datetime | None, fmt: str = "yyyy-MM-dd HH:mm") -> str:
@@ -63,6 +64,8 @@ def nav_items() -> list[tuple[str, str]]:
     if current_user.is_authenticated and current_user.has_role("clerk"):
         items.append(("web_new_case.new_case", _("New case")))
     items.append(("web_cases.search", _("Case search")))
+    if current_user.is_authenticated and current_user.has_role(*WATCHERS):
+        items.append(("web_moves.overdue", _("Overdue")))
     if current_user.is_authenticated and current_user.has_role(*DESIGNERS):
         items.append(("web_designer.library", _("Process library")))
     return [(endpoint, label) for endpoint, label in items if endpoint in current_app.view_functions]

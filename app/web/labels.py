@@ -6,6 +6,8 @@ STATUS_LABELS = {
     "active": _l("In progress"),
     "completed": _l("Completed"),
     "terminated": _l("Terminated"),
+    "rejected": _l("Not accepted"),
+    "withdrawn": _l("Withdrawn by the applicant"),
 }
 STATE_LABELS = {
     "open": _l("Waiting to be claimed"),
@@ -26,4 +28,18 @@ EVENT_LABELS = {
     "attachment_added": _l("Attachment added"),
     "draft_saved": _l("Draft saved"),
     "case_migrated": _l("Moved to a new version"),
+    "clock_paused": _l("Clock stopped"),
+    "clock_resumed": _l("Clock restarted"),
+    "extension_requested": _l("Extension requested"),
+    "extension_approved": _l("Extension approved"),
+    "extension_rejected": _l("Extension rejected"),
+    "correction_notice_issued": _l("Correction notice issued"),
+    "correction_received": _l("Materials received"),
+    "case_rejected": _l("Application not accepted"),
+    "case_withdrawn": _l("Application withdrawn"),
+    "deadline_warning": _l("Time-limit warning"),
+    "task_deadline_warning": _l("Task time-limit warning"),
+    "task_reassigned": _l("Task reassigned"),
+    "task_delegated": _l("Task handed over"),
+    "task_urged": _l("Reminder sent"),
 }

@@ -10,7 +10,7 @@ from .. import transaction
 from ..errors import InvalidInput
 from ..models import HumanTask, User
 from ..services import attachments, cases, drafts, permissions, processes, progress, tasks
-from . import formrender
+from . import formrender, moves
 from .labels import EVENT_LABELS, STATE_LABELS, STATUS_LABELS
 
 bp = Blueprint("web_tasks", __name__)
@@ -39,7 +39,8 @@ def _render(task: HumanTask, user: User, values=None, errors=None, status: int =
         form_errors=other, has_data=drafts.shown_data(task) is not None or errors is not None, actions=actions,
         data_rows=formrender.data_rows(case.data, processes.version_forms(case.process_version)),
         attachments=attachments.list_for_case(case), history=cases.history(case), progress=progress.progress(case),
-        status_labels=STATUS_LABELS, state_labels=STATE_LABELS, event_labels=EVENT_LABELS)
+        status_labels=STATUS_LABELS, state_labels=STATE_LABELS, event_labels=EVENT_LABELS,
+        moves=moves.task_moves_context(user, task))
     return page, status
 
 

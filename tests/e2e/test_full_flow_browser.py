@@ -137,7 +137,6 @@ def required_field_is_reported(page, case_id: int) -> None:
 def test_newborn_case_from_intake_to_handover(new_page, api, make_user):
     """The whole newborn bundle through the workbench, every step by a person in a browser."""
     assert api.deploy(*NEWBORN).status_code == 201
-    make_user("health2", ["reviewer"], ["health"])
 
     # The comprehensive window: the language switch, then 综窗受理 from the navigation.
     window = new_page()

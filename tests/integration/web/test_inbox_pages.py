@@ -254,7 +254,6 @@ def test_claim_ignores_an_unsafe_next(loop, login, target):
 
 def test_htmx_claim_of_a_task_someone_else_took_shows_the_message(loop, login, make_user):
     """Two reviewers of one group: the second claimer gets a row saying someone else has it (status 200)."""
-    make_user("health2", ["reviewer"], ["health"])
     start_loop(loop)
     first, second = login("health1"), login("health2")
     task_id = task_ids(second.html("/"))[0]  # health2's page, soon stale
@@ -269,7 +268,6 @@ def test_htmx_claim_of_a_task_someone_else_took_shows_the_message(loop, login, m
 
 def test_plain_claim_of_a_taken_task_flashes_the_message(loop, login, make_user):
     """Without htmx the conflict is a flash message on the page the user came from."""
-    make_user("health2", ["reviewer"], ["health"])
     start_loop(loop)
     first, second = login("health1"), login("health2")
     task_id = task_ids(second.html("/"))[0]

@@ -68,18 +68,23 @@ def test_utc_now_is_read_in_china_time():
 
 def test_case_and_task_warnings_follow_their_state():
     late = at(date(2026, 1, 1))
-    active = SimpleNamespace(due_at=DUE, status="active")
+    active = SimpleNamespace(due_at=DUE, status="active", paused_at=None)
     assert deadlines.case_warning(active, now=late) == "red"
-    assert deadlines.case_warning(SimpleNamespace(due_at=DUE, status="completed"), now=late) == "none"
-    assert deadlines.case_warning(SimpleNamespace(due_at=DUE, status="terminated"), now=late) == "none"
+    for status in ("completed", "terminated", "rejected", "withdrawn"):
+        assert deadlines.case_warning(SimpleNamespace(due_at=DUE, status=status, paused_at=None), now=late) == "none"
     for state, expected in [("open", "red"), ("claimed", "red"), ("completed", "none"), ("cancelled", "none")]:
-        assert deadlines.task_warning(SimpleNamespace(due_at=DUE, state=state), now=late) == expected
+        assert deadlines.task_warning(SimpleNamespace(due_at=DUE, state=state, case=active), now=late) == expected
     assert deadlines.case_paused(active) is False
+    # A stopped clock shows no warning, on the case and on its tasks.
+    paused = SimpleNamespace(due_at=DUE, status="active", paused_at=DUE)
+    assert deadlines.case_paused(paused) is True
+    assert deadlines.case_warning(paused, now=late) == "none"
+    assert deadlines.task_warning(SimpleNamespace(due_at=DUE, state="open", case=paused), now=late) == "none"
 
 
 def test_due_dates_come_from_the_calendar():
     started = at(date(2025, 9, 30))
-    case = SimpleNamespace(started_at=started, due_at=None, statutory_due_at=None)
+    case = SimpleNamespace(started_at=started, due_at=None, statutory_due_at=None, due_provisional=None)
     deadlines.set_case_due_dates(case, {"promised_days": 5, "statutory_days": 20})
     assert case.due_at == DUE == calendar.add_working_days(started, 5)[0]
     assert case.statutory_due_at == end_of(date(2025, 11, 4))

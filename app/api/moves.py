@@ -1,0 +1,189 @@
+"""The case clock (pauses, extensions), window moves (补正, 不予受理, 撤销) and task moves
+(转办, 委派, comments, 催办), beside claim and complete. One transaction per call."""
+
+from __future__ import annotations
+
+from flask_login import current_user
+from flask_smorest import Blueprint
+
+from .. import transaction
+from ..services import case_clock, case_moves, supervision, task_moves, tasks
+from ..services.cases import get_case
+from . import requires
+from .schemas import (
+    CaseClockSchema,
+    CaseSchema,
+    CommentRequestSchema,
+    CorrectionRequestSchema,
+    ExtensionDecisionSchema,
+    ExtensionRequestSchema,
+    ExtensionSchema,
+    HandOverRequestSchema,
+    NoteSchema,
+    NoticeSchema,
+    OverduePageSchema,
+    OverdueQuerySchema,
+    PauseRequestSchema,
+    RejectRequestSchema,
+    TaskSchema,
+    UrgeRequestSchema,
+    WithdrawRequestSchema,
+)
+
+blp = Blueprint("moves", __name__, description="Case clock, window moves (补正, 不予受理, 撤销) and task moves "
+                                              "(转办, 委派, 催办, comments)")
+
+
+def _user():
+    return current_user._get_current_object()
+
+
+# -- the case clock ----------------------------------------------------------------------------
+
+
+@blp.route("/cases/<int:case_id>/clock", methods=["GET"])
+@blp.response(200, CaseClockSchema)
+def case_clock_view(case_id):
+    """The case's clock stops, extension requests and notices."""
+    case = get_case(_user(), case_id)
+    return {"pauses": case_clock.pauses(case), "extensions": case_clock.extensions(case),
+            "notices": case_moves.notices(case)}
+
+
+@blp.route("/cases/<int:case_id>/pause", methods=["POST"])
+@blp.arguments(PauseRequestSchema)
+@blp.response(200, CaseSchema)
+def pause_case(body, case_id):
+    """Stop the case clock for a special procedure (特别程序) with a reason (people handling the case)."""
+    return transaction.run(case_clock.pause_case, _user(), case_id, body["kind"], body["reason"])
+
+
+@blp.route("/cases/<int:case_id>/resume", methods=["POST"])
+@blp.response(200, CaseSchema)
+def resume_case(case_id):
+    """Restart the clock; the due dates move by the working days it was stopped."""
+    return transaction.run(case_clock.resume_case, _user(), case_id)
+
+
+@blp.route("/cases/<int:case_id>/extensions", methods=["POST"])
+@blp.arguments(ExtensionRequestSchema)
+@blp.response(201, ExtensionSchema)
+def request_extension(body, case_id):
+    """Ask a section chief to extend the time limits by N working days (延期)."""
+    return transaction.run(case_clock.request_case_extension, _user(), case_id, body["working_days"],
+                           body["reason"])
+
+
+@blp.route("/extensions", methods=["GET"])
+@blp.response(200, ExtensionSchema(many=True))
+def pending_extensions():
+    """Extension requests waiting for your decision (section chiefs of the case's groups; admins)."""
+    return case_clock.pending_extensions(_user())
+
+
+@blp.route("/extensions/<int:extension_id>/approve", methods=["POST"])
+@blp.arguments(ExtensionDecisionSchema)
+@blp.response(200, ExtensionSchema)
+def approve_extension(body, extension_id):
+    """Approve an extension: the case's due dates move by its working days."""
+    return transaction.run(case_clock.decide, _user(), extension_id, True, body["note"])
+
+
+@blp.route("/extensions/<int:extension_id>/reject", methods=["POST"])
+@blp.arguments(ExtensionDecisionSchema)
+@blp.response(200, ExtensionSchema)
+def reject_extension(body, extension_id):
+    """Reject an extension request."""
+    return transaction.run(case_clock.decide, _user(), extension_id, False, body["note"])
+
+
+# -- window moves ------------------------------------------------------------------------------
+
+
+@blp.route("/cases/<int:case_id>/correction-notices", methods=["POST"])
+@blp.arguments(CorrectionRequestSchema)
+@blp.response(201, NoticeSchema)
+def issue_correction(body, case_id):
+    """补正/一次性告知: list every missing or defective material at once; the clock stops."""
+    return transaction.run(case_moves.issue_correction, _user(), case_id, body["items"], body["note"])
+
+
+@blp.route("/notices/<int:notice_id>/received", methods=["POST"])
+@blp.response(200, NoticeSchema)
+def materials_received(notice_id):
+    """The applicant's materials for a correction notice arrived; the clock runs again."""
+    return transaction.run(case_moves.materials_received, _user(), notice_id)
+
+
+@blp.route("/cases/<int:case_id>/reject", methods=["POST"])
+@blp.arguments(RejectRequestSchema)
+@blp.response(200, NoticeSchema)
+@requires(*case_moves.WINDOW_ROLES)
+def reject_case(body, case_id):
+    """不予受理: refuse the application with a reason; the case ends and a notice is issued."""
+    return transaction.run(case_moves.reject, _user(), case_id, body["reason"], body["legal_basis"])
+
+
+@blp.route("/cases/<int:case_id>/withdraw", methods=["POST"])
+@blp.arguments(WithdrawRequestSchema)
+@blp.response(200, CaseSchema)
+@requires(*case_moves.WINDOW_ROLES)
+def withdraw_case(body, case_id):
+    """撤销申请: record that the applicant withdrew; the case ends."""
+    return transaction.run(case_moves.withdraw, _user(), case_id, body["reason"])
+
+
+# -- task moves --------------------------------------------------------------------------------
+
+
+@blp.route("/tasks/<int:task_id>/reassign", methods=["POST"])
+@blp.arguments(HandOverRequestSchema)
+@blp.response(200, TaskSchema)
+@requires("section_chief", "admin")
+def reassign_task(body, task_id):
+    """转办: a section chief gives the task to another member of its groups (claimed for them)."""
+    return transaction.run(task_moves.reassign, _user(), task_id, body["user_id"], body["note"])
+
+
+@blp.route("/tasks/<int:task_id>/delegate", methods=["POST"])
+@blp.arguments(HandOverRequestSchema)
+@blp.response(200, TaskSchema)
+def delegate_task(body, task_id):
+    """委派: the holder hands the task to a colleague with a note."""
+    return transaction.run(task_moves.delegate, _user(), task_id, body["user_id"], body["note"])
+
+
+@blp.route("/tasks/<int:task_id>/notes", methods=["GET"])
+@blp.response(200, NoteSchema(many=True))
+def task_notes(task_id):
+    """Comments, reminders and hand-over notes of a task, oldest first."""
+    return task_moves.notes(tasks.get_task(_user(), task_id))
+
+
+@blp.route("/tasks/<int:task_id>/comments", methods=["POST"])
+@blp.arguments(CommentRequestSchema)
+@blp.response(201, NoteSchema)
+def comment_task(body, task_id):
+    """Comment on a task (anyone who may see it)."""
+    return transaction.run(task_moves.comment, _user(), task_id, body["body"])
+
+
+@blp.route("/tasks/<int:task_id>/urge", methods=["POST"])
+@blp.arguments(UrgeRequestSchema)
+@blp.response(201, NoteSchema)
+@requires("supervisor", "admin")
+def urge_task(body, task_id):
+    """催办: remind the holder or group of a live task (supervisors)."""
+    return transaction.run(task_moves.urge, _user(), task_id, body["message"])
+
+
+# -- supervision -------------------------------------------------------------------------------
+
+
+@blp.route("/supervision/overdue", methods=["GET"])
+@blp.arguments(OverdueQuerySchema, location="query")
+@blp.response(200, OverduePageSchema)
+@requires(*supervision.WATCHERS)
+def overdue_cases(query):
+    """Running cases past (red) or near (yellow) their promised due date, most urgent first."""
+    return supervision.overdue(_user(), query["level"], query["page"], query["per_page"])

@@ -1,0 +1,123 @@
+"""The case clock panel, printable notices, task notes and the overdue page (Flask test client)."""
+
+from __future__ import annotations
+
+import re
+from datetime import datetime
+from zoneinfo import ZoneInfo
+
+import pytest
+
+from support import DATA
+
+SH = ZoneInfo("Asia/Shanghai")
+
+
+@pytest.fixture()
+def case_id(api, clock):
+    clock.set_time(datetime(2026, 11, 23, 10, 0, tzinfo=SH))
+    assert api.deploy(DATA / "moves" / "moves.bpmn").status_code == 201
+    return api.start("moves").get_json()["id"]
+
+
+def _text(html: str) -> str:
+    return re.sub(r"\s+", " ", re.sub(r"<[^>]+>", " ", html))
+
+
+def test_correction_notice_from_the_case_page_prints_every_item(session_for, case_id):
+    window = session_for("window1")
+    page = window.html(f"/cases/{case_id}")
+    assert 'id="correction-form"' in page and 'id="reject-form"' in page
+    r = window.post(f"/cases/{case_id}/notices", {
+        "action": "correction", "material": ["出生医学证明", "户口簿", ""], "problem": ["缺少复印件", "照片页不清晰", ""],
+        "note": "请于五个工作日内补齐"})
+    assert r.status_code == 200
+    page = r.get_data(as_text=True)
+    assert "Correction notice issued" in page
+    assert 'data-paused="true"' in page
+    link = re.search(r'href="(/notices/\d+)" id="notice-\d+"', page).group(1)
+    notice = window.html(link)
+    assert "Notice to supplement materials" in notice
+    text = _text(notice)
+    assert "出生医学证明 缺少复印件" in text and "户口簿 照片页不清晰" in text
+    assert "请于五个工作日内补齐" in text and "王小明" in text
+    assert 'id="print"' in notice
+
+    # Chinese: the notice's title is the one applicants know.
+    assert "补正材料通知书" in session_for("window2", "zh_CN").html(link)
+
+    r = window.post(link + "/received")
+    page = r.get_data(as_text=True)
+    assert "Materials recorded" in page and 'data-paused="false"' in page
+
+
+def test_a_refused_move_says_why_on_the_page(session_for, case_id):
+    window = session_for("window1")
+    r = window.post(f"/cases/{case_id}/notices", {"action": "correction", "material": [""], "problem": [""]})
+    assert r.status_code == 200
+    assert "List at least one material" in r.get_data(as_text=True)
+    r = window.post(f"/cases/{case_id}/clock", {"action": "resume"})
+    assert "The clock of this case is running" in r.get_data(as_text=True)
+
+
+def test_refusal_from_the_case_page(session_for, case_id):
+    window = session_for("window1")
+    r = window.post(f"/cases/{case_id}/notices", {"action": "reject", "reason": "不属于本机关职权范围",
+                                                   "legal_basis": "《行政许可法》第三十二条"})
+    page = r.get_data(as_text=True)
+    assert 'id="case-status">Not accepted' in page
+    link = re.search(r'href="(/notices/\d+)"', page).group(1)
+    text = _text(window.html(link))
+    assert "Notice of non-acceptance" in text and "不属于本机关职权范围" in text and "第三十二条" in text
+    assert 'id="reject-form"' not in page  # a closed case offers no moves
+
+
+def test_pause_extension_and_approval_on_the_case_page(session_for, case_id):
+    window = session_for("window1")
+    window.post(f"/cases/{case_id}/clock", {"action": "pause", "kind": "inspection", "reason": "现场核查"})
+    page = window.html(f"/cases/{case_id}")
+    assert 'data-paused="true"' in page and "Site inspection: 现场核查" in _text(page)
+    window.post(f"/cases/{case_id}/clock", {"action": "resume"})
+    r = window.post(f"/cases/{case_id}/clock", {"action": "extend", "working_days": "3", "reason": "材料复杂"})
+    assert "sent to the section chief" in r.get_data(as_text=True)
+    assert 'id="approve-extension-' not in r.get_data(as_text=True)  # not for the requester
+
+    chief = session_for("chief1")
+    page = chief.html(f"/cases/{case_id}")
+    ext_id = re.search(r'id="approve-extension-(\d+)"', page).group(1)
+    r = chief.post(f"/extensions/{ext_id}/decide", {"decision": "approve", "note": "同意"})
+    page = r.get_data(as_text=True)
+    assert "Extension approved" in page and 'data-status="approved"' in page
+
+
+def test_task_notes_reminders_and_hand_over(session_for, api, case_id):
+    task = api.find_task("window1", "formal_check", case_id)
+    window = session_for("window1")
+    window.post(f"/tasks/{task['id']}", {"action": "claim"})
+    page = window.html(f"/tasks/{task['id']}")
+    assert 'id="delegate-form"' in page and 'id="reassign-form"' not in page and 'id="urge-form"' not in page
+    session_for("supervisor").post(f"/tasks/{task['id']}/moves", {"action": "urge", "message": "请今日办结"})
+    r = window.post(f"/tasks/{task['id']}/moves", {"action": "comment", "body": "已电话联系申请人"})
+    page = r.get_data(as_text=True)
+    assert 'data-kind="urge"' in page and "请今日办结" in page and "已电话联系申请人" in page
+
+    window2_id = re.search(r'<option value="(\d+)">综窗受理员二', page).group(1)
+    r = window.post(f"/tasks/{task['id']}/moves", {"action": "delegate", "user_id": window2_id, "note": "请协办"})
+    assert "The task was handed over" in r.get_data(as_text=True)
+    page = session_for("window2").html(f"/tasks/{task['id']}")
+    assert 'id="submit"' in page  # window2 now holds it
+
+    chief = session_for("chief1")
+    assert 'id="reassign-form"' in chief.html(f"/tasks/{task['id']}")
+
+
+def test_overdue_page_for_supervisors(session_for, case_id, clock):
+    assert session_for("window1").get("/supervision/overdue").status_code == 403
+    supervisor = session_for("supervisor")
+    assert 'href="/supervision/overdue"' in supervisor.html("/")
+    assert 'id="overdue-empty"' in supervisor.html("/supervision/overdue")
+    clock.set_time(datetime(2026, 12, 2, 9, 0, tzinfo=SH))
+    page = supervisor.html("/supervision/overdue?level=red")
+    row = re.search(r'<tr data-warning="red">(.*?)</tr>', page, re.S).group(1)
+    assert "联办测试" in row and "Overdue" in row and "形式审查" in row
+    assert 'id="overdue-empty"' in supervisor.html("/supervision/overdue?level=yellow")
