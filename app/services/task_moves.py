@@ -47,7 +47,9 @@ def _target(task: HumanTask, user_id) -> User:
 
 
 def _lock_live(task: HumanTask) -> None:
-    db.session.refresh(task, with_for_update=True)
+    # Fresh state under a row lock (of the task only: its eager joins are outer joins).
+    db.session.execute(select(HumanTask).where(HumanTask.id == task.id).with_for_update(of=HumanTask)
+                       .execution_options(populate_existing=True))
     if task.state not in LIVE:
         raise Conflict(_("The task is %(state)s.", state=task.state), error="task_not_open")
 

@@ -29,8 +29,8 @@ def test_correction_notice_from_the_case_page_prints_every_item(session_for, cas
     page = window.html(f"/cases/{case_id}")
     assert 'id="correction-form"' in page and 'id="reject-form"' in page
     r = window.post(f"/cases/{case_id}/notices", {
-        "action": "correction", "material": ["出生医学证明", "户口簿", ""], "problem": ["缺少复印件", "照片页不清晰", ""],
-        "note": "请于五个工作日内补齐"})
+        "action": "correction", "material": ["出生医学证明", "户口簿", ""],
+        "problem": ["缺少复印件", "照片页不清晰", ""], "note": "请于五个工作日内补齐"})
     assert r.status_code == 200
     page = r.get_data(as_text=True)
     assert "Correction notice issued" in page
