@@ -192,9 +192,22 @@ def worker_command(once, interval):
         time.sleep(interval)
 
 
+calendar_cli = AppGroup("calendar", help="The working-day calendar.")
+
+
+@calendar_cli.command("recompute")
+def calendar_recompute_command():
+    """Recompute the due dates of every running case (after a new holiday schedule was installed)."""
+    from .services import case_clock
+
+    count = transaction.run(case_clock.recompute_open_cases)
+    click.echo(f"recomputed {count} running case(s)")
+
+
 def init_cli(app: Flask) -> None:
     """Register the command groups."""
     app.cli.add_command(demo_cli)
     app.cli.add_command(processes_cli)
     app.cli.add_command(bpmn_cli)
     app.cli.add_command(worker_command)
+    app.cli.add_command(calendar_cli)

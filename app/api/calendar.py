@@ -7,7 +7,7 @@ from flask_smorest import Blueprint
 from marshmallow import EXCLUDE, Schema, fields, validate
 
 from .. import transaction
-from ..services import calendar
+from ..services import calendar, case_clock
 from . import requires
 
 blp = Blueprint("calendar", __name__, description="Working-day calendar and time-limit due dates")
@@ -76,9 +76,10 @@ def list_overrides(args):
 @blp.response(200, OverrideSchema)
 @requires("admin")
 def put_override(body, day):
-    """Declare a date (YYYY-MM-DD) a working day or a day off (admins)."""
+    """Declare a date (YYYY-MM-DD) a working day or a day off (admins); running cases' due dates
+    that reach it are recomputed."""
     parsed = calendar.parse_day(day)
-    return transaction.run(calendar.set_override, _user(), parsed, body["is_working_day"], body["note"])
+    return transaction.run(case_clock.change_calendar, _user(), parsed, body["is_working_day"], body["note"])
 
 
 @blp.route("/calendar/overrides/<day>", methods=["DELETE"])
@@ -87,5 +88,5 @@ def put_override(body, day):
 def delete_override(day):
     """Remove a date's override: the national calendar applies again (admins)."""
     parsed = calendar.parse_day(day)
-    transaction.run(calendar.delete_override, _user(), parsed)
+    transaction.run(case_clock.change_calendar, _user(), parsed, None)
     return None

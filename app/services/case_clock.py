@@ -141,6 +141,19 @@ def recompute_open_cases(since: datetime | None = None) -> int:
     return count
 
 
+def change_calendar(user: User, day, is_working_day: bool | None, note: str = ""):
+    """Set (or, with ``is_working_day`` None, delete) a calendar override and recompute the due
+    dates of running cases that reach that day or were provisional, in the same transaction."""
+    if is_working_day is None:
+        result = calendar.delete_override(user, day)
+    else:
+        result = calendar.set_override(user, day, is_working_day, note)
+    db.session.flush()
+    start = datetime.combine(day, datetime.min.time(), tzinfo=calendar.local_timezone())
+    recompute_open_cases(since=start)
+    return result
+
+
 # -- pauses ------------------------------------------------------------------------------------
 
 

@@ -186,3 +186,19 @@ def test_worker_announces_each_warning_once(api, app, case, clock):
     clock.shift(timedelta(days=8))
     assert "announced 2 warning" in run_worker()  # the task's due date moved as well
     assert set(warnings()[-2:]) == {("deadline_warning", None, "red"), ("task_deadline_warning", "形式审查", "red")}
+
+
+def test_a_calendar_change_moves_running_due_dates(api, app, case):
+    """An admin declares Friday 11-27 a local holiday: the promised due date moves to Tuesday."""
+    r = api.client.put("/api/v1/calendar/overrides/2026-11-27", headers=api.headers("admin"),
+                       json={"is_working_day": False, "note": "本地假日"})
+    assert r.status_code == 200, r.get_json()
+    body = _case(api, case["id"])
+    assert parse(body["due_at"]) == end_of(2026, 12, 1)
+    assert parse(body["statutory_due_at"]) == end_of(2026, 12, 22)
+    r = api.client.delete("/api/v1/calendar/overrides/2026-11-27", headers=api.headers("admin"))
+    assert r.status_code == 204
+    assert parse(_case(api, case["id"])["due_at"]) == end_of(2026, 11, 30)
+    result = app.test_cli_runner().invoke(args=["calendar", "recompute"])
+    assert result.exit_code == 0 and "recomputed 1 running case" in result.output
+    assert parse(_case(api, case["id"])["due_at"]) == end_of(2026, 11, 30)
