@@ -182,11 +182,24 @@ def worker_command(once, interval):
                 break
             seen.add(case_id)
             fired += len(names)
+        timeouts, seen = 0, set()
+        while True:
+            try:
+                task_id = transaction.run(timers.apply_next_timeout, exclude=seen)
+            except Exception as exc:  # one broken task must not stop the worker
+                click.echo(f"timeout policy: {exc}", err=True)
+                break
+            if task_id is None:
+                break
+            seen.add(task_id)
+            timeouts += 1
         warnings = transaction.run(timers.announce_warnings)
         if fired:
             click.echo(f"fired {fired} timer(s)")
         if warnings:
             click.echo(f"announced {len(warnings)} warning(s)")
+        if timeouts:
+            click.echo(f"checked {timeouts} overdue task(s)")
         if once:
             return
         time.sleep(interval)

@@ -14,6 +14,8 @@ from .schemas import (
     CaseClockSchema,
     CaseSchema,
     CommentRequestSchema,
+    CopyRequestSchema,
+    CopySchema,
     CorrectionRequestSchema,
     ExtensionDecisionSchema,
     ExtensionRequestSchema,
@@ -24,7 +26,10 @@ from .schemas import (
     OverduePageSchema,
     OverdueQuerySchema,
     PauseRequestSchema,
+    PriorityRequestSchema,
     RejectRequestSchema,
+    ReturnRequestSchema,
+    ReturnTargetSchema,
     TaskSchema,
     UrgeRequestSchema,
     WithdrawRequestSchema,
@@ -175,6 +180,44 @@ def comment_task(body, task_id):
 def urge_task(body, task_id):
     """催办: remind the holder or group of a live task (supervisors)."""
     return transaction.run(task_moves.urge, _user(), task_id, body["message"])
+
+
+@blp.route("/tasks/<int:task_id>/return-targets", methods=["GET"])
+@blp.response(200, ReturnTargetSchema(many=True))
+def return_targets(task_id):
+    """The earlier steps the holder may send the case back to (退回), nearest first."""
+    return task_moves.return_targets(_user(), task_id)
+
+
+@blp.route("/tasks/<int:task_id>/return", methods=["POST"])
+@blp.arguments(ReturnRequestSchema)
+@blp.response(200, TaskSchema)
+def return_task(body, task_id):
+    """退回: send the case back to an earlier step with an opinion; returns the reopened step."""
+    return transaction.run(task_moves.send_back, _user(), task_id, body["target_task_id"], body["opinion"])
+
+
+@blp.route("/tasks/<int:task_id>/recall", methods=["POST"])
+@blp.response(200, TaskSchema)
+def recall_task(task_id):
+    """撤回: take back a step you completed while nothing after it was acted on; returns the reopened step."""
+    return transaction.run(task_moves.recall, _user(), task_id)
+
+
+@blp.route("/tasks/<int:task_id>/copies", methods=["POST"])
+@blp.arguments(CopyRequestSchema)
+@blp.response(201, CopySchema(many=True))
+def copy_task(body, task_id):
+    """抄送: give users a read-only copy (their 抄送我的 list: GET /tasks?view=copied)."""
+    return transaction.run(task_moves.copy_to, _user(), task_id, body["user_ids"], body["note"])
+
+
+@blp.route("/tasks/<int:task_id>/priority", methods=["POST"])
+@blp.arguments(PriorityRequestSchema)
+@blp.response(200, TaskSchema)
+def prioritise_task(body, task_id):
+    """Set a live task's priority and follow-up date (people working on it)."""
+    return transaction.run(task_moves.set_priority, _user(), task_id, body["priority"], body["follow_up_on"])
 
 
 # -- supervision -------------------------------------------------------------------------------

@@ -6,6 +6,7 @@ from marshmallow import EXCLUDE, Schema, fields, validate
 
 from ..services.cases import history, open_tasks
 from ..services.deadlines import WARNINGS, case_paused, case_warning, task_warning
+from ..services.forms import visible_data
 from ..services.privacy import ID_NUMBER, PHONE, mask_id_number, mask_phone
 from ..services.supervision import overdue_working_days
 from ..services.tasks import task_form
@@ -104,6 +105,8 @@ class TaskSchema(Schema):
     completed_at = fields.DateTime(allow_none=True)
     due_at = fields.DateTime(allow_none=True, metadata={
         "description": "end of the task's own promised time limit (its promisedDays property), or null"})
+    priority = fields.Integer(metadata={"description": "0 normal, 1 high (急), 2 urgent (特急)"})
+    follow_up_on = fields.Date(allow_none=True, metadata={"description": "a date to look at the task again"})
     warning = fields.Function(lambda t: task_warning(t), metadata={
         "enum": list(WARNINGS), "description": "red: overdue; yellow: at most WARNING_WORKING_DAYS working days "
                                                "left; none: otherwise or without a due date"})
@@ -116,7 +119,8 @@ class TaskDetailSchema(TaskSchema):
     form_name = fields.String(attribute="form", allow_none=True)
     form = fields.Method("get_form", metadata={"description": "JSON Schema of the task's form"})
     case = fields.Method("get_case")
-    data = fields.Method("get_data", metadata={"description": "the case data the task shows"})
+    data = fields.Method("get_data", metadata={
+        "description": "the case data the task shows (without the keys its form hides: x-hiddenData)"})
 
     def get_form(self, task):
         return task_form(task)
@@ -125,14 +129,15 @@ class TaskDetailSchema(TaskSchema):
         return CaseBriefSchema().dump(task.case)
 
     def get_data(self, task):
-        return task.case.data
+        return visible_data(task_form(task), task.case.data)
 
 
 class TaskListQuerySchema(Schema):
     class Meta:
         unknown = EXCLUDE
 
-    view = fields.String(load_default="available", validate=validate.OneOf(("available", "mine", "completed")))
+    view = fields.String(load_default="available", validate=validate.OneOf(
+        ("available", "mine", "completed", "copied")), metadata={"description": "copied: 抄送我的"})
     page = fields.Integer(load_default=1, validate=validate.Range(min=1))
     per_page = fields.Integer(load_default=20, validate=validate.Range(min=1, max=100))
 
@@ -190,6 +195,10 @@ class CaseBriefSchema(Schema):
                                                "finished, or without a due date"})
     paused = fields.Function(lambda c: case_paused(c), metadata={
         "description": "whether the case clock is stopped (特别程序, 补正); due dates move when it restarts"})
+    immediate = fields.Boolean(metadata={"description": "即办件: the window completes it alone, in one sitting"})
+    finished_same_day = fields.Boolean(allow_none=True, metadata={
+        "description": "completed on its acceptance day (local date); null while running or when it did not "
+                       "complete normally (feeds the 即办率 KPI)"})
     due_provisional = fields.Boolean(metadata={
         "description": "the due dates reach a year whose holiday schedule is not published yet; they are "
                        "recomputed when the calendar changes"})
@@ -290,9 +299,10 @@ class CaseClockSchema(Schema):
 
 class NoteSchema(Schema):
     id = fields.Integer()
-    kind = fields.String(metadata={"enum": ["comment", "urge", "reassign", "delegate"]})
+    kind = fields.String(metadata={"enum": ["comment", "urge", "reassign", "delegate", "return", "recall"]})
     body = fields.String()
-    author = fields.Function(lambda n: n.author.username)
+    author = fields.Function(lambda n: n.author.username if n.author else None,
+                             metadata={"description": "null: the system (a timeout policy)"})
     to_user = fields.Function(lambda n: n.to_user.username if n.to_user else None)
     at = fields.DateTime()
 
@@ -338,3 +348,36 @@ class OverduePageSchema(Schema):
     page = fields.Integer()
     per_page = fields.Integer()
     level = fields.String()
+
+
+class ReturnTargetSchema(Schema):
+    id = fields.Integer(metadata={"description": "the completed task to send the case back to"})
+    bpmn_id = fields.String()
+    name = fields.String()
+    completed_by = fields.Function(lambda t: t.completed_by.username if t.completed_by else None)
+    completed_at = fields.DateTime()
+
+
+class ReturnRequestSchema(Schema):
+    target_task_id = fields.Integer(required=True, strict=True)
+    opinion = fields.String(required=True, validate=validate.Length(min=1, max=2000))
+
+
+class CopyRequestSchema(Schema):
+    user_ids = fields.List(fields.Integer(strict=True), required=True, validate=validate.Length(min=1, max=20))
+    note = fields.String(load_default="", validate=validate.Length(max=2000))
+
+
+class CopySchema(Schema):
+    id = fields.Integer()
+    task_id = fields.Integer()
+    user = fields.Function(lambda c: c.user.username)
+    by = fields.Function(lambda c: c.by.username)
+    note = fields.String()
+    at = fields.DateTime()
+    read_at = fields.DateTime(allow_none=True)
+
+
+class PriorityRequestSchema(Schema):
+    priority = fields.Integer(required=True, strict=True, validate=validate.OneOf((0, 1, 2)))
+    follow_up_on = fields.Date(load_default=None, allow_none=True)

@@ -158,6 +158,40 @@ class Engine:
             raise self._run_error(exc) from None
         self._advance(workflow)
 
+    # -- token moves (退回, 撤回) ---------------------------------------------------------------
+    @staticmethod
+    def _task(workflow: BpmnWorkflow, task_id: str):
+        try:
+            return workflow.get_task_from_id(uuid.UUID(task_id))
+        except (ValueError, KeyError, TypeError, AttributeError, TaskNotFoundException):
+            return None
+
+    def return_targets(self, workflow: BpmnWorkflow, task_id: str) -> list[str]:
+        """Engine ids of the completed user tasks on the path that led to READY task ``task_id``,
+        nearest first. Moving the token back to one of them withdraws everything after it on
+        that path (and every parallel branch forked after it), so nothing runs twice."""
+        task = self._task(workflow, task_id)
+        if task is None or task.state != TaskState.READY:
+            raise TaskNotReady(task_id)
+        result = []
+        node = task.parent
+        while node is not None:
+            if node.state == TaskState.COMPLETED and isinstance(node.task_spec, HUMAN_TASK_SPECS):
+                result.append(str(node.id))
+            node = node.parent
+        return result
+
+    def reset_to(self, workflow: BpmnWorkflow, task_id: str) -> None:
+        """Make completed user task ``task_id`` READY again; every task after it is withdrawn."""
+        task = self._task(workflow, task_id)
+        if task is None or task.state != TaskState.COMPLETED or not isinstance(task.task_spec, HUMAN_TASK_SPECS):
+            raise TaskNotReady(task_id)
+        try:
+            workflow.reset_from_task_id(task.id)
+        except SpiffWorkflowException as exc:
+            raise self._run_error(exc) from None
+        self._advance(workflow)
+
     @staticmethod
     def cancel(workflow: BpmnWorkflow) -> None:
         """End the workflow where it stands (不予受理, 撤销申请): every waiting task is cancelled."""

@@ -14,6 +14,7 @@ word them in the reader's language; ``message`` is the English fallback.
 
 from __future__ import annotations
 
+import json
 import re
 import threading
 import warnings
@@ -49,6 +50,7 @@ FORM_PROPERTY = "formJsonSchemaFilename"
 # Time-limit properties (spiff or camunda ``properties``): promised (承诺时限) and statutory
 # (法定时限) working days on the process, promised working days on a user task.
 PROMISED_DAYS = "promisedDays"
+IMMEDIATE = "immediate"
 STATUTORY_DAYS = "statutoryDays"
 MAX_TIME_LIMIT_DAYS = 3650
 APPLICANT_LANES = frozenset({"initiator", "申请人"})
@@ -101,6 +103,11 @@ class UserTaskInfo:
     line: int | None = None
     # Working days this task may take (its ``promisedDays`` property), or None.
     promised_days: int | None = None
+    # What happens when the task's time runs out (``timeoutPolicy`` + ``timeoutData``), and when
+    # none of its groups has an active member (``emptyGroupPolicy``); see parse_task_policies.
+    timeout_policy: str | None = None
+    timeout_data: dict | None = None
+    empty_group_policy: str | None = None
 
     @property
     def for_initiator(self) -> bool:
@@ -122,7 +129,8 @@ class CompiledProcess:
     start_form: str | None = None
     end_events: dict[str, str] = field(default_factory=dict)
     # {"promised_days": int | None, "statutory_days": int | None} from the process properties.
-    time_limits: dict = field(default_factory=lambda: {"promised_days": None, "statutory_days": None})
+    time_limits: dict = field(default_factory=lambda: {"promised_days": None, "statutory_days": None,
+                                                       "immediate": False})
 
     def forms(self) -> set[str]:
         """Return every form file name the process references."""
@@ -330,6 +338,43 @@ def parse_time_limit(value, name: str, findings: list[Finding], file=None, line=
     return None
 
 
+TIMEOUT_POLICIES = ("remind", "escalate", "auto_approve", "auto_reject")
+EMPTY_GROUP_POLICIES = ("skip", "admin")
+
+
+def parse_task_policies(props: dict, findings: list[Finding], file=None, line=None, element_id=None) -> dict:
+    """A user task's ``timeoutPolicy`` (remind | escalate | auto_approve | auto_reject; the last two
+    complete the task with ``timeoutData``, a JSON object) and ``emptyGroupPolicy`` (skip | admin)."""
+    result = {"timeout_policy": None, "timeout_data": None, "empty_group_policy": None}
+    policy = (props.get("timeoutPolicy") or "").strip() or None
+    if policy is not None and policy not in TIMEOUT_POLICIES:
+        findings.append(finding("invalid_task_policy", f"timeoutPolicy={policy!r} on {element_id}: use one of "
+                                f"{', '.join(TIMEOUT_POLICIES)}", file, line, element_id, property="timeoutPolicy",
+                                value=policy, element=element_id or "", allowed=", ".join(TIMEOUT_POLICIES)))
+        policy = None
+    result["timeout_policy"] = policy
+    if policy in ("auto_approve", "auto_reject"):
+        try:
+            data = json.loads(props.get("timeoutData") or "")
+        except ValueError:
+            data = None
+        if not isinstance(data, dict):
+            findings.append(finding("invalid_task_policy", f"timeoutData on {element_id} must be a JSON object "
+                                    f"(the form data {policy} submits)", file, line, element_id,
+                                    property="timeoutData", value=props.get("timeoutData") or "",
+                                    element=element_id or "", allowed="{...}"))
+        result["timeout_data"] = data if isinstance(data, dict) else None
+    empty = (props.get("emptyGroupPolicy") or "").strip() or None
+    if empty is not None and empty not in EMPTY_GROUP_POLICIES:
+        findings.append(finding("invalid_task_policy", f"emptyGroupPolicy={empty!r} on {element_id}: use one of "
+                                f"{', '.join(EMPTY_GROUP_POLICIES)}", file, line, element_id,
+                                property="emptyGroupPolicy", value=empty, element=element_id or "",
+                                allowed=", ".join(EMPTY_GROUP_POLICIES)))
+        empty = None
+    result["empty_group_policy"] = empty
+    return result
+
+
 def _time_limits(roots, key: str, collaboration: str | None, findings: list[Finding]) -> dict:
     """Process-level promisedDays/statutoryDays: the entry process's (or the collaboration's,
     then its pools' in order), first declaration wins."""
@@ -349,7 +394,12 @@ def _time_limits(roots, key: str, collaboration: str | None, findings: list[Find
             process = _process_element(root, key)
             if process is not None:
                 elements.append((filename, process))
-    limits = {"promised_days": None, "statutory_days": None}
+    limits = {"promised_days": None, "statutory_days": None, "immediate": False}
+    for _file, element in elements:
+        props = element_properties(element)
+        if IMMEDIATE in props:  # 即办件: the window completes it alone, in one sitting
+            limits["immediate"] = str(props[IMMEDIATE]).strip().lower() in ("true", "1", "yes")
+            break
     for field_name, prop in (("promised_days", PROMISED_DAYS), ("statutory_days", STATUTORY_DAYS)):
         for filename, element in elements:
             props = element_properties(element)
@@ -608,6 +658,7 @@ def _build(files: Mapping[str, bytes]) -> Build:
                 line=where[1],
                 promised_days=parse_time_limit(props.get(PROMISED_DAYS), PROMISED_DAYS, findings, where[0],
                                                where[1], bpmn_id),
+                **parse_task_policies(props, findings, where[0], where[1], bpmn_id),
             ))
 
     if collaboration:
@@ -638,7 +689,7 @@ def _build(files: Mapping[str, bytes]) -> Build:
 DEPLOY_ONLY = frozenset({
     "too_complex", "empty_script", "refused_decision", "timer_invalid", "unsupported_timer",
     "unsupported_listener", "unsupported_extension", "unsupported_implementation", "unsupported_language",
-    "dangling_default",
+    "dangling_default", "invalid_task_policy", "invalid_time_limit",
 })
 
 

@@ -7,7 +7,7 @@ from .case import Case, CaseExtension, CaseNotice, CasePause, ReceiptCounter
 from .draft import PendingDeployment, ProcessDraft
 from .org import ROLES, ApiToken, Department, Group, User, group_memberships
 from .process import DeploymentEvent, ProcessDefinition, ProcessFile, ProcessVersion
-from .task import HumanTask, TaskCandidate, TaskNote
+from .task import HumanTask, TaskCandidate, TaskCopy, TaskNote
 
 __all__ = [
     "ROLES",
@@ -30,6 +30,7 @@ __all__ = [
     "ProcessVersion",
     "ReceiptCounter",
     "TaskCandidate",
+    "TaskCopy",
     "TaskNote",
     "User",
     "group_memberships",

@@ -57,6 +57,10 @@ class Case(db.Model):
     paused_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     paused_working_days: Mapped[int] = mapped_column(default=0)
     extension_working_days: Mapped[int] = mapped_column(default=0)
+    # 即办件: the version declares the bundle immediate (window alone, one sitting); set when the
+    # case ends whether it ended on its acceptance day (local date), for the 即办率 KPI.
+    immediate: Mapped[bool] = mapped_column(default=False)
+    finished_same_day: Mapped[bool | None]
     # The last warning level the timer worker announced (none/yellow/red), so each is audited once.
     warning_level: Mapped[str] = mapped_column(String(8), default="none")
 

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 
-from sqlalchemy import ForeignKey, Index, String, Text, UniqueConstraint
+from sqlalchemy import Date, ForeignKey, Index, String, Text, UniqueConstraint, text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from ..extensions import db
@@ -20,7 +20,11 @@ class HumanTask(db.Model):
 
     __tablename__ = "human_tasks"
     __table_args__ = (
-        UniqueConstraint("case_id", "engine_task_id"),
+        # One live row per engine task; a task sent back (退回/撤回) becomes READY again under the
+        # same engine id, so finished rows keep their history beside the new live one.
+        Index("uq_human_tasks_live_engine_task", "case_id", "engine_task_id", unique=True,
+              sqlite_where=text("state IN ('open', 'claimed')"),
+              postgresql_where=text("state IN ('open', 'claimed')")),
         Index("ix_human_tasks_state_created_at", "state", "created_at"),
         Index("ix_human_tasks_assignee_state", "assignee_id", "state", "created_at"),
         Index("ix_human_tasks_completed_by", "completed_by_id", "completed_at"),
@@ -47,6 +51,11 @@ class HumanTask(db.Model):
     completed_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
     # End of the task's own promised period (its ``promisedDays`` property), counted from created_at.
     due_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # 0 normal, 1 high, 2 urgent (set by the holder or a section chief); and a date to look again.
+    priority: Mapped[int] = mapped_column(default=0)
+    follow_up_on: Mapped[date | None] = mapped_column(Date)
+    # Whether the worker already applied the task's timeout policy (once, when due_at passed).
+    timeout_handled: Mapped[bool] = mapped_column(default=False)
     # The last warning level the timer worker announced for this task (none/yellow/red).
     warning_level: Mapped[str] = mapped_column(String(8), default="none")
     submitted_data: Mapped[dict | None] = mapped_column(JSONType)
@@ -57,6 +66,9 @@ class HumanTask(db.Model):
     assignee: Mapped[User | None] = relationship(foreign_keys=[assignee_id], lazy="joined")
     completed_by: Mapped[User | None] = relationship(foreign_keys=[completed_by_id])
     candidates: Mapped[list[TaskCandidate]] = relationship(cascade="all, delete-orphan", lazy="selectin")
+
+    # Not stored: set by projection when the task's emptyGroupPolicy says to skip it.
+    skip_pending = False
 
     @property
     def group(self) -> str | None:
@@ -74,13 +86,33 @@ class TaskNote(db.Model):
     task_id: Mapped[int] = mapped_column(ForeignKey("human_tasks.id", ondelete="CASCADE"))
     kind: Mapped[str] = mapped_column(String(16))  # comment / urge / reassign / delegate
     body: Mapped[str] = mapped_column(Text, default="")
-    author_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    # None: written by the system (a timeout policy)
+    author_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
     # reassign/delegate: who the task went to
     to_user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
     at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
-    author: Mapped[User] = relationship(foreign_keys=[author_id], lazy="joined")
+    author: Mapped[User | None] = relationship(foreign_keys=[author_id], lazy="joined")
     to_user: Mapped[User | None] = relationship(foreign_keys=[to_user_id])
+
+
+class TaskCopy(db.Model):
+    """抄送: a read-only copy of a task for a user, listed in their 抄送我的 tab."""
+
+    __tablename__ = "task_copies"
+    __table_args__ = (UniqueConstraint("task_id", "user_id"), Index("ix_task_copies_user_at", "user_id", "at"))
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    task_id: Mapped[int] = mapped_column(ForeignKey("human_tasks.id", ondelete="CASCADE"))
+    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id", ondelete="CASCADE"), index=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    by_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    note: Mapped[str] = mapped_column(Text, default="")
+    at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    read_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+    user: Mapped[User] = relationship(foreign_keys=[user_id])
+    by: Mapped[User] = relationship(foreign_keys=[by_id])
 
 
 class TaskCandidate(db.Model):

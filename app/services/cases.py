@@ -10,12 +10,12 @@ from sqlalchemy import select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import undefer
 
-from ..engine import WorkflowRunError
+from ..engine import TaskNotReady, WorkflowRunError
 from ..errors import InvalidInput, NotFound
 from ..extensions import db
-from ..models import AuditEvent, Case, HumanTask, ReceiptCounter, TaskCandidate, User
+from ..models import AuditEvent, Case, HumanTask, ReceiptCounter, TaskCandidate, TaskCopy, User
 from ..models.types import utcnow
-from . import audit, deadlines, forms, permissions, processes
+from . import audit, calendar, deadlines, forms, permissions, processes
 from .projection import sync_tasks
 from .runtime import compiled, engine
 
@@ -73,6 +73,7 @@ def start_case(user: User, process_key: str, applicant: dict, data: dict) -> Cas
         serializer_version=engine().serializer_version,
     )
     deadlines.set_case_due_dates(case, version.meta.get("time_limits"))
+    case.immediate = bool((version.meta.get("time_limits") or {}).get("immediate"))
     db.session.add(case)
     db.session.flush()
     audit.record(case, "case_started", user, data={"process_key": version.key, "version": version.version})
@@ -87,13 +88,30 @@ def save_workflow(case: Case, workflow, actor: User | None) -> None:
     case.serializer_version = eng.serializer_version
     case.data = eng.case_data(workflow)
     case.next_timer_at = eng.next_timer_due(workflow)
-    sync_tasks(case, eng.ready_user_tasks(workflow), actor)
+    created = sync_tasks(case, eng.ready_user_tasks(workflow), actor)
+    skipped = [row for row in created if row.skip_pending]
+    if skipped:  # emptyGroupPolicy=skip: nobody could do them; pass them without data
+        for row in skipped:
+            try:
+                eng.complete_user_task(workflow, row.engine_task_id, {})
+            except TaskNotReady:
+                continue
+            except WorkflowRunError as exc:  # the whole transition fails; nothing is stored
+                raise workflow_error(exc) from None
+            row.state = "completed"
+            row.completed_at = utcnow()
+            audit.record(case, "task_skipped", actor, row, data={"groups": row.group_codes})
+        save_workflow(case, workflow, actor)
+        return
     if eng.is_completed(workflow) and case.status == "active":
         terminated = eng.terminated(workflow)
         case.status = "terminated" if terminated else "completed"
         case.outcome = eng.outcome(workflow)
         case.ended_at = utcnow()
         case.next_timer_at = None
+        # 即办率: did the case end on its acceptance day (local date)?
+        case.finished_same_day = (not terminated
+                                  and calendar.local_date(case.ended_at) == calendar.local_date(case.started_at))
         audit.record(case, "case_terminated" if terminated else "case_completed", actor,
                      data={"outcome": case.outcome})
     db.session.flush()
@@ -127,9 +145,16 @@ def _group_ids_with_tasks(case_id: int) -> set[int]:
 def get_case(user: User, case_id: int) -> Case:
     """Return a case the user may see; otherwise NotFound (its existence is not revealed)."""
     case = db.session.get(Case, case_id)
-    if case is None or not permissions.may_see_case(user, case, _group_ids_with_tasks(case.id)):
+    if case is None or not (permissions.may_see_case(user, case, _group_ids_with_tasks(case.id))
+                            or _copied_to(user, case)):
         raise NotFound("No such case.")
     return case
+
+
+def _copied_to(user: User, case: Case) -> bool:
+    """Whether a task of the case was copied (抄送) to the user: they may read the case."""
+    return db.session.scalar(select(TaskCopy.id).where(TaskCopy.case_id == case.id,
+                                                       TaskCopy.user_id == user.id).limit(1)) is not None
 
 
 def lock_visible_case(user: User, case_id: int) -> Case:

@@ -104,3 +104,47 @@ def validate(schema: dict | None, data, prefix: str = "data") -> None:
     errors = field_errors(schema, data, prefix)
     if errors:
         raise InvalidInput(_("The submitted data does not match the form."), errors)
+
+
+# -- per-task field permissions ---------------------------------------------------------------
+#
+# A task's form may show case data it must not change: a property with ``"readOnly": true`` is
+# displayed with the case's current value and never written by the task. A top-level
+# ``"x-hiddenData": ["key", …]`` lists case data keys the task's page and API do not show
+# (e.g. a department that needs no phone number or bank account).
+
+
+def read_only_keys(schema: dict | None) -> set[str]:
+    """The form's properties marked ``readOnly``."""
+    properties = (schema or {}).get("properties") or {}
+    return {k for k, v in properties.items() if isinstance(v, dict) and v.get("readOnly") is True}
+
+
+def hidden_keys(schema: dict | None) -> set[str]:
+    """Case data keys the task does not show (``x-hiddenData``)."""
+    hidden = (schema or {}).get("x-hiddenData") or []
+    return {k for k in hidden if isinstance(k, str)} if isinstance(hidden, list) else set()
+
+
+def split_read_only(schema: dict | None, data, case_data: dict) -> tuple[dict, dict]:
+    """Return (what the task writes, what is validated): read-only fields come from the case.
+
+    A submitted read-only field is accepted only unchanged (clients may echo the whole form);
+    a changed one is refused with a field message, so nothing is silently dropped.
+    """
+    if not isinstance(data, dict):
+        return data, data
+    locked = read_only_keys(schema)
+    errors = {f"data.{k}": [_("This field is read-only for this task.")]
+              for k in locked if k in data and data[k] != case_data.get(k)}
+    if errors:
+        raise InvalidInput(_("The submitted data does not match the form."), errors)
+    writes = {k: v for k, v in data.items() if k not in locked}
+    checked = {**{k: case_data[k] for k in locked if k in case_data}, **writes}
+    return writes, checked
+
+
+def visible_data(schema: dict | None, case_data: dict | None) -> dict:
+    """The case data a task shows (without its ``x-hiddenData`` keys)."""
+    hidden = hidden_keys(schema)
+    return {k: v for k, v in (case_data or {}).items() if k not in hidden}

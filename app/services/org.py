@@ -11,7 +11,7 @@ from sqlalchemy import or_, select
 
 from ..errors import Unauthorized
 from ..extensions import db
-from ..models import ApiToken, Group, User
+from ..models import ApiToken, Group, User, group_memberships
 from ..models.types import utcnow
 
 
@@ -75,3 +75,19 @@ def groups_by_code(codes) -> dict[str, Group]:
     if not codes:
         return {}
     return {g.code: g for g in db.session.scalars(select(Group).where(Group.code.in_(codes)))}
+
+
+def has_active_members(group_codes) -> bool:
+    """Whether any active user belongs to one of these groups."""
+    if not group_codes:
+        return False
+    return db.session.scalar(
+        select(User.id).join(group_memberships, group_memberships.c.user_id == User.id)
+        .join(Group, Group.id == group_memberships.c.group_id)
+        .where(Group.code.in_(list(group_codes)), User.active.is_(True)).limit(1)) is not None
+
+
+def first_admin() -> User | None:
+    """The longest-standing active administrator (tasks nobody else can take go to them)."""
+    users = db.session.scalars(select(User).where(User.active.is_(True)).order_by(User.id))
+    return next((u for u in users if u.has_role("admin")), None)

@@ -6,6 +6,7 @@ import hashlib
 from dataclasses import dataclass, field
 from pathlib import PurePosixPath
 
+from flask import current_app
 from flask_babel import gettext as _
 from sqlalchemy import func, select
 
@@ -61,6 +62,10 @@ def _resolve_routing(compiled, findings: list[Finding]) -> dict:
         entry = {"name": task.name, "lane": task.lane, "form": task.form, "groups": [], "initiator": False}
         if task.promised_days is not None:
             entry["promised_days"] = task.promised_days
+        if getattr(task, "timeout_policy", None):
+            entry["timeout"] = {"policy": task.timeout_policy, "data": task.timeout_data}
+        if getattr(task, "empty_group_policy", None):
+            entry["empty_group"] = task.empty_group_policy
         if task.candidate_groups:
             unknown = [g for g in task.candidate_groups if g not in by_code]
             if unknown:
@@ -80,6 +85,15 @@ def _resolve_routing(compiled, findings: list[Finding]) -> dict:
                 task.file, task.line, task.bpmn_id, code="unknown_lane",
                 params={"task": task.name, "lane": task.lane}))
         routing[task.bpmn_id] = entry
+    if (getattr(compiled, "time_limits", None) or {}).get("immediate"):
+        window = set(current_app.config.get("WINDOW_GROUPS") or ("window",))
+        for task in compiled.user_tasks:
+            entry = routing[task.bpmn_id]
+            if not entry["initiator"] and not (entry["groups"] and set(entry["groups"]) <= window):
+                findings.append(Finding(
+                    f"the bundle is marked immediate (即办) but user task '{task.name}' is not for the window",
+                    task.file, task.line, task.bpmn_id, code="immediate_not_window",
+                    params={"task": task.name}))
     return routing
 
 
@@ -175,6 +189,8 @@ def _templates() -> dict[str, str]:
                               "until a JSON Schema form is attached."),
         "form_invalid": _("The form %(form)s is invalid: %(detail)s"),
         "unknown_groups": _("User task %(task)s names candidate groups that do not exist: %(groups)s"),
+        "immediate_not_window": _("The bundle is marked immediate (即办), so the window completes it alone, but "
+                                  "user task %(task)s is for another group."),
         "unknown_lane": _("User task %(task)s is in lane %(lane)s, which names no known group (use a group code "
                           "or display name, or camunda:candidateGroups)."),
         # reading the files
@@ -205,6 +221,7 @@ def _templates() -> dict[str, str]:
         "refused_decision": _("Decision %(decision)s, rule %(rule)s: the expression %(expression)s is refused: "
                               "%(detail)s"),
         "empty_script": _("Script task %(task)s has no script."),
+        "invalid_task_policy": _("%(property)s=\"%(value)s\" on %(element)s is not valid: use %(allowed)s."),
         "invalid_time_limit": _("%(property)s=\"%(value)s\" on %(element)s is not a whole number of working "
                                 "days between 0 and %(limit)s."),
         # translation of other tools' diagrams

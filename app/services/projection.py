@@ -46,4 +46,22 @@ def sync_tasks(case: Case, ready, actor: User | None) -> list[HumanTask]:
         row.candidates = [TaskCandidate(group_id=groups[c].id) for c in row.group_codes if c in groups]
         db.session.add(row)
         created.append(row)
+    _staff_empty_groups(case, created, routing, actor)
     return created
+
+
+def _staff_empty_groups(case: Case, created: list[HumanTask], routing: dict, actor: User | None) -> None:
+    """``emptyGroupPolicy``: a new task whose groups have no active member goes to an administrator
+    (``admin``) or is marked to be skipped (``skip``, done by ``cases.save_workflow``)."""
+    for row in created:
+        policy = routing.get(row.bpmn_id, {}).get("empty_group")
+        if policy is None or row.candidate_user_id is not None or org.has_active_members(row.group_codes):
+            continue
+        db.session.flush()
+        if policy == "skip":
+            row.skip_pending = True
+            continue
+        admin = org.first_admin()
+        if admin is not None:
+            row.candidate_user_id = admin.id
+            audit.record(case, "task_routed_to_admin", actor, row, data={"groups": row.group_codes})

@@ -15,15 +15,16 @@ from sqlalchemy import ColumnElement, false, func, or_, select, true
 from sqlalchemy.orm import Load, contains_eager, defer, lazyload, selectinload
 
 from ..extensions import db
-from ..models import Case, HumanTask, ProcessDefinition, ProcessVersion, TaskCandidate, User
+from ..models import Case, HumanTask, ProcessDefinition, ProcessVersion, TaskCandidate, TaskCopy, User
 from . import permissions
 
-TABS = ("available", "mine", "completed", "started")
+TABS = ("available", "mine", "completed", "started", "copied")
 SORTS = ("oldest", "newest", "receipt")
 PER_PAGE = 20
 LIVE_STATES = ("open", "claimed")
 # Work queues read oldest first (first come, first served); history reads newest first.
-DEFAULT_SORT = {"available": "oldest", "mine": "oldest", "completed": "newest", "started": "newest"}
+DEFAULT_SORT = {"available": "oldest", "mine": "oldest", "completed": "newest", "started": "newest",
+                "copied": "newest"}
 
 
 @dataclass(frozen=True)
@@ -107,6 +108,8 @@ def _task_scope(user: User, tab: str) -> list[ColumnElement[bool]]:
         return [HumanTask.state == "claimed", HumanTask.assignee_id == user.id]
     if tab == "completed":
         return [HumanTask.state == "completed", HumanTask.completed_by_id == user.id]
+    if tab == "copied":
+        return [HumanTask.id.in_(select(TaskCopy.task_id).where(TaskCopy.user_id == user.id))]
     raise ValueError(f"not a task tab: {tab}")
 
 
@@ -116,7 +119,8 @@ def visible_cases(user: User) -> ColumnElement[bool]:
         return true()
     with_my_groups = (select(HumanTask.case_id).join(TaskCandidate, TaskCandidate.task_id == HumanTask.id)
                       .where(TaskCandidate.group_id.in_(_my_group_ids(user))))
-    return or_(Case.started_by_id == user.id, Case.id.in_(with_my_groups))
+    copied = select(TaskCopy.case_id).where(TaskCopy.user_id == user.id)
+    return or_(Case.started_by_id == user.id, Case.id.in_(with_my_groups), Case.id.in_(copied))
 
 
 # --- loading without workflow state --------------------------------------------------------------

@@ -9,18 +9,29 @@ audited, and leaves a ``TaskNote`` that the task page and API show.
   giving a task to its current holder is refused as pointless (409).
 - Urge: supervisors (and admins) remind the holder or the group of a live task.
 - Comments: anyone who may see the task; they never change its state.
+- Send back (退回): the holder moves the token back to a completed step on the path that led
+  to the task; everything after it on that path (and branches forked after it) is withdrawn.
+- Recall (撤回): whoever completed a step takes it back while nothing after it was acted on.
+  After either move the step is live again, claimed for whoever did it before (if they still
+  may work on it), pre-filled with their submission, with the opinion as a note.
+- Copy (抄送): read-only copies for other users; priority and follow-up date for live tasks.
 """
 
 from __future__ import annotations
 
-from flask_babel import gettext as _
-from sqlalchemy import select, update
+from datetime import date
 
+from flask_babel import gettext as _
+from sqlalchemy import and_, func, or_, select, update
+
+from ..engine import TaskNotReady, WorkflowRunError
 from ..errors import Conflict, Forbidden, InvalidInput, NotFound
 from ..extensions import db
-from ..models import HumanTask, TaskNote, User, group_memberships
+from ..models import HumanTask, TaskCopy, TaskNote, User, group_memberships
 from ..models.types import utcnow
 from . import audit, permissions
+from .cases import load_workflow, lock_case, save_workflow, workflow_error
+from .runtime import engine
 from .tasks import get_task
 
 MAX_NOTE = 2000
@@ -161,3 +172,174 @@ def get_note(note_id: int) -> TaskNote:
     if note is None:
         raise NotFound(_("No such note."))
     return note
+
+
+# -- 退回 and 撤回: token moves ----------------------------------------------------------------
+
+
+def _completed_row(case_id: int, engine_task_id: str) -> HumanTask | None:
+    """The latest completed row of an engine task (a task may have been done more than once)."""
+    return db.session.scalar(select(HumanTask).where(
+        HumanTask.case_id == case_id, HumanTask.engine_task_id == engine_task_id, HumanTask.state == "completed")
+        .order_by(HumanTask.completed_at.desc(), HumanTask.id.desc()).limit(1))
+
+
+def return_targets(user: User, task_id: int) -> list[HumanTask]:
+    """The earlier steps the holder of a task may send the case back to, nearest first."""
+    task = get_task(user, task_id)
+    if task.state != "claimed" or task.assignee_id != user.id:
+        return []
+    workflow = load_workflow(task.case)
+    try:
+        engine_ids = engine().return_targets(workflow, task.engine_task_id)
+    except TaskNotReady:
+        return []
+    rows = [_completed_row(task.case_id, engine_id) for engine_id in engine_ids]
+    return [row for row in rows if row is not None]
+
+
+def _reopen(case, engine_task_id: str, previous: HumanTask, actor: User, kind: str, body: str) -> HumanTask:
+    """After a token move: give the live row of the reopened step to whoever did it before
+    (if they still may), pre-filled with what they submitted, with the note attached."""
+    row = db.session.scalar(select(HumanTask).where(
+        HumanTask.case_id == case.id, HumanTask.engine_task_id == engine_task_id, HumanTask.state == "open"))
+    if row is None:
+        return previous
+    worker = previous.completed_by
+    if worker is not None and worker.active and permissions.may_work_on(worker, row):
+        row.state = "claimed"
+        row.assignee = worker
+        row.claimed_at = utcnow()
+    row.draft_data = previous.submitted_data
+    db.session.add(TaskNote(task_id=row.id, kind=kind, body=body, author_id=actor.id,
+                            to_user_id=worker.id if row.assignee is not None else None, at=utcnow()))
+    db.session.flush()
+    return row
+
+
+def send_back(user: User, task_id: int, target_task_id, opinion) -> HumanTask:
+    """退回: the holder sends the case back to an earlier step with an opinion. Everything after
+    that step on this path is withdrawn; the step goes to whoever did it before."""
+    task = get_task(user, task_id)
+    opinion = _body(opinion, required=True, field="opinion")
+    case = lock_case(task.case_id)
+    db.session.refresh(task)
+    if task.state != "claimed" or task.assignee_id != user.id:
+        raise Conflict(_("Only the person holding the task may send it back."), error="not_claimed_by_you")
+    target = db.session.get(HumanTask, target_task_id) if isinstance(target_task_id, int) else None
+    workflow = load_workflow(case)
+    try:
+        allowed = engine().return_targets(workflow, task.engine_task_id)
+    except TaskNotReady:
+        raise Conflict(_("The task is no longer waiting in the process."), error="task_not_open") from None
+    if target is None or target.case_id != case.id or target.state != "completed" \
+            or target.engine_task_id not in allowed:
+        raise InvalidInput(_("Choose an earlier step of this case."),
+                           {"target_task_id": [_("Not an earlier step on this task's path.")]})
+    try:
+        engine().reset_to(workflow, target.engine_task_id)
+    except WorkflowRunError as exc:
+        raise workflow_error(exc) from None
+    audit.record(case, "task_returned", user, task, data={
+        "to_task_id": target.id, "to_task_name": target.name, "opinion": opinion})
+    save_workflow(case, workflow, user)
+    return _reopen(case, target.engine_task_id, target, user, "return", opinion)
+
+
+def recall(user: User, task_id: int) -> HumanTask:
+    """撤回: whoever completed a step takes it back while nothing after it was acted on (no
+    later completion in the case, no task claimed since)."""
+    done = get_task(user, task_id)
+    case = lock_case(done.case_id)
+    db.session.refresh(done)
+    if done.state != "completed" or done.completed_by_id != user.id:
+        raise Forbidden(_("Only the person who completed this step may take it back."))
+    if case.status != "active":
+        raise Conflict(_("The case is already closed."), error="case_closed")
+    later = db.session.scalar(select(func.count()).select_from(HumanTask).where(
+        HumanTask.case_id == case.id, HumanTask.id != done.id,
+        or_(and_(HumanTask.state == "completed", HumanTask.completed_at >= done.completed_at),
+            and_(HumanTask.state == "claimed", HumanTask.created_at >= done.completed_at))))
+    if later:
+        raise Conflict(_("The next step has already been taken up; ask its holder to send it back."),
+                       error="next_step_started")
+    workflow = load_workflow(case)
+    try:
+        engine().reset_to(workflow, done.engine_task_id)
+    except TaskNotReady:
+        raise Conflict(_("This step can no longer be taken back."), error="not_recallable") from None
+    except WorkflowRunError as exc:
+        raise workflow_error(exc) from None
+    audit.record(case, "task_recalled", user, done)
+    save_workflow(case, workflow, user)
+    return _reopen(case, done.engine_task_id, done, user, "recall", "")
+
+
+def may_recall(user: User, task: HumanTask) -> bool:
+    """Whether the recall button makes sense (the service decides for real)."""
+    return task.state == "completed" and task.completed_by_id == user.id and task.case.status == "active"
+
+
+# -- 抄送 and priority ------------------------------------------------------------------------------
+
+
+MAX_COPIES = 20
+PRIORITIES = (0, 1, 2)
+
+
+def copy_to(user: User, task_id: int, user_ids, note: str = "") -> list[TaskCopy]:
+    """抄送: give users a read-only copy of a task (listed in their 抄送我的 tab)."""
+    task = get_task(user, task_id)
+    body = _body(note, required=False, field="note")
+    if not isinstance(user_ids, list) or not user_ids or len(user_ids) > MAX_COPIES:
+        raise InvalidInput(_("Choose who gets a copy."), {"user_ids": [_("Between 1 and %(n)s users.", n=MAX_COPIES)]})
+    recipients = []
+    for uid in dict.fromkeys(user_ids):
+        target = db.session.get(User, uid) if isinstance(uid, int) and not isinstance(uid, bool) else None
+        if target is None or not target.active:
+            raise InvalidInput(_("Choose who gets a copy."), {"user_ids": [_("No such active user.")]})
+        recipients.append(target)
+    existing = set(db.session.scalars(select(TaskCopy.user_id).where(TaskCopy.task_id == task.id)))
+    now = utcnow()
+    created = []
+    for target in recipients:
+        if target.id in existing or target.id == user.id:
+            continue
+        copy = TaskCopy(task_id=task.id, case_id=task.case_id, user_id=target.id, by_id=user.id, note=body, at=now)
+        db.session.add(copy)
+        created.append(copy)
+    db.session.flush()
+    if created:
+        audit.record(task.case, "task_copied", user, task, data={
+            "to": [c.user.username for c in created], "note": body})
+    return created
+
+
+def mark_copy_read(user: User, task: HumanTask) -> None:
+    """The recipient opened the task: their copy counts as read."""
+    db.session.execute(update(TaskCopy).where(TaskCopy.task_id == task.id, TaskCopy.user_id == user.id,
+                                              TaskCopy.read_at.is_(None)).values(read_at=utcnow()))
+
+
+def copy_candidates(user: User) -> list[User]:
+    """Active users a task may be copied to (everyone but oneself), by name."""
+    return list(db.session.scalars(select(User).where(User.active.is_(True), User.id != user.id)
+                                   .order_by(User.username)))
+
+
+def set_priority(user: User, task_id: int, priority, follow_up_on=None) -> HumanTask:
+    """Set a live task's priority (0 normal, 1 high, 2 urgent) and follow-up date: its holder,
+    a member of its groups, or a section chief of them."""
+    task = get_task(user, task_id)
+    if not (task.assignee_id == user.id or permissions.may_work_on(user, task) or may_reassign(user, task)):
+        raise Forbidden(_("Only the people working on this task may change its priority."))
+    if task.state not in LIVE:
+        raise Conflict(_("The task is %(state)s.", state=task.state), error="task_not_open")
+    if priority not in PRIORITIES or isinstance(priority, bool):
+        raise InvalidInput(_("Unknown priority."), {"priority": [_("Choose 0, 1 or 2.")]})
+    if follow_up_on is not None and not isinstance(follow_up_on, date):
+        raise InvalidInput(_("Enter a date as YYYY-MM-DD."), {"follow_up_on": [_("Enter a date as YYYY-MM-DD.")]})
+    task.priority = priority
+    task.follow_up_on = follow_up_on
+    db.session.flush()
+    return task

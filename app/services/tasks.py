@@ -9,13 +9,13 @@ from sqlalchemy import func, or_, select, update
 from ..engine import TaskNotReady, WorkflowRunError
 from ..errors import Conflict, Forbidden, NotFound
 from ..extensions import db
-from ..models import Case, HumanTask, TaskCandidate, User
+from ..models import Case, HumanTask, TaskCandidate, TaskCopy, User
 from ..models.types import utcnow
 from . import audit, forms, permissions, processes
 from .cases import load_workflow, lock_case, save_workflow, workflow_error
 from .runtime import engine
 
-VIEWS = ("available", "mine", "completed")
+VIEWS = ("available", "mine", "completed", "copied")
 
 
 @dataclass
@@ -38,6 +38,9 @@ def _inbox_query(user: User, view: str):
     if view == "mine":
         return (select(HumanTask).where(HumanTask.state == "claimed", HumanTask.assignee_id == user.id),
                 (HumanTask.created_at, HumanTask.id))
+    if view == "copied":
+        copied = select(TaskCopy.task_id).where(TaskCopy.user_id == user.id)
+        return select(HumanTask).where(HumanTask.id.in_(copied)), (HumanTask.created_at.desc(), HumanTask.id.desc())
     return (select(HumanTask).where(HumanTask.state == "completed", HumanTask.completed_by_id == user.id),
             (HumanTask.completed_at.desc(), HumanTask.id.desc()))
 
@@ -60,9 +63,15 @@ def _get(task_id: int) -> HumanTask:
 def get_task(user: User, task_id: int) -> HumanTask:
     """Return a task the user may see (its groups, its holder, case readers), else 403."""
     task = _get(task_id)
-    if not permissions.may_see_task(user, task):
+    if not permissions.may_see_task(user, task) and not _has_copy(user, task):
         raise Forbidden("This task is not for your groups.")
     return task
+
+
+def _has_copy(user: User, task: HumanTask) -> bool:
+    """Whether the task was copied (抄送) to the user."""
+    return db.session.scalar(select(TaskCopy.id).where(TaskCopy.task_id == task.id,
+                                                       TaskCopy.user_id == user.id).limit(1)) is not None
 
 
 def task_form(task: HumanTask) -> dict | None:
@@ -133,7 +142,15 @@ def complete(user: User, task_id: int, data) -> Case:
         raise Conflict(f"The task is already {task.state}.", error="task_not_open")
     if task.state != "claimed" or task.assignee_id != user.id:
         raise Conflict("Claim the task before completing it.", error="not_claimed_by_you")
-    forms.validate(task_form(task), data)
+    return advance(case, task, data, user)
+
+
+def advance(case: Case, task: HumanTask, data, actor: User | None) -> Case:
+    """Complete a live task of a locked case with form-valid ``data`` (by ``actor``, or by the
+    system for timeout policies) and run the process to its next wait."""
+    schema = task_form(task)
+    data, checked = forms.split_read_only(schema, data, case.data or {})
+    forms.validate(schema, checked)
 
     workflow = load_workflow(case)
     try:
@@ -146,8 +163,8 @@ def complete(user: User, task_id: int, data) -> Case:
     now = utcnow()
     task.state = "completed"
     task.completed_at = now
-    task.completed_by_id = user.id
+    task.completed_by_id = actor.id if actor else None
     task.submitted_data = data
-    audit.record(case, "task_completed", user, task, data=data)
-    save_workflow(case, workflow, user)
+    audit.record(case, "task_completed", actor, task, data=data)
+    save_workflow(case, workflow, actor)
     return case

@@ -15,12 +15,14 @@ from datetime import datetime
 from sqlalchemy import and_, or_, select
 
 from ..engine import WorkflowRunError
+from ..errors import AppError
 from ..extensions import db
-from ..models import Case, HumanTask
+from ..models import Case, HumanTask, TaskNote
 from ..models.types import utcnow
 from . import audit, calendar, deadlines
 from .cases import load_workflow, lock_case, save_workflow
 from .runtime import engine
+from .tasks import advance
 
 
 class TimerFailed(Exception):
@@ -124,3 +126,61 @@ def announce_warnings(now: datetime | None = None, limit: int = 500) -> list[tup
             announced.append(("task", task.id, level))
     db.session.flush()
     return announced
+
+
+# -- timeout policies (a task's ``timeoutPolicy``) ---------------------------------------------
+
+
+def apply_next_timeout(now: datetime | None = None, exclude: Collection[int] = ()) -> int | None:
+    """Apply the timeout policy of the next overdue live task no other worker holds (once per
+    task, in its own transaction); returns the task id, or None when nothing is left.
+
+    - ``remind``: a system reminder on the task; ``escalate``: the same, and the task becomes
+      urgent; ``auto_approve``/``auto_reject``: the system completes the task with the
+      diagram's ``timeoutData``. If that data is refused (the form changed, the task moved on)
+      the task gets a reminder instead and the failure is audited.
+    """
+    now = now or utcnow()
+    query = (select(HumanTask.id).join(Case, HumanTask.case_id == Case.id)
+             .where(HumanTask.state.in_(("open", "claimed")), HumanTask.due_at < now,
+                    HumanTask.timeout_handled.is_(False), Case.status == "active", Case.paused_at.is_(None))
+             .order_by(HumanTask.due_at, HumanTask.id).limit(1).with_for_update(skip_locked=True, of=HumanTask))
+    if exclude:
+        query = query.where(HumanTask.id.not_in(list(exclude)))
+    task_id = db.session.scalar(query)
+    if task_id is None:
+        return None
+    case = lock_case(db.session.get(HumanTask, task_id).case_id)
+    task = db.session.get(HumanTask, task_id)
+    db.session.refresh(task)
+    if task.timeout_handled or task.state not in ("open", "claimed"):
+        return task_id
+    task.timeout_handled = True
+    route = case.process_version.meta.get("user_tasks", {}).get(task.bpmn_id, {})
+    timeout = route.get("timeout") or {}
+    policy = timeout.get("policy")
+    if policy is None:
+        db.session.flush()
+        return task_id
+    audit.record(case, "task_timeout", None, task, data={"policy": policy, "due_at": task.due_at.isoformat()})
+    if policy in ("auto_approve", "auto_reject"):
+        try:
+            advance(case, task, dict(timeout.get("data") or {}), None)
+            return task_id
+        except AppError as exc:
+            audit.record(case, "task_timeout_failed", None, task, data={"policy": policy, "message": exc.message,
+                                                                        "errors": exc.errors})
+            policy = "remind"
+    if policy == "escalate":
+        task.priority = 2
+    db.session.add(TaskNote(task_id=task.id, kind="urge", author_id=None, to_user_id=task.assignee_id, at=now,
+                            body=SYSTEM_REMINDERS[policy]))
+    db.session.flush()
+    return task_id
+
+
+# Stored as written; pages translate them (app/web/labels.py).
+SYSTEM_REMINDERS = {
+    "remind": "The time limit of this task has passed.",
+    "escalate": "The time limit of this task has passed; it was escalated to urgent.",
+}

@@ -71,6 +71,11 @@ def nav_items() -> list[tuple[str, str]]:
     return [(endpoint, label) for endpoint, label in items if endpoint in current_app.view_functions]
 
 
+def priority_label(priority: int) -> str:
+    """急 / 特急 beside a task (normal priority shows nothing)."""
+    return {1: _("High"), 2: _("Urgent")}.get(priority, "")
+
+
 def init_filters(app) -> None:
     """Register the filters and a few template globals."""
     app.add_template_filter(localtime, "localtime")
@@ -82,3 +87,4 @@ def init_filters(app) -> None:
     app.add_template_global(deadline_warning, "deadline_warning")
     app.add_template_global(warning_label, "warning_label")
     app.add_template_global(nav_items, "nav_items")
+    app.add_template_global(priority_label, "priority_label")

@@ -54,6 +54,7 @@ class Field:
     has_default: bool = False
     input_type: str = "text"
     attrs: dict = field(default_factory=dict)  # HTML constraints: maxlength, min, max, step
+    read_only: bool = False  # "readOnly": shown with the case's value, never submitted
 
 
 @dataclass
@@ -187,7 +188,8 @@ def fields(schema: dict | None, prefix: str = PREFIX) -> list[Field]:
             # An unticked checkbox is a valid "no", so a boolean never counts as missing.
             required=name in required and widget != "checkbox",
             kind=kind, options=options, default=prop.get("default"), has_default="default" in prop,
-            input_type=_INPUT_TYPES.get(prop.get("format"), "text"), attrs=_attrs(widget, kind, prop)))
+            input_type=_INPUT_TYPES.get(prop.get("format"), "text"), attrs=_attrs(widget, kind, prop),
+            read_only=prop.get("readOnly") is True))
     return result
 
 
@@ -231,6 +233,16 @@ def initial(form_fields: list[Field], data: dict | None) -> dict[str, FormValue]
     return values
 
 
+def with_case_values(values: dict[str, FormValue], form_fields: list[Field], case_data: dict | None
+                     ) -> dict[str, FormValue]:
+    """Read-only fields always show the case's current value."""
+    for f in form_fields:
+        if f.read_only:
+            value = (case_data or {}).get(f.name)
+            values[f.name] = _empty(f) if value is None else _form_value(f, value)
+    return values
+
+
 def submitted(form_fields: list[Field], form) -> dict[str, FormValue]:
     """Form values exactly as posted (``form`` is a MultiDict), to show them again."""
     values = {}
@@ -269,6 +281,8 @@ def parse(form_fields: list[Field], form) -> dict:
     """Typed JSON data from a posted form; empty inputs are left out (absent, not "")."""
     data = {}
     for f in form_fields:
+        if f.read_only:
+            continue  # the case's value stands; the task never writes it
         if f.widget == "checkbox":
             data[f.name] = str(form.get(f.input_name, "")).lower() in TRUE_VALUES
             continue

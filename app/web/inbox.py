@@ -23,6 +23,7 @@ TAB_LABELS = {
     "mine": _l("My tasks"),
     "completed": _l("Done"),
     "started": _l("Started by me"),
+    "copied": _l("Copied to me"),
 }
 SORT_LABELS = {
     "oldest": _l("Oldest first"),

@@ -42,4 +42,17 @@ EVENT_LABELS = {
     "task_reassigned": _l("Task reassigned"),
     "task_delegated": _l("Task handed over"),
     "task_urged": _l("Reminder sent"),
+    "task_returned": _l("Sent back"),
+    "task_recalled": _l("Taken back"),
+    "task_copied": _l("Copy sent"),
+    "task_timeout": _l("Task time limit passed"),
+    "task_timeout_failed": _l("Timeout policy failed"),
+    "task_skipped": _l("Task skipped (nobody in its group)"),
+    "task_routed_to_admin": _l("Task routed to an administrator"),
+}
+# Notes the system writes (timeout policies), stored in English and shown in the UI language.
+SYSTEM_NOTES = {
+    "The time limit of this task has passed.": _l("The time limit of this task has passed."),
+    "The time limit of this task has passed; it was escalated to urgent.":
+        _l("The time limit of this task has passed; it was escalated to urgent."),
 }

@@ -6,6 +6,8 @@ on the page the user came from (a refused move says why, field by field).
 
 from __future__ import annotations
 
+from datetime import date
+
 from flask import Blueprint, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
@@ -13,9 +15,9 @@ from flask_login import current_user, login_required
 
 from .. import transaction
 from ..errors import Conflict, Forbidden, InvalidInput
-from ..services import case_clock, case_moves, supervision, task_moves
+from ..services import case_clock, case_moves, permissions, supervision, task_moves
 from ..services.cases import get_case, open_tasks
-from .labels import STATUS_LABELS
+from .labels import STATUS_LABELS, SYSTEM_NOTES
 
 bp = Blueprint("web_moves", __name__)
 
@@ -53,6 +55,13 @@ def _attempt(back: str, success: str, fn, *args):
 
 def _case_url(case_id: int) -> str:
     return url_for("web_cases.case", case_id=case_id) + "#clock"
+
+
+def _date(value):
+    try:
+        return date.fromisoformat(value) if value else None
+    except ValueError:
+        return value  # the service refuses it with a message
 
 
 def _int(value):
@@ -152,6 +161,18 @@ def task_action(task_id: int):
                         _int(form.get("user_id")), form.get("note", ""))
     if action == "urge":
         return _attempt(back, _("Reminder sent."), task_moves.urge, user, task_id, form.get("message", ""))
+    if action == "return":
+        return _attempt(url_for("web_inbox.inbox"), _("The case was sent back."), task_moves.send_back, user,
+                        task_id, _int(form.get("target_task_id")), form.get("opinion", ""))
+    if action == "recall":
+        return _attempt(url_for("web_inbox.inbox", tab="mine"), _("The step is back with you."),
+                        task_moves.recall, user, task_id)
+    if action == "copy":
+        return _attempt(back, _("Copies sent."), task_moves.copy_to, user, task_id,
+                        [_int(v) for v in form.getlist("user_ids")], form.get("note", ""))
+    if action == "priority":
+        return _attempt(back, _("Priority saved."), task_moves.set_priority, user, task_id,
+                        _int(form.get("priority")), _date(form.get("follow_up_on")))
     flash(_("Unknown action."), "error")
     return redirect(back)
 
@@ -199,8 +220,16 @@ def task_moves_context(user, task) -> dict:
     """What the task page's notes and hand-over panel shows and offers to this user."""
     live = task.state in ("open", "claimed")
     colleagues = [u for u in task_moves.colleagues(task) if u.id != task.assignee_id] if live else []
+    holder = task.state == "claimed" and task.assignee_id == user.id
     return {
         "notes": task_moves.notes(task),
+        "system_notes": SYSTEM_NOTES,
+        "return_targets": task_moves.return_targets(user, task.id) if holder else [],
+        "can_recall": task_moves.may_recall(user, task),
+        "can_prioritise": live and (holder or permissions.may_work_on(user, task)
+                                    or task_moves.may_reassign(user, task)),
+        "copy_candidates": task_moves.copy_candidates(user),
+        "priorities": [(0, _("Normal")), (1, _("High")), (2, _("Urgent"))],
         "can_delegate": live and task.state == "claimed" and task.assignee_id == user.id,
         "can_reassign": live and task_moves.may_reassign(user, task),
         "can_urge": live and user.has_role("supervisor", "admin"),

@@ -9,7 +9,7 @@ from flask_login import current_user, login_required
 from .. import transaction
 from ..errors import InvalidInput
 from ..models import HumanTask, User
-from ..services import attachments, cases, drafts, permissions, processes, progress, tasks
+from ..services import attachments, cases, drafts, forms, permissions, processes, progress, task_moves, tasks
 from . import formrender, moves
 from .labels import EVENT_LABELS, STATE_LABELS, STATUS_LABELS
 
@@ -26,6 +26,7 @@ def _render(task: HumanTask, user: User, values=None, errors=None, status: int =
     form_fields = formrender.fields(schema)
     if values is None:
         values = formrender.initial(form_fields, drafts.shown_data(task))
+    values = formrender.with_case_values(values, form_fields, case.data)
     by_field, other = formrender.split_errors(errors)
     other += formrender.stray(form_fields, by_field)
     holder = task.state == "claimed" and task.assignee_id == user.id
@@ -37,7 +38,8 @@ def _render(task: HumanTask, user: User, values=None, errors=None, status: int =
     page = render_template(
         "web/task.html", task=task, case=case, schema=schema, bound=formrender.bind(form_fields, values, by_field),
         form_errors=other, has_data=drafts.shown_data(task) is not None or errors is not None, actions=actions,
-        data_rows=formrender.data_rows(case.data, processes.version_forms(case.process_version)),
+        data_rows=formrender.data_rows(forms.visible_data(schema, case.data),
+                                       processes.version_forms(case.process_version)),
         attachments=attachments.list_for_case(case), history=cases.history(case), progress=progress.progress(case),
         status_labels=STATUS_LABELS, state_labels=STATE_LABELS, event_labels=EVENT_LABELS,
         moves=moves.task_moves_context(user, task))
@@ -51,7 +53,9 @@ def task(task_id: int):
     user = _user()
     here = url_for("web_tasks.task", task_id=task_id)
     if request.method == "GET":
-        return _render(tasks.get_task(user, task_id), user)
+        found = tasks.get_task(user, task_id)
+        transaction.run(task_moves.mark_copy_read, user, found)
+        return _render(found, user)
 
     action = request.form.get("action")
     if action == "claim":

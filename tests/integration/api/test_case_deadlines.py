@@ -50,7 +50,7 @@ def test_newborn_declares_its_time_limits(api, app):
     start_newborn(api)
     with app.app_context():
         version = db.session.query(ProcessVersion).one()
-        assert version.meta["time_limits"] == {"promised_days": 5, "statutory_days": 20}
+        assert version.meta["time_limits"] == {"promised_days": 5, "statutory_days": 20, "immediate": False}
         assert all("promised_days" not in t for t in version.meta["user_tasks"].values())
 
 

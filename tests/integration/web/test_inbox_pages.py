@@ -118,14 +118,15 @@ def test_applicant_lane_task_is_available_to_the_starter_only(loop, login):
 
 
 def test_every_tab_shows_its_count(loop, login):
-    """Counts for 待认领, 我的待办, 已办 and 我发起的 appear on every tab."""
+    """Counts for 待认领, 我的待办, 已办, 我发起的 and 抄送我的 appear on every tab."""
     cases = start_loop(loop, 3)
     loop.do("health1", "review_a", {"a_ok": True}, case_id=cases[0]["id"])
     task = loop.find_task("health1", "review_a", cases[1]["id"])
     assert loop.post(f"/api/v1/tasks/{task['id']}/claim", "health1").status_code == 200
     health = login("health1")
-    for tab in ("available", "mine", "completed", "started"):
-        assert counts(health.html(f"/?tab={tab}")) == {"available": 1, "mine": 1, "completed": 1, "started": 0}
+    for tab in ("available", "mine", "completed", "started", "copied"):
+        assert counts(health.html(f"/?tab={tab}")) == {"available": 1, "mine": 1, "completed": 1, "started": 0,
+                                                       "copied": 0}
     assert counts(login("window1").html("/"))["started"] == 3
 
 

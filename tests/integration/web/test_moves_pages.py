@@ -121,3 +121,44 @@ def test_overdue_page_for_supervisors(session_for, case_id, clock):
     row = re.search(r'<tr data-warning="red">(.*?)</tr>', page, re.S).group(1)
     assert "联办测试" in row and "Overdue" in row and "形式审查" in row
     assert 'id="overdue-empty"' in supervisor.html("/supervision/overdue?level=yellow")
+
+
+def test_send_back_recall_copy_and_priority_on_the_task_page(session_for, api, case_id):
+    formal = api.find_task("window1", "formal_check", case_id)["id"]
+    window = session_for("window1")
+    window.post(f"/tasks/{formal}", {"action": "claim"})
+    r = window.post(f"/tasks/{formal}/moves", {"action": "priority", "priority": "2", "follow_up_on": "2026-11-25"})
+    assert "Priority saved" in r.get_data(as_text=True)
+    inbox = window.html("/?tab=mine")
+    assert 'data-priority="2"' in inbox and "Urgent" in inbox
+    fund_id = re.search(r'<option value="(\d+)">[^<]*\(fund1\)', window.html(f"/tasks/{formal}")).group(1)
+    r = window.post(f"/tasks/{formal}/moves", {"action": "copy", "user_ids": [fund_id], "note": "请知悉"})
+    assert "Copies sent" in r.get_data(as_text=True)
+    fund = session_for("fund1")
+    assert f'id="task-{formal}"' in fund.html("/?tab=copied")
+    fund.html(f"/tasks/{formal}")  # opening it marks the copy read
+
+    window.post(f"/tasks/{formal}", {"action": "submit"})
+    page = window.html(f"/tasks/{formal}")
+    assert 'id="recall"' in page
+    r = window.post(f"/tasks/{formal}/moves", {"action": "recall"})
+    assert "The step is back with you" in r.get_data(as_text=True)
+    mine = window.html("/?tab=mine")  # the reopened step is claimed by window1 again
+    new_id = re.search(r'id="task-(\d+)"', mine).group(1)
+    assert new_id != str(formal)
+    window.post(f"/tasks/{new_id}", {"action": "submit"})
+
+    tax = api.find_task("tax1", "tax_review", case_id)["id"]
+    taxer = session_for("tax1")
+    taxer.post(f"/tasks/{tax}", {"action": "claim"})
+    page = taxer.html(f"/tasks/{tax}")
+    assert 'id="return-form"' in page
+    target = re.search(r'<select name="target_task_id"><option value="(\d+)">', page).group(1)
+    r = taxer.post(f"/tasks/{tax}/moves", {"action": "return", "target_task_id": target, "opinion": ""})
+    assert "Write something first" in r.get_data(as_text=True)
+    r = taxer.post(f"/tasks/{tax}/moves", {"action": "return", "target_task_id": target, "opinion": "请核对税号"})
+    assert "The case was sent back" in r.get_data(as_text=True)
+    page = window.html("/?tab=mine")
+    back = re.search(r'id="task-(\d+)"', page).group(1)
+    task_page = window.html(f"/tasks/{back}")
+    assert 'data-kind="return"' in task_page and "请核对税号" in task_page
