@@ -220,6 +220,23 @@ def prioritise_task(body, task_id):
     return transaction.run(task_moves.set_priority, _user(), task_id, body["priority"], body["follow_up_on"])
 
 
+@blp.route("/tasks/<int:task_id>/signers", methods=["POST"])
+@blp.arguments(HandOverRequestSchema)
+@blp.response(201, TaskSchema)
+def add_signer(body, task_id):
+    """加签: add a signer to the running 会签/或签 this task belongs to; returns the new signer's task."""
+    return transaction.run(task_moves.add_signer, _user(), task_id, body["user_id"], body["note"])
+
+
+@blp.route("/tasks/<int:task_id>/remove-signer", methods=["POST"])
+@blp.arguments(UrgeRequestSchema)
+@blp.response(200, TaskSchema)
+@requires("section_chief", "admin")
+def remove_signer(body, task_id):
+    """减签: remove this (unsigned) signer's task from a running 会签/或签 (section chiefs)."""
+    return transaction.run(task_moves.remove_signer, _user(), task_id, body["message"])
+
+
 # -- supervision -------------------------------------------------------------------------------
 
 

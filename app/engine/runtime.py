@@ -8,6 +8,7 @@ writes anywhere.
 from __future__ import annotations
 
 import copy
+import re
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -22,6 +23,7 @@ from SpiffWorkflow.bpmn.specs.event_definitions.timer import (
     TimerEventDefinition,
 )
 from SpiffWorkflow.bpmn.specs.mixins.events.end_event import EndEvent
+from SpiffWorkflow.bpmn.specs.mixins.multiinstance_task import MultiInstanceTask
 from SpiffWorkflow.bpmn.workflow import BpmnWorkflow
 from SpiffWorkflow.exceptions import SpiffWorkflowException, TaskNotFoundException
 from SpiffWorkflow.util.task import TaskState
@@ -45,6 +47,33 @@ class ReadyTask:
     candidate_groups: tuple[str, ...]
     form: str | None
     documentation: str | None
+    # The username the task is for (``camunda:assignee``: a literal, or ``${var}`` read from the
+    # task's data, e.g. one signer of a multi-instance 会签), or None.
+    assignee: str | None = None
+
+
+_VARIABLE = re.compile(r"^\$\{\s*([A-Za-z][A-Za-z0-9_]*)\s*\}$")
+
+
+def _assignee(task) -> str | None:
+    """The task's assignee: a literal username, or a ``${var}`` from its data (a string)."""
+    raw = ((task.task_spec.extensions or {}).get("assignee") or "").strip()
+    if not raw:
+        return None
+    match = _VARIABLE.match(raw)
+    if match is None:
+        return raw if "$" not in raw and "{" not in raw else None
+    value = task.data.get(match.group(1))
+    return value if isinstance(value, str) and value else None
+
+
+def _multi_instance_parent(task):
+    """The multi-instance task a READY instance belongs to, or None."""
+    parent = task.parent
+    if parent is None or not isinstance(parent.task_spec, MultiInstanceTask):
+        return None
+    # The task after a multi-instance task is its child in the tree too: only instances count.
+    return parent if parent.task_spec.task_spec == task.task_spec.name else None
 
 
 class WriteTrackingScriptEngine(PythonScriptEngine):
@@ -75,6 +104,16 @@ def _working_days_function(count: Callable[[datetime, int], datetime]):
     return working_days
 
 
+def _group_members_function(members: Callable[[str], list[str]]):
+    """``group_members("health")`` for diagrams: the usernames of a group's active members, sorted
+    (e.g. the signers of a 会签)."""
+    def group_members(code):
+        if not isinstance(code, str) or not code:
+            raise ScriptError(f"group_members needs a group code, not {code!r}")
+        return list(members(code))
+    return group_members
+
+
 class Engine:
     """The sandboxed SpiffWorkflow runtime. Holds no per-case state."""
 
@@ -82,7 +121,8 @@ class Engine:
 
     def __init__(self, script_time_limit: float = DEFAULT_TIME_LIMIT, *,
                  clock: Callable[[], datetime] | None = None,
-                 working_days: Callable[[datetime, int], datetime] | None = None):
+                 working_days: Callable[[datetime, int], datetime] | None = None,
+                 group_members: Callable[[str], list[str]] | None = None):
         """``clock`` is the application's ``now`` (aware UTC), which timers then follow;
         ``working_days(start, n)`` returns the end of the n-th working day after ``start`` and
         backs the diagram function ``working_days(n)`` for timers counted in working days."""
@@ -91,6 +131,8 @@ class Engine:
         functions = {}
         if working_days is not None:
             functions["working_days"] = _working_days_function(working_days)
+        if group_members is not None:
+            functions["group_members"] = _group_members_function(group_members)
         self.script_engine = WriteTrackingScriptEngine(
             environment=SandboxEnvironment(script_time_limit, functions=functions))
 
@@ -138,6 +180,7 @@ class Engine:
                 candidate_groups=tuple(ext.get("candidateGroups", ())),
                 form=props.get("formJsonSchemaFilename") or ext.get("formKey"),
                 documentation=spec.documentation,
+                assignee=_assignee(task),
             ))
         return result
 
@@ -150,8 +193,24 @@ class Engine:
         # Task.run() does not check state (pitfall 6): refuse anything but a READY user task.
         if task is None or task.state != TaskState.READY or not isinstance(task.task_spec, HUMAN_TASK_SPECS):
             raise TaskNotReady(task_id)
-        task.set_data(**copy.deepcopy(data))
-        record_writes(task, list(data))
+        data = copy.deepcopy(data)
+        parent = _multi_instance_parent(task)
+        if parent is not None:
+            # One instance of a 会签/或签: its submission becomes its record in the output list
+            # (with who signed, from the input item), unless the form wrote the item itself. Its
+            # data never reaches the case directly: the output collection does, when all is done.
+            spec = parent.task_spec
+            output = getattr(getattr(spec, "output_item", None), "bpmn_id", None)
+            source = getattr(getattr(spec, "input_item", None), "bpmn_id", None)
+            if output and output not in data:
+                record = dict(data)
+                if source and source in task.data:
+                    record.setdefault(source, copy.deepcopy(task.data[source]))
+                data[output] = record
+            task.set_data(**data)
+        else:
+            task.set_data(**data)
+            record_writes(task, list(data))
         try:
             task.run()
         except SpiffWorkflowException as exc:
@@ -190,6 +249,59 @@ class Engine:
             workflow.reset_from_task_id(task.id)
         except SpiffWorkflowException as exc:
             raise self._run_error(exc) from None
+        self._advance(workflow)
+
+    # -- 加签 / 减签: signers of a running parallel multi-instance task ---------------------------
+    def _running_instance(self, workflow: BpmnWorkflow, task_id: str):
+        task = self._task(workflow, task_id)
+        parent = _multi_instance_parent(task) if task is not None else None
+        if parent is None or type(parent.task_spec).__name__ != "ParallelMultiInstanceTask" \
+                or parent.state != TaskState.STARTED:
+            raise TaskNotReady(task_id)
+        return task, parent
+
+    def instance_items(self, workflow: BpmnWorkflow, task_id: str) -> dict[str, object]:
+        """``{engine task id: input item}`` of every live instance beside READY instance ``task_id``."""
+        _task, parent = self._running_instance(workflow, task_id)
+        spec = parent.task_spec
+        source = getattr(getattr(spec, "input_item", None), "bpmn_id", None)
+        return {str(c.id): c.data.get(source) for c in parent.children
+                if c.task_spec.name == spec.task_spec and c.state == TaskState.READY}
+
+    def add_instance(self, workflow: BpmnWorkflow, task_id: str, item) -> None:
+        """加签: one more instance (signer ``item``) of the parallel multi-instance task that READY
+        instance ``task_id`` belongs to; its signature joins the output list like the others."""
+        _task, parent = self._running_instance(workflow, task_id)
+        spec = parent.task_spec
+        if spec.data_input is not None:
+            collection = spec.data_input.get(parent)
+            if isinstance(collection, list):
+                collection.append(copy.deepcopy(item))
+                record_writes(parent, [spec.data_input.bpmn_id])
+        try:
+            spec.create_child(parent, copy.deepcopy(item))
+        except SpiffWorkflowException as exc:
+            raise self._run_error(exc) from None
+        self._advance(workflow)
+
+    def remove_instance(self, workflow: BpmnWorkflow, task_id: str) -> None:
+        """减签: drop READY instance ``task_id`` of a parallel multi-instance task (not the last one
+        left); when every remaining instance is done, the task completes."""
+        task, parent = self._running_instance(workflow, task_id)
+        spec = parent.task_spec
+        siblings = [c for c in parent.children if c.task_spec.name == spec.task_spec and c is not task]
+        if not any(c.state in (TaskState.READY, TaskState.COMPLETED) for c in siblings):
+            raise TaskNotReady(task_id)  # the last signer cannot be removed
+        source = getattr(getattr(spec, "input_item", None), "bpmn_id", None)
+        if spec.data_input is not None and source:
+            collection = spec.data_input.get(parent)
+            if isinstance(collection, list) and task.data.get(source) in collection:
+                collection.remove(task.data.get(source))
+                record_writes(parent, [spec.data_input.bpmn_id])
+        parent.children = [c for c in parent.children if c is not task]
+        task.workflow.tasks.pop(task.id, None)
+        if spec.children_complete(parent):
+            parent._set_state(TaskState.READY)
         self._advance(workflow)
 
     @staticmethod
@@ -329,12 +441,23 @@ class Engine:
             # Timers that became due during the steps need a second pass (pitfall 8).
             workflow.refresh_timers()
             workflow.do_engine_steps()
+            self._record_multi_instance_outputs(workflow)
         except SpiffWorkflowException as exc:
             raise self._run_error(exc) from None
         except ScriptError as exc:
             raise WorkflowRunError(str(exc), line=exc.line) from None
         except Exception as exc:  # e.g. a NameError from message correlation: never a 500, never saved
             raise WorkflowRunError(f"{type(exc).__name__}: {exc}") from None
+
+    @staticmethod
+    def _record_multi_instance_outputs(workflow: BpmnWorkflow) -> None:
+        """A finished multi-instance task wrote its output collection (all the signatures)."""
+        for task in workflow.get_tasks(state=TaskState.COMPLETED):
+            spec = task.task_spec
+            if isinstance(spec, MultiInstanceTask):
+                output = getattr(getattr(spec, "data_output", None), "bpmn_id", None)
+                if output and output in task.data and output not in task.internal_data.get(WRITTEN_KEYS, []):
+                    record_writes(task, [output])
 
     @staticmethod
     def _run_error(exc: SpiffWorkflowException) -> WorkflowRunError:

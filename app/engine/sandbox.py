@@ -180,7 +180,8 @@ class SandboxEnvironment:
 
     def execute(self, script: str, context: dict, external_context: dict | None = None) -> bool:
         code = compile_script(script)
-        scope = dict(context)
+        scope = dict(self.functions)
+        scope.update(context)
         if external_context:
             scope.update(external_context)
         scope.update(_GUARDS)

@@ -27,6 +27,7 @@ from SpiffWorkflow.bpmn.parser.BpmnParser import BpmnValidator, full_tag
 from SpiffWorkflow.bpmn.parser.ValidationException import ValidationException
 from SpiffWorkflow.bpmn.specs.event_definitions.timer import TimerEventDefinition
 from SpiffWorkflow.bpmn.specs.mixins.events.event_types import CatchingEvent
+from SpiffWorkflow.bpmn.specs.mixins.multiinstance_task import MultiInstanceTask
 from SpiffWorkflow.dmn.parser.BpmnDmnParser import SCHEMAS as DMN_SCHEMAS
 from SpiffWorkflow.exceptions import SpiffWorkflowException
 from SpiffWorkflow.spiff.parser.process import VALIDATOR
@@ -108,6 +109,8 @@ class UserTaskInfo:
     timeout_policy: str | None = None
     timeout_data: dict | None = None
     empty_group_policy: str | None = None
+    # One instance per item of a multi-instance task (会签/或签: one signer each).
+    multi_instance: bool = False
 
     @property
     def for_initiator(self) -> bool:
@@ -610,6 +613,9 @@ def _build(files: Mapping[str, bytes]) -> Build:
     untranslated = {f.element for f in findings if f.code in (
         "unsupported_expression", "unsupported_timer", "timer_invalid", "unsupported_language")}
     user_tasks = []
+    # Names of the task specs that are the instances of a multi-instance task (会签/或签).
+    instance_specs = {getattr(ts, "task_spec", None) for _p, ts in _iter_specs(spec, subprocess_specs)
+                      if isinstance(ts, MultiInstanceTask)}
     end_events = {}
     for process_spec, task_spec in _iter_specs(spec, subprocess_specs):
         bpmn_id = getattr(task_spec, "bpmn_id", None)
@@ -659,6 +665,7 @@ def _build(files: Mapping[str, bytes]) -> Build:
                 promised_days=parse_time_limit(props.get(PROMISED_DAYS), PROMISED_DAYS, findings, where[0],
                                                where[1], bpmn_id),
                 **parse_task_policies(props, findings, where[0], where[1], bpmn_id),
+                multi_instance=task_spec.name in instance_specs,
             ))
 
     if collaboration:

@@ -262,6 +262,7 @@ _DURATION = re.compile(r"^P(?=\d|T\d)(\d+([.,]\d+)?Y)?(\d+([.,]\d+)?M)?(\d+([.,]
 _DATETIME = re.compile(r"^\d{4}-\d{2}-\d{2}(T\d{2}:\d{2}(:\d{2}([.,]\d+)?)?(Z|[+-]\d{2}(:?\d{2})?)?)?$",
                        re.IGNORECASE)
 _CYCLE = re.compile(r"^R\d*/[^/\s]+(/[^/\s]+)?$", re.IGNORECASE)
+_SIMPLE_ASSIGNEE = re.compile(r"^(\$\{\s*[A-Za-z][A-Za-z0-9_]*\s*\}|[A-Za-z0-9_.@-]+)$")
 _WORKING_DAYS = re.compile(r"^working_days\s*\(.*\)$", re.DOTALL)
 _CRON = re.compile(r"^\S+(\s+\S+){4,6}$")
 
@@ -450,6 +451,8 @@ class _Pass:
             name = " ".join((task.get("name") or task.get("id") or "").split())
             for attr in ("assignee", "candidateUsers"):
                 value = foreign(task, attr)
+                if attr == "assignee" and value and _SIMPLE_ASSIGNEE.match(value.strip()):
+                    continue  # a username, or ${var} from the task's data: routed to that person
                 if value:
                     self.add("assignee_ignored", f"{attr} {value!r} of task {name} is not used: tasks go to the "
                              "groups of their lane or candidate groups (or to the applicant)", task, WARNING,

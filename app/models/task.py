@@ -65,6 +65,7 @@ class HumanTask(db.Model):
     case: Mapped[Case] = relationship(lazy="joined", innerjoin=True)
     assignee: Mapped[User | None] = relationship(foreign_keys=[assignee_id], lazy="joined")
     completed_by: Mapped[User | None] = relationship(foreign_keys=[completed_by_id])
+    candidate_user: Mapped[User | None] = relationship(foreign_keys=[candidate_user_id])
     candidates: Mapped[list[TaskCandidate]] = relationship(cascade="all, delete-orphan", lazy="selectin")
 
     # Not stored: set by projection when the task's emptyGroupPolicy says to skip it.

@@ -91,3 +91,20 @@ def first_admin() -> User | None:
     """The longest-standing active administrator (tasks nobody else can take go to them)."""
     users = db.session.scalars(select(User).where(User.active.is_(True)).order_by(User.id))
     return next((u for u in users if u.has_role("admin")), None)
+
+
+def member_usernames(group_code: str) -> list[str]:
+    """Usernames of a group's active members, sorted (diagrams: ``group_members(code)``)."""
+    return list(db.session.scalars(
+        select(User.username).join(group_memberships, group_memberships.c.user_id == User.id)
+        .join(Group, Group.id == group_memberships.c.group_id)
+        .where(Group.code == group_code, User.active.is_(True)).order_by(User.username)))
+
+
+def active_users_by_username(usernames) -> dict[str, int]:
+    """``{username: id}`` of the active users among ``usernames``."""
+    names = [u for u in usernames if u]
+    if not names:
+        return {}
+    return dict(db.session.execute(select(User.username, User.id).where(User.username.in_(names),
+                                                                          User.active.is_(True))).all())

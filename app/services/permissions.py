@@ -26,9 +26,11 @@ def may_work_on(user: User, task: HumanTask) -> bool:
 
 
 def may_see_task(user: User, task: HumanTask) -> bool:
-    """Whether the user may read the task (workers, holders and case readers)."""
+    """Whether the user may read the task (workers, holders, members of its groups — also when it
+    is for one named colleague, e.g. a 会签 signature — and case readers)."""
+    mine = set(user.group_ids)
     return (may_work_on(user, task) or task.assignee_id == user.id or task.completed_by_id == user.id
-            or user.has_role(*READ_ALL_CASES))
+            or any(c.group_id in mine for c in task.candidates) or user.has_role(*READ_ALL_CASES))
 
 
 def may_see_case(user: User, case: Case, group_ids_with_tasks: set[int]) -> bool:

@@ -66,6 +66,8 @@ def _resolve_routing(compiled, findings: list[Finding]) -> dict:
             entry["timeout"] = {"policy": task.timeout_policy, "data": task.timeout_data}
         if getattr(task, "empty_group_policy", None):
             entry["empty_group"] = task.empty_group_policy
+        if getattr(task, "multi_instance", False):
+            entry["multi_instance"] = True
         if task.candidate_groups:
             unknown = [g for g in task.candidate_groups if g not in by_code]
             if unknown:

@@ -25,6 +25,8 @@ def sync_tasks(case: Case, ready, actor: User | None) -> list[HumanTask]:
     new = [t for t in ready if t.id not in live]
     codes = {g for t in new for g in routing.get(t.bpmn_id, {}).get("groups", [])}
     groups = org.groups_by_code(codes)
+    # A task for a named person (camunda:assignee, e.g. one signer of a 会签) goes to them alone.
+    assignees = org.active_users_by_username({t.assignee for t in new if t.assignee})
     created = []
     now = utcnow()
     for task in new:
@@ -37,7 +39,7 @@ def sync_tasks(case: Case, ready, actor: User | None) -> list[HumanTask]:
             documentation=task.documentation,
             lane=task.lane,
             group_codes=list(route.get("groups", [])),
-            candidate_user_id=case.started_by_id if route.get("initiator") else None,
+            candidate_user_id=case.started_by_id if route.get("initiator") else assignees.get(task.assignee),
             form=task.form,
             state="open",
             created_at=now,

@@ -11,7 +11,7 @@ from collections import defaultdict
 from dataclasses import dataclass
 from math import ceil
 
-from sqlalchemy import ColumnElement, false, func, or_, select, true
+from sqlalchemy import ColumnElement, and_, false, func, or_, select, true
 from sqlalchemy.orm import Load, contains_eager, defer, lazyload, selectinload
 
 from ..extensions import db
@@ -102,8 +102,10 @@ def _task_scope(user: User, tab: str) -> list[ColumnElement[bool]]:
     """The inbox views of services.tasks as WHERE clauses on human_tasks."""
     if tab == "available":
         in_my_groups = select(TaskCandidate.task_id).where(TaskCandidate.group_id.in_(_my_group_ids(user)))
+        # A task for a named person (the applicant lane, a 会签 signer) is theirs alone.
         return [HumanTask.state == "open",
-                or_(HumanTask.id.in_(in_my_groups), HumanTask.candidate_user_id == user.id)]
+                or_(and_(HumanTask.candidate_user_id.is_(None), HumanTask.id.in_(in_my_groups)),
+                    HumanTask.candidate_user_id == user.id)]
     if tab == "mine":
         return [HumanTask.state == "claimed", HumanTask.assignee_id == user.id]
     if tab == "completed":

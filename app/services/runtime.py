@@ -7,7 +7,7 @@ from flask import current_app
 from .. import clock
 from ..engine import CompiledProcess, Engine, SpecCache, compile_process
 from ..models import ProcessVersion
-from . import calendar
+from . import calendar, org
 
 _engine: Engine | None = None
 _cache: SpecCache | None = None
@@ -18,7 +18,7 @@ def engine() -> Engine:
     global _engine
     if _engine is None:
         _engine = Engine(script_time_limit=current_app.config["SCRIPT_TIME_LIMIT"], clock=clock.now,
-                         working_days=_working_days)
+                         working_days=_working_days, group_members=org.member_usernames)
     return _engine
 
 

@@ -343,3 +343,66 @@ def set_priority(user: User, task_id: int, priority, follow_up_on=None) -> Human
     task.follow_up_on = follow_up_on
     db.session.flush()
     return task
+
+
+# -- 加签 / 减签 ----------------------------------------------------------------------------------
+
+
+def _signing(user: User, task_id: int) -> tuple[HumanTask, object, object]:
+    """Lock the case of a live signing task; return (task, case, workflow)."""
+    task = get_task(user, task_id)
+    case = lock_case(task.case_id)
+    db.session.refresh(task)
+    if task.state not in LIVE:
+        raise Conflict(_("The task is %(state)s.", state=task.state), error="task_not_open")
+    return task, case, load_workflow(case)
+
+
+def add_signer(user: User, task_id: int, to_user_id, note: str = "") -> HumanTask:
+    """加签: one more signer on a running 会签/或签 (the current signer, a section chief of the
+    task's group, or an admin); the new signer must be able to work on the task."""
+    body = _body(note, required=False, field="note")
+    task, case, workflow = _signing(user, task_id)
+    if task.assignee_id != user.id and task.candidate_user_id != user.id and not may_reassign(user, task):
+        raise Forbidden(_("Only the signer, or a section chief of the task's group, may add a signer."))
+    target = db.session.get(User, to_user_id) if isinstance(to_user_id, int) and not isinstance(to_user_id, bool) \
+        else None
+    if target is None or not target.active or not any(c.group_id in set(target.group_ids) for c in task.candidates):
+        raise InvalidInput(_("That colleague cannot sign this task."),
+                           {"user_id": [_("Not a member of the task's groups.")]})
+    try:
+        signers = engine().instance_items(workflow, task.engine_task_id)
+        if target.username in signers.values():
+            raise Conflict(_("That colleague is already signing."), error="already_signing")
+        engine().add_instance(workflow, task.engine_task_id, target.username)
+    except TaskNotReady:
+        raise Conflict(_("Signers can be added only while a parallel countersignature is running."),
+                       error="not_countersigning") from None
+    except WorkflowRunError as exc:
+        raise workflow_error(exc) from None
+    audit.record(case, "signer_added", user, task, data={"signer": target.username, "note": body})
+    save_workflow(case, workflow, user)
+    return db.session.scalar(select(HumanTask).where(
+        HumanTask.case_id == case.id, HumanTask.bpmn_id == task.bpmn_id, HumanTask.state == "open",
+        HumanTask.candidate_user_id == target.id).order_by(HumanTask.id.desc()).limit(1)) or task
+
+
+def remove_signer(user: User, task_id: int, note: str = "") -> HumanTask:
+    """减签: a section chief of the task's group (or an admin) removes a signer who has not
+    signed yet; the last remaining signature cannot be removed."""
+    body = _body(note, required=False, field="note")
+    task, case, workflow = _signing(user, task_id)
+    if not may_reassign(user, task):
+        raise Forbidden(_("Only a section chief of the task's group may remove a signer."))
+    try:
+        engine().remove_instance(workflow, task.engine_task_id)
+    except TaskNotReady:
+        raise Conflict(_("This signer cannot be removed (not a running countersignature, or the last signer)."),
+                       error="not_removable") from None
+    except WorkflowRunError as exc:
+        raise workflow_error(exc) from None
+    signer = task.candidate_user.username if task.candidate_user_id and task.candidate_user else None
+    audit.record(case, "signer_removed", user, task, data={"signer": signer, "note": body})
+    save_workflow(case, workflow, user)
+    db.session.refresh(task)
+    return task

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from sqlalchemy import func, or_, select, update
+from sqlalchemy import and_, func, or_, select, update
 
 from ..engine import TaskNotReady, WorkflowRunError
 from ..errors import Conflict, Forbidden, NotFound
@@ -33,7 +33,8 @@ def _inbox_query(user: User, view: str):
         in_my_groups = select(TaskCandidate.task_id).where(TaskCandidate.group_id.in_(user.group_ids or [-1]))
         return (select(HumanTask).where(
                     HumanTask.state == "open",
-                    or_(HumanTask.id.in_(in_my_groups), HumanTask.candidate_user_id == user.id)),
+                    or_(and_(HumanTask.candidate_user_id.is_(None), HumanTask.id.in_(in_my_groups)),
+                        HumanTask.candidate_user_id == user.id)),
                 (HumanTask.created_at, HumanTask.id))
     if view == "mine":
         return (select(HumanTask).where(HumanTask.state == "claimed", HumanTask.assignee_id == user.id),

@@ -49,6 +49,8 @@ EVENT_LABELS = {
     "task_timeout_failed": _l("Timeout policy failed"),
     "task_skipped": _l("Task skipped (nobody in its group)"),
     "task_routed_to_admin": _l("Task routed to an administrator"),
+    "signer_added": _l("Signer added"),
+    "signer_removed": _l("Signer removed"),
 }
 # Notes the system writes (timeout policies), stored in English and shown in the UI language.
 SYSTEM_NOTES = {

@@ -161,6 +161,11 @@ def task_action(task_id: int):
                         _int(form.get("user_id")), form.get("note", ""))
     if action == "urge":
         return _attempt(back, _("Reminder sent."), task_moves.urge, user, task_id, form.get("message", ""))
+    if action == "add_signer":
+        return _attempt(back, _("Signer added."), task_moves.add_signer, user, task_id,
+                        _int(form.get("user_id")), form.get("note", ""))
+    if action == "remove_signer":
+        return _attempt(back, _("Signer removed."), task_moves.remove_signer, user, task_id, form.get("note", ""))
     if action == "return":
         return _attempt(url_for("web_inbox.inbox"), _("The case was sent back."), task_moves.send_back, user,
                         task_id, _int(form.get("target_task_id")), form.get("opinion", ""))
@@ -221,7 +226,12 @@ def task_moves_context(user, task) -> dict:
     live = task.state in ("open", "claimed")
     colleagues = [u for u in task_moves.colleagues(task) if u.id != task.assignee_id] if live else []
     holder = task.state == "claimed" and task.assignee_id == user.id
+    signing = live and bool(task.case.process_version.meta.get("user_tasks", {}).get(task.bpmn_id, {})
+                            .get("multi_instance"))
+    chief = task_moves.may_reassign(user, task)
     return {
+        "can_add_signer": signing and (holder or task.candidate_user_id == user.id or chief),
+        "can_remove_signer": signing and chief and task.state == "open",
         "notes": task_moves.notes(task),
         "system_notes": SYSTEM_NOTES,
         "return_targets": task_moves.return_targets(user, task.id) if holder else [],

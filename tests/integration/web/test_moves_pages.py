@@ -162,3 +162,24 @@ def test_send_back_recall_copy_and_priority_on_the_task_page(session_for, api, c
     back = re.search(r'id="task-(\d+)"', page).group(1)
     task_page = window.html(f"/tasks/{back}")
     assert 'data-kind="return"' in task_page and "请核对税号" in task_page
+
+
+def test_countersign_add_and_remove_signer_buttons(session_for, api, make_user):
+    files = (DATA / "countersign" / "countersign.bpmn", DATA / "countersign" / "sign_form.json")
+    assert api.deploy(*files).status_code == 201
+    case = api.start("countersign").get_json()
+    make_user("health3", ["reviewer"], ["health"])
+    mine = next(t for t in api.available("health1") if t["case_id"] == case["id"])
+    health = session_for("health1")
+    health.post(f"/tasks/{mine['id']}", {"action": "claim"})
+    page = health.html(f"/tasks/{mine['id']}")
+    assert 'id="add-signer-form"' in page and 'id="remove-signer-form"' not in page
+    health3_id = re.search(r'<option value="(\d+)">health3 \(health3\)', page).group(1)
+    r = health.post(f"/tasks/{mine['id']}/moves", {"action": "add_signer", "user_id": health3_id})
+    assert "Signer added" in r.get_data(as_text=True)
+    added = next(t for t in api.available("health3") if t["case_id"] == case["id"])
+    chief = session_for("healthchief")
+    assert 'id="remove-signer-form"' in chief.html(f"/tasks/{added['id']}")
+    r = chief.post(f"/tasks/{added['id']}/moves", {"action": "remove_signer", "note": "回避"})
+    assert "Signer removed" in r.get_data(as_text=True)
+    assert not any(t["case_id"] == case["id"] for t in api.available("health3"))

@@ -239,9 +239,13 @@ def test_potential_owner_groups_become_candidate_groups():
         "management,hr"
 
 
-def test_assignee_is_a_warning():
-    _root, findings = translated('<bpmn:userTask id="t" camunda:assignee="${boss}" />')
-    assert [(f.code, f.severity, f.params["value"]) for f in findings] == [("assignee_ignored", "warning", "${boss}")]
+def test_assignee_expressions_beyond_a_variable_are_a_warning():
+    """A username or ${var} routes the task to that person; anything else cannot be evaluated."""
+    for value in ("${boss}", "kermit", "zhang.san@example.org"):
+        assert translated(f'<bpmn:userTask id="t" camunda:assignee="{value}" />')[1] == []
+    for value in ("#{approver}", "$INITIATOR", "kermit_${loopCounter}", "${a.b}"):
+        _root, findings = translated(f'<bpmn:userTask id="t" camunda:assignee="{value}" />')
+        assert [(f.code, f.severity, f.params["value"]) for f in findings] == [("assignee_ignored", "warning", value)]
 
 
 def test_decision_ref_becomes_the_spiff_decision_id():
