@@ -45,6 +45,8 @@ class Config:
     # Case/task time-limit warnings: yellow when at most this many working days remain before the
     # due time (red once it has passed). See app/services/deadlines.py.
     WARNING_WORKING_DAYS = _int("WARNING_WORKING_DAYS", 1)
+    # Business closing time due dates end at ("17:30"); empty: the end of the day (24:00).
+    CLOSING_TIME = os.environ.get("CLOSING_TIME", "")
     # Groups of the comprehensive window: an immediate (即办) bundle may only have their tasks.
     WINDOW_GROUPS = tuple(g.strip() for g in os.environ.get("WINDOW_GROUPS", "window").split(",") if g.strip())
     # How many times a transition is retried after a concurrent update of the same case.

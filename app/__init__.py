@@ -49,6 +49,10 @@ def create_app(config: type[Config] | dict | None = None) -> Flask:
         app.config.from_object(config)
     app.config["SECRET_KEY"] = _secret_key(app)
     app.json.ensure_ascii = False
+    if (app.config.get("CLOSING_TIME") or "").strip():  # refuse a bad setting now, not at the first case
+        from .services.calendar import _parse_closing
+
+        _parse_closing(app.config["CLOSING_TIME"].strip())
 
     db.init_app(app)
     migrate.init_app(app, db, directory=str(Path(__file__).resolve().parent.parent / "migrations"))

@@ -11,6 +11,7 @@ from ..services import case_clock, case_moves, supervision, task_moves, tasks
 from ..services.cases import get_case
 from . import requires
 from .schemas import (
+    AddSignerRequestSchema,
     CaseClockSchema,
     CaseSchema,
     CommentRequestSchema,
@@ -28,6 +29,7 @@ from .schemas import (
     PauseRequestSchema,
     PriorityRequestSchema,
     RejectRequestSchema,
+    RemoveSignerRequestSchema,
     ReturnRequestSchema,
     ReturnTargetSchema,
     TaskSchema,
@@ -221,20 +223,21 @@ def prioritise_task(body, task_id):
 
 
 @blp.route("/tasks/<int:task_id>/signers", methods=["POST"])
-@blp.arguments(HandOverRequestSchema)
+@blp.arguments(AddSignerRequestSchema)
 @blp.response(201, TaskSchema)
 def add_signer(body, task_id):
-    """加签: add a signer to the running 会签/或签 this task belongs to; returns the new signer's task."""
-    return transaction.run(task_moves.add_signer, _user(), task_id, body["user_id"], body["note"])
+    """加签: add a signer to the running 会签/或签 this task belongs to (sequential: before or after
+    the current signer, or at the end); returns the task that is live for them or for the current signer."""
+    return transaction.run(task_moves.add_signer, _user(), task_id, body["user_id"], body["note"], body["position"])
 
 
 @blp.route("/tasks/<int:task_id>/remove-signer", methods=["POST"])
-@blp.arguments(UrgeRequestSchema)
+@blp.arguments(RemoveSignerRequestSchema)
 @blp.response(200, TaskSchema)
 @requires("section_chief", "admin")
 def remove_signer(body, task_id):
-    """减签: remove this (unsigned) signer's task from a running 会签/或签 (section chiefs)."""
-    return transaction.run(task_moves.remove_signer, _user(), task_id, body["message"])
+    """减签: remove this (unsigned) signer's task, or a sequential signer still waiting (user_id)."""
+    return transaction.run(task_moves.remove_signer, _user(), task_id, body["message"], body["user_id"])
 
 
 # -- supervision -------------------------------------------------------------------------------

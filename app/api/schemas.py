@@ -381,3 +381,25 @@ class CopySchema(Schema):
 class PriorityRequestSchema(Schema):
     priority = fields.Integer(required=True, strict=True, validate=validate.OneOf((0, 1, 2)))
     follow_up_on = fields.Date(load_default=None, allow_none=True)
+
+
+class SavedFilterSchema(Schema):
+    id = fields.Integer(dump_only=True)
+    name = fields.String(required=True, validate=validate.Length(min=1, max=100))
+    query = fields.Dict(keys=fields.String(), values=fields.String(), required=True, metadata={
+        "description": "inbox query arguments: tab, bundle, task, q, sort"})
+    created_at = fields.DateTime(dump_only=True)
+
+
+class AddSignerRequestSchema(HandOverRequestSchema):
+    position = fields.String(load_default="after", validate=validate.OneOf(("after", "before", "end")), metadata={
+        "description": "sequential countersignature: before or right after the current signer, or at the end"})
+
+
+class RemoveSignerRequestSchema(Schema):
+    class Meta:
+        unknown = EXCLUDE
+
+    message = fields.String(load_default="", validate=validate.Length(max=2000))
+    user_id = fields.Integer(load_default=None, allow_none=True, strict=True, metadata={
+        "description": "sequential: a signer still waiting for their turn (default: this task's signer)"})

@@ -6,10 +6,11 @@ from flask_login import current_user
 from flask_smorest import Blueprint
 
 from .. import transaction
-from ..services import tasks
+from ..services import saved_filters, tasks
 from .schemas import (
     CaseSchema,
     CompleteRequestSchema,
+    SavedFilterSchema,
     TaskDetailSchema,
     TaskListQuerySchema,
     TaskListSchema,
@@ -58,3 +59,25 @@ def unclaim_task(task_id):
 def complete_task(body, task_id):
     """Complete a task you hold; the data must satisfy its form. Returns the updated case."""
     return transaction.run(tasks.complete, _user(), task_id, body["data"])
+
+
+@blp.route("/saved-filters", methods=["GET"])
+@blp.response(200, SavedFilterSchema(many=True))
+def list_saved_filters():
+    """Your saved inbox filters (常用筛选), by name."""
+    return saved_filters.list_for(_user())
+
+
+@blp.route("/saved-filters", methods=["POST"])
+@blp.arguments(SavedFilterSchema)
+@blp.response(201, SavedFilterSchema)
+def save_filter(body):
+    """Save the inbox view under a name (the same name replaces it)."""
+    return transaction.run(saved_filters.save, _user(), body["name"], body["query"])
+
+
+@blp.route("/saved-filters/<int:filter_id>", methods=["DELETE"])
+@blp.response(204)
+def delete_filter(filter_id):
+    """Delete one of your saved filters."""
+    transaction.run(saved_filters.delete, _user(), filter_id)

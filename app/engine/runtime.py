@@ -251,58 +251,99 @@ class Engine:
             raise self._run_error(exc) from None
         self._advance(workflow)
 
-    # -- 加签 / 减签: signers of a running parallel multi-instance task ---------------------------
+    # -- 加签 / 减签: signers of a running multi-instance task -------------------------------------
     def _running_instance(self, workflow: BpmnWorkflow, task_id: str):
         task = self._task(workflow, task_id)
         parent = _multi_instance_parent(task) if task is not None else None
-        if parent is None or type(parent.task_spec).__name__ != "ParallelMultiInstanceTask" \
-                or parent.state != TaskState.STARTED:
+        if parent is None or parent.state != TaskState.STARTED or task.state != TaskState.READY:
             raise TaskNotReady(task_id)
         return task, parent
 
-    def instance_items(self, workflow: BpmnWorkflow, task_id: str) -> dict[str, object]:
-        """``{engine task id: input item}`` of every live instance beside READY instance ``task_id``."""
+    @staticmethod
+    def _sequential(parent) -> bool:
+        return type(parent.task_spec).__name__ == "SequentialMultiInstanceTask"
+
+    def instance_items(self, workflow: BpmnWorkflow, task_id: str) -> list:
+        """The signers (input items) still to sign beside READY instance ``task_id``: the live
+        instances, then (sequential) the ones waiting their turn, in order."""
         _task, parent = self._running_instance(workflow, task_id)
         spec = parent.task_spec
         source = getattr(getattr(spec, "input_item", None), "bpmn_id", None)
-        return {str(c.id): c.data.get(source) for c in parent.children
-                if c.task_spec.name == spec.task_spec and c.state == TaskState.READY}
-
-    def add_instance(self, workflow: BpmnWorkflow, task_id: str, item) -> None:
-        """加签: one more instance (signer ``item``) of the parallel multi-instance task that READY
-        instance ``task_id`` belongs to; its signature joins the output list like the others."""
-        _task, parent = self._running_instance(workflow, task_id)
-        spec = parent.task_spec
-        if spec.data_input is not None:
+        items = [c.data.get(source) for c in parent.children
+                 if c.task_spec.name == spec.task_spec and c.state == TaskState.READY]
+        if self._sequential(parent) and spec.data_input is not None:
             collection = spec.data_input.get(parent)
-            if isinstance(collection, list):
-                collection.append(copy.deepcopy(item))
-                record_writes(parent, [spec.data_input.bpmn_id])
+            items += [collection[i] for i in parent.internal_data.get("remaining", [])
+                      if isinstance(collection, list) and isinstance(i, int) and i < len(collection)]
+        return items
+
+    def add_instance(self, workflow: BpmnWorkflow, task_id: str, item, position: str = "after") -> None:
+        """加签: one more signer (``item``) on the multi-instance task that READY instance ``task_id``
+        belongs to. Parallel: signs beside the others. Sequential: ``before`` the current signer
+        (who waits for them), right ``after`` them, or at the ``end`` of the queue."""
+        task, parent = self._running_instance(workflow, task_id)
+        spec = parent.task_spec
+        collection = spec.data_input.get(parent) if spec.data_input is not None else None
+        if not isinstance(collection, list):
+            raise TaskNotReady(task_id)  # only lists of signers can grow
+        collection.append(copy.deepcopy(item))
+        record_writes(parent, [spec.data_input.bpmn_id])
+        index = len(collection) - 1
         try:
-            spec.create_child(parent, copy.deepcopy(item))
+            if not self._sequential(parent):
+                spec.create_child(parent, copy.deepcopy(item), index)
+            else:
+                remaining = list(parent.internal_data.get("remaining", []))
+                if position == "before":
+                    current = task.internal_data.get("key_or_index")
+                    self._drop_instance(parent, task)
+                    parent.internal_data["remaining"] = [index, current, *remaining]
+                    spec.add_next_child(parent)
+                elif position == "end":
+                    parent.internal_data["remaining"] = [*remaining, index]
+                else:
+                    parent.internal_data["remaining"] = [index, *remaining]
         except SpiffWorkflowException as exc:
             raise self._run_error(exc) from None
         self._advance(workflow)
 
-    def remove_instance(self, workflow: BpmnWorkflow, task_id: str) -> None:
-        """减签: drop READY instance ``task_id`` of a parallel multi-instance task (not the last one
-        left); when every remaining instance is done, the task completes."""
+    def remove_instance(self, workflow: BpmnWorkflow, task_id: str, item=None) -> None:
+        """减签: drop a signer who has not signed. Without ``item`` it is the signer of READY
+        instance ``task_id``; with it (sequential), a signer still waiting their turn. The last
+        signer left cannot be removed; when the rest have signed, the task completes."""
         task, parent = self._running_instance(workflow, task_id)
         spec = parent.task_spec
-        siblings = [c for c in parent.children if c.task_spec.name == spec.task_spec and c is not task]
-        if not any(c.state in (TaskState.READY, TaskState.COMPLETED) for c in siblings):
-            raise TaskNotReady(task_id)  # the last signer cannot be removed
         source = getattr(getattr(spec, "input_item", None), "bpmn_id", None)
-        if spec.data_input is not None and source:
-            collection = spec.data_input.get(parent)
-            if isinstance(collection, list) and task.data.get(source) in collection:
-                collection.remove(task.data.get(source))
-                record_writes(parent, [spec.data_input.bpmn_id])
-        parent.children = [c for c in parent.children if c is not task]
-        task.workflow.tasks.pop(task.id, None)
+        instances = [c for c in parent.children if c.task_spec.name == spec.task_spec]
+        remaining = list(parent.internal_data.get("remaining", [])) if self._sequential(parent) else []
+        collection = spec.data_input.get(parent) if spec.data_input is not None else None
+        if item is not None:
+            if not self._sequential(parent) or not isinstance(collection, list):
+                raise TaskNotReady(task_id)
+            waiting = [i for i in remaining if isinstance(i, int) and i < len(collection) and collection[i] == item]
+            if not waiting:
+                raise TaskNotReady(task_id)
+            parent.internal_data["remaining"] = [i for i in remaining if i != waiting[0]]
+            self._advance(workflow)
+            return
+        others = [c for c in instances if c is not task and c.state in (TaskState.READY, TaskState.COMPLETED)]
+        if not others and not remaining:
+            raise TaskNotReady(task_id)  # the last signer cannot be removed
+        if not self._sequential(parent) and isinstance(collection, list) and task.data.get(source) in collection:
+            collection.remove(task.data.get(source))
+            record_writes(parent, [spec.data_input.bpmn_id])
+        self._drop_instance(parent, task)
         if spec.children_complete(parent):
             parent._set_state(TaskState.READY)
+        elif self._sequential(parent):
+            spec.add_next_child(parent)
         self._advance(workflow)
+
+    @staticmethod
+    def _drop_instance(parent, task) -> None:
+        """Take an unsigned instance out of the tree (it never ran: nothing to undo)."""
+        parent.children = [c for c in parent.children if c is not task]
+        task.workflow.tasks.pop(task.id, None)
 
     @staticmethod
     def cancel(workflow: BpmnWorkflow) -> None:

@@ -7,6 +7,7 @@ from .case import Case, CaseExtension, CaseNotice, CasePause, ReceiptCounter
 from .draft import PendingDeployment, ProcessDraft
 from .org import ROLES, ApiToken, Department, Group, User, group_memberships
 from .process import DeploymentEvent, ProcessDefinition, ProcessFile, ProcessVersion
+from .saved_filter import SavedFilter
 from .task import HumanTask, TaskCandidate, TaskCopy, TaskNote
 
 __all__ = [
@@ -29,6 +30,7 @@ __all__ = [
     "ProcessFile",
     "ProcessVersion",
     "ReceiptCounter",
+    "SavedFilter",
     "TaskCandidate",
     "TaskCopy",
     "TaskNote",

@@ -51,6 +51,30 @@ KNOWN_YEARS = frozenset(d.year for d in chinese_calendar.holidays) | frozenset(
 MAX_WORKING_DAYS = 3650
 
 
+def closing_time() -> time | None:
+    """The business closing time due dates end at (``CLOSING_TIME`` "HH:MM"), or None for 24:00.
+
+    Civil Code art. 203 para 2: where there are business hours, a period ends at closing time.
+    """
+    text = (current_app.config.get("CLOSING_TIME") or "").strip() if has_app_context() else ""
+    if not text:
+        return None
+    return _parse_closing(text)
+
+
+_CLOSING_CACHE: dict[str, time] = {}
+
+
+def _parse_closing(text: str) -> time:
+    if text not in _CLOSING_CACHE:
+        try:
+            parsed = datetime.strptime(text, "%H:%M").time()
+        except ValueError:
+            raise ValueError(f"CLOSING_TIME must be HH:MM, not {text!r}") from None
+        _CLOSING_CACHE[text] = parsed
+    return _CLOSING_CACHE[text]
+
+
 def local_timezone() -> ZoneInfo:
     """The zone whose calendar dates count (``TIMEZONE``, Asia/Shanghai by default)."""
     name = current_app.config.get("TIMEZONE") if has_app_context() else None
@@ -102,7 +126,8 @@ def add_working_days(start: datetime, n: int, *, close: time | None = None,
     """The end of the n-th working day after ``start``'s local date (start day excluded).
 
     Returns (due as an aware UTC datetime, provisional). ``n == 0`` ends with the start day.
-    ``close`` replaces the end of the day (24:00) with a business closing time.
+    ``close`` replaces the end of the day (24:00) with a business closing time; by default the
+    configured ``CLOSING_TIME`` (none: 24:00).
     """
     if isinstance(n, bool) or not isinstance(n, int) or n < 0 or n > MAX_WORKING_DAYS:
         raise ValueError(f"working days must be an integer between 0 and {MAX_WORKING_DAYS}")
@@ -117,7 +142,7 @@ def add_working_days(start: datetime, n: int, *, close: time | None = None,
         provisional = provisional or tentative
         if working:
             counted += 1
-    due = datetime.combine(day, close or END_OF_DAY, tzinfo=local_timezone())
+    due = datetime.combine(day, close or closing_time() or END_OF_DAY, tzinfo=local_timezone())
     return due.astimezone(UTC), provisional
 
 

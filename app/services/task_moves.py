@@ -358,9 +358,16 @@ def _signing(user: User, task_id: int) -> tuple[HumanTask, object, object]:
     return task, case, load_workflow(case)
 
 
-def add_signer(user: User, task_id: int, to_user_id, note: str = "") -> HumanTask:
+POSITIONS = ("after", "before", "end")
+
+
+def add_signer(user: User, task_id: int, to_user_id, note: str = "", position: str = "after") -> HumanTask:
     """加签: one more signer on a running 会签/或签 (the current signer, a section chief of the
-    task's group, or an admin); the new signer must be able to work on the task."""
+    task's group, or an admin); the new signer must be able to work on the task. In a
+    sequential countersignature ``position`` puts them before or right after the current
+    signer, or at the end of the queue; in a parallel one they sign beside the others."""
+    if position not in POSITIONS:
+        raise InvalidInput(_("Unknown position."), {"position": [_("Choose before, after or end.")]})
     body = _body(note, required=False, field="note")
     task, case, workflow = _signing(user, task_id)
     if task.assignee_id != user.id and task.candidate_user_id != user.id and not may_reassign(user, task):
@@ -372,9 +379,9 @@ def add_signer(user: User, task_id: int, to_user_id, note: str = "") -> HumanTas
                            {"user_id": [_("Not a member of the task's groups.")]})
     try:
         signers = engine().instance_items(workflow, task.engine_task_id)
-        if target.username in signers.values():
+        if target.username in signers:
             raise Conflict(_("That colleague is already signing."), error="already_signing")
-        engine().add_instance(workflow, task.engine_task_id, target.username)
+        engine().add_instance(workflow, task.engine_task_id, target.username, position)
     except TaskNotReady:
         raise Conflict(_("Signers can be added only while a parallel countersignature is running."),
                        error="not_countersigning") from None
@@ -382,26 +389,36 @@ def add_signer(user: User, task_id: int, to_user_id, note: str = "") -> HumanTas
         raise workflow_error(exc) from None
     audit.record(case, "signer_added", user, task, data={"signer": target.username, "note": body})
     save_workflow(case, workflow, user)
+    db.session.refresh(task)
     return db.session.scalar(select(HumanTask).where(
         HumanTask.case_id == case.id, HumanTask.bpmn_id == task.bpmn_id, HumanTask.state == "open",
         HumanTask.candidate_user_id == target.id).order_by(HumanTask.id.desc()).limit(1)) or task
 
 
-def remove_signer(user: User, task_id: int, note: str = "") -> HumanTask:
+def remove_signer(user: User, task_id: int, note: str = "", waiting_user_id=None) -> HumanTask:
     """减签: a section chief of the task's group (or an admin) removes a signer who has not
-    signed yet; the last remaining signature cannot be removed."""
+    signed yet: this task's signer, or (sequential) ``waiting_user_id``, who is still waiting
+    for their turn. The last remaining signer cannot be removed."""
     body = _body(note, required=False, field="note")
     task, case, workflow = _signing(user, task_id)
     if not may_reassign(user, task):
         raise Forbidden(_("Only a section chief of the task's group may remove a signer."))
+    waiting = None
+    if waiting_user_id is not None:
+        waiting = db.session.get(User, waiting_user_id) if isinstance(waiting_user_id, int) else None
+        if waiting is None:
+            raise InvalidInput(_("Choose a colleague."), {"user_id": [_("No such active user.")]})
     try:
-        engine().remove_instance(workflow, task.engine_task_id)
+        engine().remove_instance(workflow, task.engine_task_id, waiting.username if waiting else None)
     except TaskNotReady:
         raise Conflict(_("This signer cannot be removed (not a running countersignature, or the last signer)."),
                        error="not_removable") from None
     except WorkflowRunError as exc:
         raise workflow_error(exc) from None
-    signer = task.candidate_user.username if task.candidate_user_id and task.candidate_user else None
+    if waiting is not None:
+        signer = waiting.username
+    else:
+        signer = task.candidate_user.username if task.candidate_user_id and task.candidate_user else None
     audit.record(case, "signer_removed", user, task, data={"signer": signer, "note": body})
     save_workflow(case, workflow, user)
     db.session.refresh(task)

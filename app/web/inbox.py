@@ -1,4 +1,5 @@
-"""The inbox (待办): four tabs with filters, and claim/unclaim from the list (htmx or plain forms)."""
+"""The inbox (待办): five tabs with filters, saved filters, and claim/unclaim from the list (htmx or
+plain forms)."""
 
 from __future__ import annotations
 
@@ -12,8 +13,8 @@ from flask_login import current_user, login_required
 from werkzeug.routing import BuildError
 
 from .. import transaction
-from ..errors import AppError
-from ..services import queries, tasks
+from ..errors import AppError, Conflict, InvalidInput
+from ..services import queries, saved_filters, tasks
 from .labels import STATUS_LABELS
 
 bp = Blueprint("web_inbox", __name__)
@@ -122,7 +123,32 @@ def inbox():
     view = queries.inbox_view(_user(), request.args.get("tab", "available"), filters,
                               _int_arg(request.args.get("page")))
     return render_template("web/inbox.html", view=view, filters=filters, tab_labels=TAB_LABELS,
-                           sort_labels=SORT_LABELS, status_labels=STATUS_LABELS)
+                           sort_labels=SORT_LABELS, status_labels=STATUS_LABELS,
+                           saved=saved_filters.list_for(_user()),
+                           current_query={k: request.args.get(k) for k in saved_filters.KEYS if request.args.get(k)})
+
+
+@bp.post("/saved-filters")
+@login_required
+def save_filter():
+    """Save the inbox view the form carries under a name."""
+    query = {k: request.form.get(k) for k in saved_filters.KEYS if request.form.get(k)}
+    try:
+        transaction.run(saved_filters.save, _user(), request.form.get("name", ""), query)
+    except (InvalidInput, Conflict) as exc:
+        flash(exc.message, "error")
+        return redirect(url_for("web_inbox.inbox", **query))
+    flash(_("Filter saved."), "success")
+    return redirect(url_for("web_inbox.inbox", **query))
+
+
+@bp.post("/saved-filters/<int:filter_id>/delete")
+@login_required
+def delete_filter(filter_id: int):
+    """Delete one of the user's saved filters."""
+    transaction.run(saved_filters.delete, _user(), filter_id)
+    flash(_("Filter deleted."), "info")
+    return redirect(url_for("web_inbox.inbox"))
 
 
 def _friendly(exc: AppError) -> str:

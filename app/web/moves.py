@@ -163,7 +163,7 @@ def task_action(task_id: int):
         return _attempt(back, _("Reminder sent."), task_moves.urge, user, task_id, form.get("message", ""))
     if action == "add_signer":
         return _attempt(back, _("Signer added."), task_moves.add_signer, user, task_id,
-                        _int(form.get("user_id")), form.get("note", ""))
+                        _int(form.get("user_id")), form.get("note", ""), form.get("position", "after"))
     if action == "remove_signer":
         return _attempt(back, _("Signer removed."), task_moves.remove_signer, user, task_id, form.get("note", ""))
     if action == "return":

@@ -202,3 +202,18 @@ def test_a_calendar_change_moves_running_due_dates(api, app, case):
     result = app.test_cli_runner().invoke(args=["calendar", "recompute"])
     assert result.exit_code == 0 and "recomputed 1 running case" in result.output
     assert parse(_case(api, case["id"])["due_at"]) == end_of(2026, 11, 30)
+
+
+def test_a_configured_closing_time_ends_due_dates_at_closing(api, app, clock):
+    """CLOSING_TIME=17:30 (Civil Code art. 203 para 2): the fifth working day ends at 17:30."""
+    clock.set_time(datetime(2026, 11, 23, 10, 0, tzinfo=SH))
+    assert api.deploy(DIAGRAM).status_code == 201
+    app.config["CLOSING_TIME"] = "17:30"
+    try:
+        body = api.start("moves").get_json()
+        r = api.get("/api/v1/calendar/due?start=2026-11-23T10:00:00%2B08:00&working_days=1", "window1")
+        assert parse(r.get_json()["due"]) == datetime(2026, 11, 24, 17, 30, tzinfo=SH)
+    finally:
+        app.config["CLOSING_TIME"] = ""
+    assert parse(body["due_at"]) == datetime(2026, 11, 30, 17, 30, tzinfo=SH)
+    assert parse(body["tasks"][0]["due_at"]) == datetime(2026, 11, 24, 17, 30, tzinfo=SH)

@@ -96,3 +96,35 @@ def test_add_and_remove_signers_while_countersigning(api, app, make_user):
     last = next(t for t in body["tasks"] if t["bpmn_id"] == "any_sign")
     r = api.post(f"/api/v1/tasks/{last['id']}/remove-signer", "admin", json={})
     assert r.status_code == 409 and r.get_json()["error"] == "not_removable"  # the only tax signer
+
+
+def test_sequential_countersign_add_before_after_and_remove_a_waiting_signer(api, app, make_user):
+    """依次会签: health1 signs first; 加签 before them (health3), at the end (health4); 减签 of
+    health2, who is still waiting. The signatures follow the queue."""
+    files = (DATA / "countersign" / "countersign_sequential.bpmn", DATA / "countersign" / "sign_form.json")
+    assert api.deploy(*files).status_code == 201
+    case = api.start("countersign_seq").get_json()
+    assert [t["bpmn_id"] for t in case["tasks"]] == ["all_sign"]  # one at a time
+    first = case["tasks"][0]
+    health3 = make_user("health3", ["reviewer"], ["health"])
+    health4 = make_user("health4", ["reviewer"], ["health"])
+    assert api.post(f"/api/v1/tasks/{first['id']}/claim", "health1").status_code == 200
+    r = api.post(f"/api/v1/tasks/{first['id']}/signers", "health1",
+                 json={"user_id": health3, "position": "before", "note": "请先审"})
+    assert r.status_code == 201, r.get_json()
+    assert api.get(f"/api/v1/tasks/{first['id']}", "health1").get_json()["state"] == "cancelled"
+    live = api.get(f"/api/v1/cases/{case['id']}", "window1").get_json()["tasks"]
+    assert len(live) == 1 and api.find_task("health3", "all_sign", case["id"])["id"] == live[0]["id"]
+    r = api.post(f"/api/v1/tasks/{live[0]['id']}/signers", "healthchief", json={"user_id": health4, "position": "end"})
+    assert r.status_code == 201
+    health2 = _uid(app, "health2")
+    r = api.post(f"/api/v1/tasks/{live[0]['id']}/remove-signer", "healthchief", json={"user_id": health2})
+    assert r.status_code == 200, r.get_json()
+    bad = api.post(f"/api/v1/tasks/{live[0]['id']}/signers", "health1", json={"user_id": health4, "position": "middle"})
+    assert bad.status_code == 422
+
+    for user in ("health3", "health1", "healthchief"):
+        body = _sign(api, user, "all_sign", case["id"], True, f"{user}同意")
+    body = _sign(api, "health4", "all_sign", case["id"], True, "health4同意")
+    assert [s["signer"] for s in body["data"]["health_signatures"]] == ["health3", "health1", "healthchief", "health4"]
+    assert [t["bpmn_id"] for t in body["tasks"]] == ["any_sign"]

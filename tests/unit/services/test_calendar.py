@@ -152,3 +152,11 @@ def test_stored_overrides_are_used(app_ctx):
     assert [o.day for o in calendar.list_overrides()] == [date(2025, 3, 9), date(2025, 3, 10)]
     calendar.delete_override(admin, date(2025, 3, 10))
     assert calendar.add_working_days(start, 2)[0].astimezone(CST).date() == date(2025, 3, 10)
+
+
+def test_a_bad_closing_time_setting_stops_the_app_at_start():
+    from app import create_app
+    from config import TestConfig
+
+    with pytest.raises(ValueError, match="CLOSING_TIME must be HH:MM"):
+        create_app({**{k: getattr(TestConfig, k) for k in dir(TestConfig) if k.isupper()}, "CLOSING_TIME": "5pm"})
