@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+from flask import request
 from flask_login import current_user
 from flask_smorest import Blueprint
 
@@ -12,6 +13,7 @@ from ..services.cases import get_case
 from . import requires
 from .schemas import (
     AddSignerRequestSchema,
+    AttachmentSchema,
     CaseClockSchema,
     CaseSchema,
     CommentRequestSchema,
@@ -238,6 +240,18 @@ def add_signer(body, task_id):
 def remove_signer(body, task_id):
     """减签: remove this (unsigned) signer's task, or a sequential signer still waiting (user_id)."""
     return transaction.run(task_moves.remove_signer, _user(), task_id, body["message"], body["user_id"])
+
+
+@blp.route("/tasks/<int:task_id>/attachments", methods=["POST"])
+@blp.doc(requestBody={"content": {"multipart/form-data": {"schema": {
+    "type": "object",
+    "properties": {"file": {"type": "array", "items": {"type": "string", "format": "binary"}}},
+}}}})
+@blp.response(201, AttachmentSchema(many=True))
+def attach_to_task(task_id):
+    """Add PDF/JPEG/PNG files to the case on this task (field ``file``, repeated); the holder or its groups."""
+    files = [(f.filename, f.read()) for f in request.files.getlist("file") if f and f.filename]
+    return transaction.run(task_moves.attach, _user(), task_id, files)
 
 
 # -- supervision -------------------------------------------------------------------------------

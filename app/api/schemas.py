@@ -403,3 +403,15 @@ class RemoveSignerRequestSchema(Schema):
     message = fields.String(load_default="", validate=validate.Length(max=2000))
     user_id = fields.Integer(load_default=None, allow_none=True, strict=True, metadata={
         "description": "sequential: a signer still waiting for their turn (default: this task's signer)"})
+
+
+class AttachmentSchema(Schema):
+    id = fields.Integer()
+    case_id = fields.Integer()
+    task_id = fields.Integer(allow_none=True)
+    filename = fields.String()
+    content_type = fields.String()
+    size = fields.Integer()
+    sha256 = fields.String()
+    uploaded_by = fields.Function(lambda a: a.uploaded_by.username)
+    uploaded_at = fields.DateTime()

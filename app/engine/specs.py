@@ -53,6 +53,9 @@ FORM_PROPERTY = "formJsonSchemaFilename"
 PROMISED_DAYS = "promisedDays"
 IMMEDIATE = "immediate"
 STATUTORY_DAYS = "statutoryDays"
+# Natural time (7×24, hotline-style SLAs): a user task's limit in hours instead of working days.
+PROMISED_HOURS = "promisedHours"
+MAX_TIME_LIMIT_HOURS = 8760
 MAX_TIME_LIMIT_DAYS = 3650
 APPLICANT_LANES = frozenset({"initiator", "申请人"})
 DMN_NAMESPACES = frozenset(DMN_SCHEMAS)
@@ -111,6 +114,8 @@ class UserTaskInfo:
     empty_group_policy: str | None = None
     # One instance per item of a multi-instance task (会签/或签: one signer each).
     multi_instance: bool = False
+    # Hours this task may take in natural time (its ``promisedHours`` property), or None.
+    promised_hours: int | None = None
 
     @property
     def for_initiator(self) -> bool:
@@ -327,17 +332,17 @@ def element_properties(node) -> dict[str, str]:
     return props
 
 
-def parse_time_limit(value, name: str, findings: list[Finding], file=None, line=None, element_id=None
-                     ) -> int | None:
-    """A time-limit property as working days (0..3650), or None (a finding when malformed)."""
+def parse_time_limit(value, name: str, findings: list[Finding], file=None, line=None, element_id=None,
+                     maximum: int = MAX_TIME_LIMIT_DAYS, unit: str = "working days") -> int | None:
+    """A time-limit property as working days (0..3650) or hours, or None (a finding when malformed)."""
     if value is None or str(value).strip() == "":
         return None
     text = str(value).strip()
-    if text.isdigit() and int(text) <= MAX_TIME_LIMIT_DAYS:
+    if text.isdigit() and int(text) <= maximum:
         return int(text)
-    findings.append(finding("invalid_time_limit", f"{name}={text!r} on {element_id} is not a number of working "
-                            f"days between 0 and {MAX_TIME_LIMIT_DAYS}", file, line, element_id, property=name,
-                            value=text, element=element_id or "", limit=MAX_TIME_LIMIT_DAYS))
+    findings.append(finding("invalid_time_limit", f"{name}={text!r} on {element_id} is not a number of {unit} "
+                            f"between 0 and {maximum}", file, line, element_id, property=name,
+                            value=text, element=element_id or "", limit=maximum))
     return None
 
 
@@ -666,6 +671,8 @@ def _build(files: Mapping[str, bytes]) -> Build:
                                                where[1], bpmn_id),
                 **parse_task_policies(props, findings, where[0], where[1], bpmn_id),
                 multi_instance=task_spec.name in instance_specs,
+                promised_hours=parse_time_limit(props.get(PROMISED_HOURS), PROMISED_HOURS, findings, where[0],
+                                                where[1], bpmn_id, maximum=MAX_TIME_LIMIT_HOURS, unit="hours"),
             ))
 
     if collaboration:

@@ -20,6 +20,8 @@ class Attachment(db.Model):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     case_id: Mapped[int] = mapped_column(ForeignKey("cases.id", ondelete="CASCADE"))
+    # The task it was added on (a department's inspection photo, a signed opinion), if any.
+    task_id: Mapped[int | None] = mapped_column(ForeignKey("human_tasks.id", ondelete="SET NULL"))
     filename: Mapped[str] = mapped_column(String(255))
     content_type: Mapped[str] = mapped_column(String(64))
     size: Mapped[int]
@@ -28,3 +30,4 @@ class Attachment(db.Model):
     uploaded_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
     uploaded_by: Mapped[User] = relationship()
+    task = relationship("HumanTask", lazy="joined")

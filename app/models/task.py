@@ -51,6 +51,8 @@ class HumanTask(db.Model):
     completed_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
     # End of the task's own promised period (its ``promisedDays`` property), counted from created_at.
     due_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # The period runs in natural time (``promisedHours``, 7×24), not in working days.
+    due_natural: Mapped[bool] = mapped_column(default=False)
     # 0 normal, 1 high, 2 urgent (set by the holder or a section chief); and a date to look again.
     priority: Mapped[int] = mapped_column(default=0)
     follow_up_on: Mapped[date | None] = mapped_column(Date)

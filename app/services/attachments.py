@@ -36,8 +36,10 @@ def _path(sha256: str) -> Path:
     return Path(current_app.config["ATTACHMENT_DIR"]) / sha256[:2] / sha256
 
 
-def add(case: Case, user: User, filename: str, content: bytes, field: str = "attachments") -> Attachment:
-    """Store one file for ``case`` (raise InvalidInput for a wrong type or size)."""
+def add(case: Case, user: User, filename: str, content: bytes, field: str = "attachments",
+        task=None) -> Attachment:
+    """Store one file for ``case`` (raise InvalidInput for a wrong type or size), optionally
+    recorded as added on ``task``."""
     limit = current_app.config["ATTACHMENT_MAX_BYTES"]
     name = PurePosixPath((filename or "").replace("\\", "/")).name[:255] or "file"
     if len(content) == 0:
@@ -56,11 +58,13 @@ def add(case: Case, user: User, filename: str, content: bytes, field: str = "att
         tmp = path.with_suffix(f".{os.getpid()}.tmp")
         tmp.write_bytes(content)
         os.replace(tmp, path)  # atomic: a concurrent writer of the same bytes is harmless
-    attachment = Attachment(case_id=case.id, filename=name, content_type=content_type, size=len(content),
-                            sha256=digest, uploaded_by_id=user.id, uploaded_at=utcnow())
+    attachment = Attachment(case_id=case.id, task_id=task.id if task is not None else None, filename=name,
+                            content_type=content_type, size=len(content), sha256=digest, uploaded_by_id=user.id,
+                            uploaded_at=utcnow())
     db.session.add(attachment)
     db.session.flush()
-    audit.record(case, "attachment_added", user, data={"filename": name, "sha256": digest, "size": len(content)})
+    audit.record(case, "attachment_added", user, task,
+                 data={"filename": name, "sha256": digest, "size": len(content)})
     return attachment
 
 

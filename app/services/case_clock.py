@@ -21,7 +21,7 @@ extension, a newly published calendar) gives the same answer::
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from flask_babel import gettext as _
 from sqlalchemy import or_, select
@@ -113,15 +113,25 @@ def _added_since(case: Case, since: datetime) -> int:
     return sum(d or 0 for d in paused) + sum(extended)
 
 
+def _paused_since(case: Case, since: datetime):
+    """Wall-clock time the clock stood still after ``since`` (natural-time tasks move by it)."""
+    total = timedelta(0)
+    for start, end in db.session.execute(select(CasePause.started_at, CasePause.ended_at).where(
+            CasePause.case_id == case.id, CasePause.ended_at.is_not(None), CasePause.ended_at > since)):
+        total += end - max(start, since)
+    return total
+
+
 def recompute_tasks(case: Case) -> None:
     """Recompute the due dates of the case's live tasks that have their own time limit."""
     routing = case.process_version.meta.get("user_tasks", {})
     for task in db.session.scalars(select(HumanTask).where(
             HumanTask.case_id == case.id, HumanTask.state.in_(LIVE_TASK_STATES))):
-        days = routing.get(task.bpmn_id, {}).get("promised_days")
-        if days is None:
+        route = routing.get(task.bpmn_id, {})
+        if route.get("promised_days") is None and route.get("promised_hours") is None:
             continue
-        task.due_at = calendar.add_working_days(task.created_at, int(days) + _added_since(case, task.created_at))[0]
+        task.due_at = deadlines.task_due(task.created_at, route, _paused_since(case, task.created_at),
+                                         _added_since(case, task.created_at))
         task.warning_level = _lowered(task.warning_level, deadlines.task_warning(task))
 
 

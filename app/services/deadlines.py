@@ -14,7 +14,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from flask import current_app, has_app_context
 
@@ -38,6 +38,18 @@ def due_after(start: datetime, days: int | None) -> datetime | None:
     if days is None:
         return None
     return calendar.add_working_days(start, int(days))[0]
+
+
+def task_due(created_at: datetime, route: dict, paused: timedelta = timedelta(0), extra_days: int = 0
+             ) -> datetime | None:
+    """A task's due time from its routing entry: ``promised_days`` working days, or else
+    ``promised_hours`` in natural time (7×24); pauses move it by the working days or the
+    wall-clock time they lasted."""
+    if route.get("promised_days") is not None:
+        return calendar.add_working_days(created_at, int(route["promised_days"]) + extra_days)[0]
+    if route.get("promised_hours") is not None:
+        return created_at + timedelta(hours=int(route["promised_hours"])) + paused
+    return None
 
 
 def set_case_due_dates(case: Case, time_limits: dict | None) -> None:
@@ -74,9 +86,22 @@ def case_warning(case: Case, now: datetime | None = None) -> str:
     return warning(case.due_at, case.status != "active" or case.paused_at is not None, now)
 
 
+NATURAL_WARNING_FRACTION = 0.25
+
+
 def task_warning(task: HumanTask, now: datetime | None = None) -> str:
-    """The warning of a task's own due time (none when finished or its case clock is stopped)."""
-    return warning(task.due_at, task.state in FINISHED_TASK_STATES or task.case.paused_at is not None, now)
+    """The warning of a task's own due time (none when finished or its case clock is stopped).
+
+    A natural-time task (``promisedHours``) is yellow in the last quarter of its period.
+    """
+    finished = task.state in FINISHED_TASK_STATES or task.case.paused_at is not None
+    if getattr(task, "due_natural", False) and task.due_at is not None and not finished:
+        now = now or utcnow()
+        if now > task.due_at:
+            return "red"
+        period = task.due_at - task.created_at
+        return "yellow" if task.due_at - now <= period * NATURAL_WARNING_FRACTION else "none"
+    return warning(task.due_at, finished, now)
 
 
 def case_paused(case: Case) -> bool:

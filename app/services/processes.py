@@ -68,6 +68,8 @@ def _resolve_routing(compiled, findings: list[Finding]) -> dict:
             entry["empty_group"] = task.empty_group_policy
         if getattr(task, "multi_instance", False):
             entry["multi_instance"] = True
+        if getattr(task, "promised_hours", None) is not None and task.promised_days is None:
+            entry["promised_hours"] = task.promised_hours
         if task.candidate_groups:
             unknown = [g for g in task.candidate_groups if g not in by_code]
             if unknown:
@@ -224,8 +226,8 @@ def _templates() -> dict[str, str]:
                               "%(detail)s"),
         "empty_script": _("Script task %(task)s has no script."),
         "invalid_task_policy": _("%(property)s=\"%(value)s\" on %(element)s is not valid: use %(allowed)s."),
-        "invalid_time_limit": _("%(property)s=\"%(value)s\" on %(element)s is not a whole number of working "
-                                "days between 0 and %(limit)s."),
+        "invalid_time_limit": _("%(property)s=\"%(value)s\" on %(element)s is not a whole number between 0 "
+                                "and %(limit)s (working days; for promisedHours, hours)."),
         # translation of other tools' diagrams
         "unsupported_language": _("%(where)s of %(element)s is written in %(language)s; only Python is "
                                   "supported."),

@@ -43,7 +43,8 @@ def sync_tasks(case: Case, ready, actor: User | None) -> list[HumanTask]:
             form=task.form,
             state="open",
             created_at=now,
-            due_at=deadlines.due_after(now, route.get("promised_days")),
+            due_at=deadlines.task_due(now, route),
+            due_natural=route.get("promised_hours") is not None and route.get("promised_days") is None,
         )
         row.candidates = [TaskCandidate(group_id=groups[c].id) for c in row.group_codes if c in groups]
         db.session.add(row)

@@ -29,7 +29,7 @@ from ..errors import Conflict, Forbidden, InvalidInput, NotFound
 from ..extensions import db
 from ..models import HumanTask, TaskCopy, TaskNote, User, group_memberships
 from ..models.types import utcnow
-from . import audit, permissions
+from . import attachments, audit, permissions
 from .cases import load_workflow, lock_case, save_workflow, workflow_error
 from .runtime import engine
 from .tasks import get_task
@@ -423,3 +423,23 @@ def remove_signer(user: User, task_id: int, note: str = "", waiting_user_id=None
     save_workflow(case, workflow, user)
     db.session.refresh(task)
     return task
+
+
+# -- attachments on a task ------------------------------------------------------------------------
+
+MAX_FILES = 10
+
+
+def attach(user: User, task_id: int, files) -> list:
+    """Add files (PDF/JPEG/PNG) to the case on this task: its holder or a member of its groups,
+    while it is live. ``files`` is a list of (filename, bytes)."""
+    task = get_task(user, task_id)
+    if not (task.assignee_id == user.id or permissions.may_work_on(user, task)):
+        raise Forbidden(_("Only the people working on this task may add files to it."))
+    if task.state not in LIVE:
+        raise Conflict(_("The task is %(state)s.", state=task.state), error="task_not_open")
+    if not files:
+        raise InvalidInput(_("Choose at least one file."), {"file": [_("Required.")]})
+    if len(files) > MAX_FILES:
+        raise InvalidInput(_("Too many files."), {"file": [_("At most %(n)s files at once.", n=MAX_FILES)]})
+    return [attachments.add(task.case, user, name, content, field="file", task=task) for name, content in files]

@@ -182,6 +182,15 @@ def task_action(task_id: int):
     return redirect(back)
 
 
+@bp.post("/tasks/<int:task_id>/attachments")
+@login_required
+def task_attachments(task_id: int):
+    """Upload files on the task page."""
+    files = [(f.filename, f.read()) for f in request.files.getlist("file") if f and f.filename]
+    back = url_for("web_tasks.task", task_id=task_id) + "#files-heading"
+    return _attempt(back, _("Files added."), task_moves.attach, _user(), task_id, files)
+
+
 @bp.get("/supervision/overdue")
 @login_required
 def overdue():
@@ -230,6 +239,8 @@ def task_moves_context(user, task) -> dict:
                             .get("multi_instance"))
     chief = task_moves.may_reassign(user, task)
     return {
+        "attach_url": url_for("web_moves.task_attachments", task_id=task.id)
+        if live and (holder or permissions.may_work_on(user, task)) else None,
         "can_add_signer": signing and (holder or task.candidate_user_id == user.id or chief),
         "can_remove_signer": signing and chief and task.state == "open",
         "notes": task_moves.notes(task),

@@ -101,3 +101,47 @@ def test_unstaffed_step_goes_to_an_administrator(api, app, clock):
     assert task["name"] == "公积金审查"
     history = api.get(f"/api/v1/cases/{case_id}", "admin").get_json()["history"]
     assert "task_routed_to_admin" in [e["type"] for e in history]
+
+
+NATURAL = """<?xml version="1.0" encoding="UTF-8"?>
+<bpmn:definitions xmlns:bpmn="http://www.omg.org/spec/BPMN/20100524/MODEL"
+    xmlns:camunda="http://camunda.org/schema/1.0/bpmn"
+    xmlns:spiffworkflow="http://spiffworkflow.org/bpmn/schema/1.0/core" id="Defs_n" targetNamespace="http://x">
+  <bpmn:process id="natural_time" name="自然时限测试" isExecutable="true">
+    <bpmn:startEvent id="s" /><bpmn:sequenceFlow id="f1" sourceRef="s" targetRef="t" />
+    <bpmn:userTask id="t" name="紧急转办" camunda:candidateGroups="health">
+      <bpmn:extensionElements><spiffworkflow:properties>
+        <spiffworkflow:property name="promisedHours" value="{hours}" />
+        <spiffworkflow:property name="timeoutPolicy" value="escalate" />
+      </spiffworkflow:properties></bpmn:extensionElements>
+    </bpmn:userTask>
+    <bpmn:sequenceFlow id="f2" sourceRef="t" targetRef="e" /><bpmn:endEvent id="e" />
+  </bpmn:process>
+</bpmn:definitions>"""
+
+
+def test_natural_time_task_limits_run_through_weekends(api, app, clock):
+    """promisedHours=24 (7×24): Saturday 10:00 is due Sunday 10:00; yellow in the last quarter,
+    red and escalated after; a pause moves it by the wall-clock time it lasted."""
+    clock.set_time(datetime(2026, 11, 28, 10, 0, tzinfo=SH))  # a Saturday
+    bad = _deploy_text(api, "bad.bpmn", NATURAL.replace("{hours}", "9999999"))
+    assert bad.status_code == 422 and "invalid_time_limit" in [e.get("code") for e in bad.get_json()["errors"]]
+    assert _deploy_text(api, "n.bpmn", NATURAL.replace("{hours}", "24")).status_code == 201
+    case = api.start("natural_time").get_json()
+    task = case["tasks"][0]
+    assert datetime.fromisoformat(task["due_at"]) == datetime(2026, 11, 29, 10, 0, tzinfo=SH)
+    assert task["warning"] == "none"
+    clock.set_time(datetime(2026, 11, 29, 5, 0, tzinfo=SH))  # 5 of 24 hours left
+    assert api.get(f"/api/v1/tasks/{task['id']}", "health1").get_json()["warning"] == "yellow"
+
+    api.post(f"/api/v1/tasks/{task['id']}/claim", "health1")
+    api.post(f"/api/v1/cases/{case['id']}/pause", "health1", json={"kind": "inspection", "reason": "核查"})
+    clock.set_time(datetime(2026, 11, 29, 8, 0, tzinfo=SH))  # stopped for 3 hours
+    api.post(f"/api/v1/cases/{case['id']}/resume", "health1")
+    moved = api.get(f"/api/v1/tasks/{task['id']}", "health1").get_json()
+    assert datetime.fromisoformat(moved["due_at"]) == datetime(2026, 11, 29, 13, 0, tzinfo=SH)
+
+    clock.set_time(datetime(2026, 11, 29, 13, 30, tzinfo=SH))
+    assert api.get(f"/api/v1/tasks/{task['id']}", "health1").get_json()["warning"] == "red"
+    assert "checked 1 overdue task" in _worker(app)
+    assert api.get(f"/api/v1/tasks/{task['id']}", "health1").get_json()["priority"] == 2

@@ -153,3 +153,27 @@ def test_immediate_bundle_is_finished_on_the_acceptance_day(api):
     assert (started["immediate"], started["finished_same_day"]) == (True, None)
     done = api.do("window1", "t", {}, started["id"])
     assert (done["status"], done["finished_same_day"]) == ("completed", True)
+
+
+PDF = b"%PDF-1.4\n1 0 obj<<>>endobj\ntrailer<<>>\n%%EOF\n"
+
+
+def test_files_added_on_a_task(api, case):
+    import io
+
+    def upload(user, *files):
+        return api.client.post(f"/api/v1/tasks/{case['formal']}/attachments", headers=api.headers(user),
+                               data={"file": [(io.BytesIO(c), n) for n, c in files]},
+                               content_type="multipart/form-data")
+
+    assert upload("tax1", ("a.pdf", PDF)).status_code == 403
+    assert upload("window1").status_code == 422
+    bad = upload("window1", ("a.exe", b"MZ\x90\x00"))
+    assert bad.status_code == 422 and "file" in bad.get_json()["errors"]
+    r = upload("window1", ("现场核查记录.pdf", PDF))
+    assert r.status_code == 201, r.get_json()
+    assert [(a["filename"], a["task_id"], a["uploaded_by"]) for a in r.get_json()] == [
+        ("现场核查记录.pdf", case["formal"], "window1")]
+    history = _case(api, case["id"])["history"]
+    added = [e for e in history if e["type"] == "attachment_added"]
+    assert added[-1]["task_id"] == case["formal"]

@@ -183,3 +183,23 @@ def test_countersign_add_and_remove_signer_buttons(session_for, api, make_user):
     r = chief.post(f"/tasks/{added['id']}/moves", {"action": "remove_signer", "note": "回避"})
     assert "Signer removed" in r.get_data(as_text=True)
     assert not any(t["case_id"] == case["id"] for t in api.available("health3"))
+
+
+def test_files_uploaded_on_the_task_page(session_for, api, case_id):
+    import io
+
+    formal = api.find_task("window1", "formal_check", case_id)["id"]
+    window = session_for("window1")
+    window.post(f"/tasks/{formal}", {"action": "claim"})
+    assert 'id="attach-form"' in window.html(f"/tasks/{formal}")
+    assert 'id="attach-form"' not in session_for("supervisor").html(f"/tasks/{formal}")
+    pdf = b"%PDF-1.4\n1 0 obj<<>>endobj\ntrailer<<>>\n%%EOF\n"
+    r = window.client.post(f"/tasks/{formal}/attachments", data={
+        "csrf_token": window.token, "file": (io.BytesIO(pdf), "核查照片.pdf")},
+        content_type="multipart/form-data", follow_redirects=True)
+    page = r.get_data(as_text=True)
+    assert "Files added" in page and "核查照片.pdf" in page and "形式审查" in page
+    r = window.client.post(f"/tasks/{formal}/attachments", data={
+        "csrf_token": window.token, "file": (io.BytesIO(b"hello"), "x.txt")},
+        content_type="multipart/form-data", follow_redirects=True)
+    assert "Only PDF, JPEG and PNG files are accepted" in r.get_data(as_text=True)
