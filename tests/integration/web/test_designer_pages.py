@@ -10,7 +10,7 @@ from urllib.parse import urlsplit
 
 import pytest
 
-from support import DATA, PASSWORD, ROOT
+from support import DATA, ROOT
 
 V1 = DATA / "api_checks" / "versioned_v1.bpmn"
 V2 = DATA / "api_checks" / "versioned_v2.bpmn"
@@ -19,33 +19,6 @@ APPLICANT = {"name": "王小明", "id_number": "140402199001011234", "phone": "1
 
 PAGES = ("/designer", "/designer/versioned/v/1", "/designer/versioned/v/1/diagram.bpmn",
          "/designer/versioned/v/1/files/versioned.bpmn", "/designer/versioned/diff?from=1&to=2")
-
-
-class Browser:
-    """One logged-in user's test client (English UI unless asked otherwise)."""
-
-    def __init__(self, client):
-        self.client = client
-
-    def html(self, path: str) -> str:
-        r = self.client.get(path)
-        assert r.status_code == 200, (path, r.status_code)
-        return r.get_data(as_text=True)
-
-
-@pytest.fixture()
-def login(app, db_clean):
-    def _login(username: str, english: bool = True) -> Browser:
-        client = app.test_client()
-        token = re.search(r'name="csrf_token" value="([^"]+)"',
-                          client.get("/login").get_data(as_text=True)).group(1)
-        r = client.post("/login", data={"username": username, "password": PASSWORD, "csrf_token": token})
-        assert r.status_code == 302
-        if english:
-            client.get("/lang/en")
-        return Browser(client)
-
-    return _login
 
 
 def _deploy_versioned(api, path):

@@ -8,58 +8,12 @@ from urllib.parse import parse_qs, unquote, urlsplit
 import pytest
 from sqlalchemy import event, select
 
-from support import DATA, PASSWORD
+from support import DATA
 
 LOOP = DATA / "parallel_loop" / "parallel_loop.bpmn"
 JOINT = (DATA / "api_checks" / "joint_review.bpmn", DATA / "api_checks" / "joint_review_form.json")
 APPLICANT = {"name": "王小明", "id_number": "140402199001011234", "phone": "13812341234"}
 MASKED_ID = "1404**********1234"
-
-
-class Browser:
-    """One logged-in user's test client, in English, with the CSRF token of their session."""
-
-    def __init__(self, client, token: str):
-        self.client = client
-        self.token = token
-
-    def get(self, path: str):
-        return self.client.get(path)
-
-    def html(self, path: str) -> str:
-        r = self.client.get(path)
-        assert r.status_code == 200, r.status_code
-        return r.get_data(as_text=True)
-
-    def post(self, path: str, data: dict | None = None, htmx: bool = False, csrf: bool = True):
-        form = dict(data or {})
-        headers = {}
-        if csrf and htmx:
-            headers["X-CSRFToken"] = self.token
-        elif csrf:
-            form["csrf_token"] = self.token
-        if htmx:
-            headers["HX-Request"] = "true"
-        return self.client.post(path, data=form, headers=headers)
-
-
-def csrf_token(html: str) -> str:
-    return re.search(r'name="csrf_token" value="([^"]+)"', html).group(1)
-
-
-@pytest.fixture()
-def login(app, db_clean):
-    """login('health1') -> a Browser logged in through the login form."""
-
-    def _login(username: str) -> Browser:
-        client = app.test_client()
-        token = csrf_token(client.get("/login").get_data(as_text=True))
-        r = client.post("/login", data={"username": username, "password": PASSWORD, "csrf_token": token})
-        assert r.status_code == 302, r.get_data(as_text=True)
-        client.get("/lang/en")
-        return Browser(client, token)
-
-    return _login
 
 
 def start_loop(api, n: int = 1, applicant: dict | None = None) -> list[dict]:

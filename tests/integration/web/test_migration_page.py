@@ -8,39 +8,10 @@ from html import unescape
 
 import pytest
 
-from support import DATA, PASSWORD
+from support import DATA
 
 MIG = DATA / "migration"
 PAGE = "/designer/mig_simple/migrate"
-
-
-class Browser:
-    """One logged-in user's test client (English UI) and the CSRF token of their session."""
-
-    def __init__(self, client, token: str):
-        self.client = client
-        self.token = token
-
-    def get(self, path: str):
-        return self.client.get(path)
-
-    def post(self, path: str, data: dict):
-        return self.client.post(path, data={**data, "csrf_token": self.token})
-
-
-@pytest.fixture()
-def login(app, db_clean):
-    def _login(username: str, english: bool = True) -> Browser:
-        client = app.test_client()
-        page = client.get("/login").get_data(as_text=True)
-        token = re.search(r'name="csrf_token" value="([^"]+)"', page).group(1)
-        r = client.post("/login", data={"username": username, "password": PASSWORD, "csrf_token": token})
-        assert r.status_code == 302
-        if english:
-            client.get("/lang/en")
-        return Browser(client, token)
-
-    return _login
 
 
 def deploy(api, bpmn: str) -> None:

@@ -9,46 +9,9 @@ from pathlib import Path
 
 import pytest
 
-from support import PASSWORD
-
 ROOT = Path(__file__).resolve().parents[3]
 NEWBORN = [ROOT / "bpmn" / "newborn.bpmn", *sorted((ROOT / "forms").glob("newborn_*.json"))]
 FORMAL_CHECK = (ROOT / "forms" / "newborn_formal_check.json").read_text(encoding="utf-8")
-
-
-class Browser:
-    """A test client logged in through the login form (English interface), with the page's CSRF token."""
-
-    def __init__(self, client):
-        self.client = client
-
-    def get(self, path: str):
-        return self.client.get(path)
-
-    def html(self, path: str) -> str:
-        r = self.client.get(path)
-        assert r.status_code == 200, (r.status_code, r.get_data(as_text=True)[:500])
-        return r.get_data(as_text=True)
-
-    def token(self) -> str:
-        page = self.html("/cases")
-        return re.search(r'<meta name="csrf-token" content="([^"]+)"', page).group(1)
-
-
-@pytest.fixture()
-def login(app, db_clean):
-    """login('designer') -> a Browser with a session (English interface)."""
-
-    def _login(username: str) -> Browser:
-        client = app.test_client()
-        page = client.get("/login").get_data(as_text=True)
-        token = re.search(r'name="csrf_token" value="([^"]+)"', page).group(1)
-        r = client.post("/login", data={"username": username, "password": PASSWORD, "csrf_token": token})
-        assert r.status_code == 302
-        client.get("/lang/en")
-        return Browser(client)
-
-    return _login
 
 
 @pytest.fixture()
@@ -133,7 +96,7 @@ def test_file_contents_cannot_break_out_of_the_page_data(login, deployed):
     assert page_data(page)["files"]["evil.json"] == hostile
 
 
-def preview(browser: Browser, schema: str, token: str | None = None):
+def preview(browser, schema: str, token: str | None = None):
     headers = {"HX-Request": "true"}
     if token is not None:
         headers["X-CSRFToken"] = token
@@ -143,7 +106,7 @@ def preview(browser: Browser, schema: str, token: str | None = None):
 def test_the_preview_renders_the_form_like_a_task_page(login, deployed):
     """Field titles, the choices of a oneOf, a textarea, the required marks: the task page's renderer."""
     browser = login("designer")
-    r = preview(browser, FORMAL_CHECK, browser.token())
+    r = preview(browser, FORMAL_CHECK, browser.meta_token())
     assert r.status_code == 200
     fragment = r.get_data(as_text=True)
     assert "<html" not in fragment
@@ -161,7 +124,7 @@ def test_the_preview_renders_the_form_like_a_task_page(login, deployed):
 def test_the_preview_says_why_a_form_cannot_be_shown(login, deployed, schema, reason):
     """Broken JSON, a wrong schema, not an object: a readable reason in the fragment."""
     browser = login("designer")
-    r = preview(browser, schema, browser.token())
+    r = preview(browser, schema, browser.meta_token())
     assert r.status_code == 200
     fragment = html.unescape(r.get_data(as_text=True))
     assert "This form cannot be shown" in fragment and reason in fragment
@@ -172,7 +135,7 @@ def test_the_preview_needs_the_csrf_token_and_a_designer(login, deployed):
     designer = login("designer")
     assert preview(designer, FORMAL_CHECK).status_code == 400
     clerk = login("window1")
-    assert preview(clerk, FORMAL_CHECK, clerk.token()).status_code == 403
+    assert preview(clerk, FORMAL_CHECK, clerk.meta_token()).status_code == 403
 
 
 def test_the_page_saves_through_the_api_with_its_session_and_csrf_token(login, deployed):
@@ -181,7 +144,7 @@ def test_the_page_saves_through_the_api_with_its_session_and_csrf_token(login, d
     body = {"key": "newborn"}
     r = browser.client.post("/api/v1/drafts", json=body)
     assert r.status_code == 400 and r.get_json()["error"] == "csrf_failed"
-    r = browser.client.post("/api/v1/drafts", json=body, headers={"X-CSRFToken": browser.token()})
+    r = browser.client.post("/api/v1/drafts", json=body, headers={"X-CSRFToken": browser.meta_token()})
     assert r.status_code == 201, r.get_json()
     assert r.get_json()["author"] == "designer"
 

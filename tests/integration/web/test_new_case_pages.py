@@ -30,38 +30,11 @@ APPLICATION = {
 }
 
 
-class Browser:
-    """A test client logged in through the login form, in English; posts carry the CSRF token."""
-
-    def __init__(self, client, token: str):
-        self.client = client
-        self.token = token
-
-    def html(self, path: str) -> str:
-        r = self.client.get(path)
-        assert r.status_code == 200, r.status_code
-        return r.get_data(as_text=True)
-
-    def submit(self, fields: dict, files: list[tuple[bytes, str]] = (), process_key: str = "newborn"):
-        data = {"csrf_token": self.token, "process_key": process_key, **fields}
-        data["attachments"] = [(io.BytesIO(content), name) for content, name in files]
-        return self.client.post("/cases/new", data=data, content_type="multipart/form-data")
-
-
-@pytest.fixture()
-def login(app, db_clean):
-    """login('window1') -> a Browser logged in through the login form (English interface)."""
-
-    def _login(username: str) -> Browser:
-        client = app.test_client()
-        page = client.get("/login").get_data(as_text=True)
-        token = re.search(r'name="csrf_token" value="([^"]+)"', page).group(1)
-        r = client.post("/login", data={"username": username, "password": PASSWORD, "csrf_token": token})
-        assert r.status_code == 302
-        client.get("/lang/en")
-        return Browser(client, token)
-
-    return _login
+def submit_case(browser, fields: dict, files: list[tuple[bytes, str]] = (), process_key: str = "newborn"):
+    """Post the intake form (with attachments) as the browser would."""
+    data = {"csrf_token": browser.token, "process_key": process_key, **fields}
+    data["attachments"] = [(io.BytesIO(content), name) for content, name in files]
+    return browser.client.post("/cases/new", data=data, content_type="multipart/form-data")
 
 
 @pytest.fixture()
@@ -107,7 +80,7 @@ def test_new_case_is_for_clerks(app, deployed, login, client):
     html = r.get_data(as_text=True)
     assert r.status_code == 403 and "Not allowed" in html and 'href="/cases/new"' not in html
     assert reviewer.client.get("/cases/new?process_key=newborn").status_code == 403
-    assert reviewer.submit({**APPLICANT, **APPLICATION}).status_code == 403
+    assert submit_case(reviewer, {**APPLICANT, **APPLICATION}).status_code == 403
     assert count(app, Case) == 0
     assert '<a href="/cases/new" aria-current="page">' in login("window1").html("/cases/new")
 
@@ -146,7 +119,7 @@ def test_bundle_without_a_start_form_needs_only_the_applicant(app, deployed, log
     window = login("window1")
     html = window.html("/cases/new?process_key=parallel_loop")
     assert 'id="start-form"' not in html and 'name="applicant.name"' in html
-    r = window.submit(APPLICANT, process_key="parallel_loop")
+    r = submit_case(window, APPLICANT, process_key="parallel_loop")
     assert r.status_code == 302
     assert stored_case(app, int(r.headers["Location"].rsplit("/", 1)[1]))["events"][0] == "case_started"
 
@@ -156,7 +129,7 @@ def test_a_failing_diagram_step_is_explained_on_the_form(app, deployed, login):
     from app.models import Case
 
     assert deployed.deploy(ROOT / "tests" / "data" / "scripts" / "divide.bpmn").status_code == 201
-    r = login("window1").submit(APPLICANT, process_key="divide")
+    r = submit_case(login("window1"), APPLICANT, process_key="divide")
     html = r.get_data(as_text=True)
     assert r.status_code == 422 and "The process could not continue with this data (divide_script: " in html
     assert 'value="王小明"' in html and count(app, Case) == 0
@@ -187,7 +160,7 @@ def test_unknown_bundle_is_404(deployed, login):
 def test_start_case_with_attachments_goes_to_the_case_page(app, deployed, login):
     """One submit: case started with typed data (empty optionals absent), files stored, receipt flashed."""
     window = login("window1")
-    r = window.submit({**APPLICANT, **APPLICATION}, files=[(PNG, "出生医学证明.png"), (PDF, "结婚证.pdf")])
+    r = submit_case(window, {**APPLICANT, **APPLICATION}, files=[(PNG, "出生医学证明.png"), (PDF, "结婚证.pdf")])
     assert r.status_code == 302, r.get_data(as_text=True)
     case_id = int(re.fullmatch(r"/cases/(\d+)", r.headers["Location"]).group(1))
     case = stored_case(app, case_id)
@@ -208,7 +181,7 @@ def test_refused_intake_keeps_what_was_typed_and_stores_nothing(app, deployed, l
 
     fields = {**APPLICANT, "applicant.id_number": "12345", **APPLICATION, "data.newborn_name": "",
               "data.newborn_sex": "male"}
-    r = login("window1").submit(fields, files=[(b"just text", "说明.txt"), (PNG, "ok.png")])
+    r = submit_case(login("window1"), fields, files=[(b"just text", "说明.txt"), (PNG, "ok.png")])
     html = r.get_data(as_text=True)
     assert r.status_code == 422
     assert re.search(r'<p class="field-error" id="applicant-id_number-error">Not a valid ID number', html)
@@ -223,20 +196,21 @@ def test_refused_intake_keeps_what_was_typed_and_stores_nothing(app, deployed, l
 def test_applicant_rules_match_the_api(app, deployed, login):
     """15-digit ID numbers pass, a lower-case x is accepted, a bad phone is refused."""
     window = login("window1")
-    r = window.submit({**APPLICANT, "applicant.phone": "call me", **APPLICATION})
+    r = submit_case(window, {**APPLICANT, "applicant.phone": "call me", **APPLICATION})
     assert r.status_code == 422 and 'id="applicant-phone-error">Not a valid phone number.' in r.get_data(as_text=True)
-    r = window.submit({**APPLICANT, "applicant.id_number": "14040219850505678x", "applicant.phone": "",
+    r = submit_case(window, {**APPLICANT, "applicant.id_number": "14040219850505678x", "applicant.phone": "",
                        **APPLICATION})
     assert r.status_code == 302
     case = stored_case(app, int(r.headers["Location"].rsplit("/", 1)[1]))
     assert case["applicant"] == ("王小明", "14040219850505678X", None)
-    assert window.submit({**APPLICANT, "applicant.id_number": "140402850505123", **APPLICATION}).status_code == 302
+    fifteen_digits = {**APPLICANT, "applicant.id_number": "140402850505123", **APPLICATION}
+    assert submit_case(window, fifteen_digits).status_code == 302
 
 
 def test_attachment_download_headers_and_visibility(app, deployed, login):
     """The starter downloads with the stored type, RFC 5987 name, nosniff; others get 404."""
     window = login("window1")
-    r = window.submit({**APPLICANT, **APPLICATION}, files=[(PNG, "出生医学证明.png")])
+    r = submit_case(window, {**APPLICANT, **APPLICATION}, files=[(PNG, "出生医学证明.png")])
     case_id = int(r.headers["Location"].rsplit("/", 1)[1])
     attachment_id = stored_case(app, case_id)["files"][0][0]
     url = f"/cases/{case_id}/attachments/{attachment_id}"
@@ -250,7 +224,7 @@ def test_attachment_download_headers_and_visibility(app, deployed, login):
     assert login("medins1").client.get(url).status_code == 404  # no task of theirs in this case
     assert login("supervisor").client.get(url).status_code == 200
     assert window.client.get(f"/cases/{case_id}/attachments/999999").status_code == 404
-    other = window.submit({**APPLICANT, **APPLICATION})
+    other = submit_case(window, {**APPLICANT, **APPLICATION})
     other_id = int(other.headers["Location"].rsplit("/", 1)[1])
     assert window.client.get(f"/cases/{other_id}/attachments/{attachment_id}").status_code == 404
     task_page = window.html(f"/tasks/{_task_id(app, case_id)}")

@@ -68,45 +68,6 @@ KITCHEN_FORM = {
 }
 
 
-class Browser:
-    """A test client logged in through the login form, in English; posts carry the CSRF token."""
-
-    def __init__(self, client, token: str):
-        self.client = client
-        self.token = token
-
-    def get(self, path: str):
-        return self.client.get(path)
-
-    def html(self, path: str) -> str:
-        r = self.client.get(path)
-        assert r.status_code == 200, r.status_code
-        return r.get_data(as_text=True)
-
-    def post(self, path: str, data: dict | None = None, csrf: bool = True):
-        body = dict(data or {})
-        if csrf:
-            body["csrf_token"] = self.token
-        return self.client.post(path, data=body)
-
-
-@pytest.fixture()
-def login(app, db_clean):
-    """login('window1') -> a Browser; english=False keeps the default (Chinese) interface."""
-
-    def _login(username: str, english: bool = True) -> Browser:
-        client = app.test_client()
-        page = client.get("/login").get_data(as_text=True)
-        token = re.search(r'name="csrf_token" value="([^"]+)"', page).group(1)
-        r = client.post("/login", data={"username": username, "password": PASSWORD, "csrf_token": token})
-        assert r.status_code == 302
-        if english:
-            client.get("/lang/en")
-        return Browser(client, token)
-
-    return _login
-
-
 @pytest.fixture()
 def newborn(api):
     """The newborn bundle deployed, one case started by window1; returns (api, case)."""
