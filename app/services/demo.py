@@ -19,6 +19,11 @@ DEPARTMENTS = [
     ("market_regulation", "市市场监督管理局", "market_regulation", "市场监管"),
     ("tax", "国家税务总局长治市税务局", "tax", "税务"),
     ("housing_fund", "市住房公积金管理中心", "housing_fund", "住房公积金"),
+    ("fire_rescue", "市消防救援支队", "fire_rescue", "消防救援"),
+    ("urban_management", "市城市管理局", "urban_management", "城市管理"),
+    ("natural_resources", "市自然资源和规划局", "natural_resources", "自然资源"),
+    ("civil_affairs", "市民政局", "civil_affairs", "民政"),
+    ("utilities", "水电气网公共服务企业", "utilities", "水电气网"),
 ]
 
 # (username, display name, roles, group codes)
@@ -38,6 +43,12 @@ USERS = [
     ("tax1", "税务审查员", ["reviewer"], ["tax"]),
     ("fund1", "公积金审查员", ["reviewer"], ["housing_fund"]),
     ("supervisor", "督查员", ["supervisor"], []),
+    ("fire_rescue1", "消防审查员", ["reviewer"], ["fire_rescue"]),
+    ("urban_management1", "城管审查员", ["reviewer"], ["urban_management"]),
+    ("natural_resources1", "不动产登记员", ["reviewer"], ["natural_resources"]),
+    ("civil_affairs1", "民政审查员", ["reviewer"], ["civil_affairs"]),
+    ("utilities1", "水电气网联络员", ["reviewer"], ["utilities"]),
+    ("helper1", "帮办员", ["helper"], []),
 ]
 
 

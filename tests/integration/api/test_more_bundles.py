@@ -1,0 +1,139 @@
+"""企业信息变更, 退休 and 灵活就业 bundles end to end with the demo users (happy path and an
+alternative path each); the retirement public notice runs on the working-day calendar."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from zoneinfo import ZoneInfo
+
+from support import ROOT
+
+SH = ZoneInfo("Asia/Shanghai")
+ACCEPT = {"check_decision": "accept", "check_opinion": "材料齐全，予以受理"}
+
+
+def _deploy(api, key):
+    path = ROOT / "bpmn" / f"{key}.bpmn"
+    content = path.read_bytes()
+    forms = [f for f in sorted((ROOT / "forms").glob("*.json")) if f.name.encode() in content]
+    r = api.deploy(path, *forms)
+    assert r.status_code == 201, r.get_json()
+
+
+def _start(api, key, data):
+    _deploy(api, key)
+    r = api.start(key, data)
+    assert r.status_code == 201, r.get_json()
+    return r.get_json()["id"]
+
+
+def _waiting(api, case_id):
+    return sorted(t["bpmn_id"] for t in api.get(f"/api/v1/cases/{case_id}", "window1").get_json()["tasks"])
+
+
+def _done(prefix, **extra):
+    return {f"{prefix}_done": True, f"{prefix}_opinion": "已办结", **extra}
+
+
+# -- 企业信息变更一件事 ---------------------------------------------------------------------------
+
+CHANGE = {"company_name": "长治市示范餐饮管理有限公司", "uscc": "91140400MA0L0XXX1T", "change_types": ["名称"],
+          "new_company_name": "长治市上党餐饮管理有限公司", "sync_tax": True, "sync_social": False,
+          "sync_medical": False, "sync_fund": True, "new_seal": True, "licence_change": False}
+
+
+def test_enterprise_change_runs_only_the_ticked_linked_changes(api):
+    case_id = _start(api, "enterprise_change", CHANGE)
+    api.do("window1", "formal_check", ACCEPT, case_id)
+    api.do("market1", "change_registration", {"change_decision": "approve", "change_opinion": "准予变更"}, case_id)
+    assert _waiting(api, case_id) == ["fund_sync", "new_seal", "tax_sync"]  # the inclusive gateway's ticks
+    api.do("tax1", "tax_sync", _done("tax_sync"), case_id)
+    api.do("fund1", "fund_sync", _done("fund_sync"), case_id)
+    assert _waiting(api, case_id) == ["new_seal"]  # the join waits for every ticked branch
+    api.do("police1", "new_seal", _done("new_seal", new_seal_filing_no="YZ2026-009"), case_id)
+    done = api.do("window1", "handover", {"handover_method": "online", "handed_over_items": ["电子营业执照"]}, case_id)
+    assert (done["status"], done["outcome"]) == ("completed", "办结")
+    assert done["data"]["new_seal_filing_no"] == "YZ2026-009"
+
+
+def test_enterprise_change_without_ticks_goes_straight_to_handover(api):
+    case_id = _start(api, "enterprise_change", {**CHANGE, "sync_tax": False, "sync_fund": False, "new_seal": False})
+    api.do("window1", "formal_check", ACCEPT, case_id)
+    api.do("market1", "change_registration", {"change_decision": "approve", "change_opinion": "准予变更"}, case_id)
+    assert _waiting(api, case_id) == ["handover"]
+
+
+def test_enterprise_change_refused_registration_ends_the_case(api):
+    case_id = _start(api, "enterprise_change", CHANGE)
+    api.do("window1", "formal_check", ACCEPT, case_id)
+    done = api.do("market1", "change_registration", {"change_decision": "reject", "change_opinion": "名称重复"},
+                  case_id)
+    assert (done["status"], done["outcome"], done["tasks"]) == ("completed", "不予变更登记", [])
+
+
+# -- 退休一件事 ------------------------------------------------------------------------------------
+
+RETIREE = {"retiree_name": "李师傅", "retiree_id_number": "140402196511201234", "applicant_kind": "employer",
+           "contribution_years": 32, "needs_archive_review": True, "fund_withdrawal": True,
+           "bank_card": "6222020200112233445"}
+
+
+def test_retirement_with_archive_review_waits_five_working_days_of_public_notice(api, app, clock):
+    clock.set_time(datetime(2026, 11, 23, 10, 0, tzinfo=SH))  # Monday
+    case_id = _start(api, "retirement", RETIREE)
+    api.do("window1", "formal_check", ACCEPT, case_id)
+    api.do("hrss1", "archive_review", {"archive_decision": "approve", "archive_opinion": "档案审核通过"}, case_id)
+    assert _waiting(api, case_id) == []  # the public notice runs
+    clock.set_time(datetime(2026, 11, 30, 12, 0, tzinfo=SH))  # five working days end Monday 24:00
+    app.test_cli_runner().invoke(args=["worker", "--once"])
+    assert _waiting(api, case_id) == []
+    clock.set_time(datetime(2026, 12, 1, 8, 0, tzinfo=SH))
+    result = app.test_cli_runner().invoke(args=["worker", "--once"])
+    assert "fired 1 timer" in result.output
+    assert _waiting(api, case_id) == ["entitlement"]
+    api.do("hrss1", "entitlement", {"pension_decision": "approve", "pension_opinion": "核定", "monthly_pension": 4200,
+                                    "pension_start": "2027-01-01"}, case_id)
+    assert _waiting(api, case_id) == ["fund_seal", "medical_switch"]
+    api.do("medins1", "medical_switch", _done("medical_switch"), case_id)
+    api.do("fund1", "fund_seal", _done("fund_seal"), case_id)
+    assert _waiting(api, case_id) == ["fund_withdrawal"]  # sealed first, then withdrawn
+    api.do("fund1", "fund_withdrawal", _done("fund_withdrawal", withdrawn_amount=86000), case_id)
+    done = api.do("window1", "handover", {"handover_method": "window", "handed_over_items": ["待遇核定通知"]}, case_id)
+    assert (done["status"], done["data"]["monthly_pension"]) == ("completed", 4200)
+
+
+def test_retirement_archive_rejection_ends_without_entitlement(api):
+    case_id = _start(api, "retirement", RETIREE)
+    api.do("window1", "formal_check", ACCEPT, case_id)
+    done = api.do("hrss1", "archive_review", {"archive_decision": "reject", "archive_opinion": "档案出生时间不一致"},
+                  case_id)
+    assert (done["status"], done["outcome"]) == ("completed", "不予核定")
+
+
+# -- 灵活就业一件事 --------------------------------------------------------------------------------
+
+WORKER = {"worker_name": "赵小红", "worker_id_number": "140402199203151234", "pension_level": "60",
+          "join_fund": False, "hard_to_employ": True, "bank_card": "6222020200112233445"}
+
+
+def test_flexible_employment_enrols_in_parallel_then_signs_the_payment_agreement(api):
+    case_id = _start(api, "flexible_employment", WORKER)
+    api.do("window1", "formal_check", ACCEPT, case_id)
+    api.do("hrss1", "employment_registration", _done("employment_registration"), case_id)
+    assert _waiting(api, case_id) == ["medical_enrolment", "pension_enrolment"]  # no voluntary fund
+    api.do("hrss1", "pension_enrolment", _done("pension_enrol"), case_id)
+    api.do("medins1", "medical_enrolment", _done("medical_enrol"), case_id)
+    api.do("tax1", "payment_agreement", _done("payment_agreement"), case_id)
+    assert _waiting(api, case_id) == ["subsidy"]
+    done = api.do("hrss1", "subsidy", {"subsidy_decision": "approve", "subsidy_opinion": "认定为就业困难人员",
+                                       "subsidy_monthly": 300}, case_id)
+    assert (done["status"], done["outcome"]) == ("completed", "办结")
+
+
+def test_flexible_employment_supplement_then_refusal(api):
+    case_id = _start(api, "flexible_employment", {**WORKER, "join_fund": True})
+    api.do("window1", "formal_check", {"check_decision": "supplement", "missing_materials": ["居住证"],
+                                       "check_opinion": "缺居住证"}, case_id)
+    api.do("window1", "supplement_materials", {"supplied_materials": ["居住证"]}, case_id)
+    done = api.do("window1", "formal_check", {"check_decision": "refuse", "check_opinion": "已在单位参保"}, case_id)
+    assert (done["status"], done["outcome"]) == ("completed", "不予受理")
