@@ -137,3 +137,64 @@ def test_flexible_employment_supplement_then_refusal(api):
     api.do("window1", "supplement_materials", {"supplied_materials": ["居住证"]}, case_id)
     done = api.do("window1", "formal_check", {"check_decision": "refuse", "check_opinion": "已在单位参保"}, case_id)
     assert (done["status"], done["outcome"]) == ("completed", "不予受理")
+
+
+# -- 企业注销一件事 --------------------------------------------------------------------------------
+
+DEREG = {"company_name": "长治市示范餐饮管理有限公司", "uscc": "91140400MA0L0XXX1T", "path": "simple",
+         "all_investors_pledge": True, "reason": "经营期满"}
+
+
+def _cancel_all(api, case_id):
+    assert _waiting(api, case_id) == ["deregistration", "seal_cancel", "social_cancel"]
+    api.do("market1", "deregistration", {"deregistration_decision": "approve", "deregistration_opinion": "准予注销"},
+           case_id)
+    api.do("hrss1", "social_cancel", _done("social_cancel"), case_id)
+    api.do("police1", "seal_cancel", _done("seal_cancel"), case_id)
+    return api.do("window1", "handover", {"handover_method": "window", "handed_over_items": ["准予注销登记通知书"]},
+                  case_id)
+
+
+def test_simple_deregistration_waits_twenty_calendar_days(api, app, clock):
+    clock.set_time(datetime(2026, 9, 25, 10, 0, tzinfo=SH))  # the notice runs through the National Day holiday
+    case_id = _start(api, "enterprise_deregistration", DEREG)
+    api.do("window1", "formal_check", ACCEPT, case_id)
+    assert _waiting(api, case_id) == ["objection_window"]
+    clock.set_time(datetime(2026, 10, 15, 9, 0, tzinfo=SH))  # 19 days 23 hours: not yet
+    assert "fired" not in app.test_cli_runner().invoke(args=["worker", "--once"]).output
+    clock.set_time(datetime(2026, 10, 15, 10, 0, 1, tzinfo=SH))  # 20 natural days, holidays included
+    assert "fired 1 timer" in app.test_cli_runner().invoke(args=["worker", "--once"]).output
+    done = _cancel_all(api, case_id)
+    assert (done["status"], done["outcome"]) == ("completed", "办结")
+
+
+def test_an_objection_switches_to_general_deregistration_with_a_45_day_creditor_notice(api, app, clock):
+    clock.set_time(datetime(2026, 11, 2, 10, 0, tzinfo=SH))
+    case_id = _start(api, "enterprise_deregistration", DEREG)
+    api.do("window1", "formal_check", ACCEPT, case_id)
+    api.do("window1", "objection_window", {"objection_party": "某供应商", "objection_reason": "尚有货款未结清"},
+           case_id)
+    assert _waiting(api, case_id) == ["liquidation_filing"]
+    api.do("window1", "liquidation_filing", {"liquidation_leader": "王小明", "liquidation_filed_on": "2026-11-02"},
+           case_id)
+    clock.set_time(datetime(2026, 12, 17, 10, 0, 1, tzinfo=SH))  # 45 days later
+    assert "fired 1 timer" in app.test_cli_runner().invoke(args=["worker", "--once"]).output
+    assert _waiting(api, case_id) == ["tax_clearance"]
+    api.do("tax1", "tax_clearance", {"tax_clearance_decision": "approve", "tax_clearance_opinion": "清税完毕"}, case_id)
+    done = _cancel_all(api, case_id)
+    assert done["status"] == "completed"
+    history = [e["type"] for e in done["history"]]
+    assert history.count("timer_fired") == 1
+
+
+def test_general_deregistration_stops_when_taxes_are_not_cleared(api, app, clock):
+    clock.set_time(datetime(2026, 11, 2, 10, 0, tzinfo=SH))
+    case_id = _start(api, "enterprise_deregistration", {**DEREG, "path": "general"})
+    api.do("window1", "formal_check", ACCEPT, case_id)
+    api.do("window1", "liquidation_filing", {"liquidation_leader": "王小明", "liquidation_filed_on": "2026-11-02"},
+           case_id)
+    clock.set_time(datetime(2026, 12, 18, 10, 0, tzinfo=SH))
+    app.test_cli_runner().invoke(args=["worker", "--once"])
+    done = api.do("tax1", "tax_clearance", {"tax_clearance_decision": "reject", "tax_clearance_opinion": "有欠税"},
+                  case_id)
+    assert (done["status"], done["outcome"]) == ("completed", "未清税")
