@@ -8,7 +8,7 @@ from flask_login import current_user
 from flask_smorest import Blueprint
 
 from .. import transaction
-from ..services import case_clock, case_moves, supervision, task_moves, tasks
+from ..services import case_clock, case_moves, messages, supervision, task_moves, tasks
 from ..services.cases import get_case
 from . import requires
 from .schemas import (
@@ -24,6 +24,8 @@ from .schemas import (
     ExtensionRequestSchema,
     ExtensionSchema,
     HandOverRequestSchema,
+    MessageRequestSchema,
+    MessageWaitSchema,
     NoteSchema,
     NoticeSchema,
     OverduePageSchema,
@@ -252,6 +254,24 @@ def attach_to_task(task_id):
     """Add PDF/JPEG/PNG files to the case on this task (field ``file``, repeated); the holder or its groups."""
     files = [(f.filename, f.read()) for f in request.files.getlist("file") if f and f.filename]
     return transaction.run(task_moves.attach, _user(), task_id, files)
+
+
+# -- messages from outside ------------------------------------------------------------------------
+
+
+@blp.route("/messages", methods=["GET"])
+@blp.response(200, MessageWaitSchema(many=True))
+def waiting_messages():
+    """Messages your groups are expected to send (待回传), oldest first."""
+    return messages.waiting_for(_user())
+
+
+@blp.route("/cases/<int:case_id>/messages", methods=["POST"])
+@blp.arguments(MessageRequestSchema)
+@blp.response(200, CaseSchema)
+def deliver_message(body, case_id):
+    """Deliver a message the case waits for (members of the catch event's senderGroups)."""
+    return transaction.run(messages.deliver, _user(), case_id, body["name"], body["payload"])
 
 
 # -- supervision -------------------------------------------------------------------------------

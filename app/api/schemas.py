@@ -415,3 +415,18 @@ class AttachmentSchema(Schema):
     sha256 = fields.String()
     uploaded_by = fields.Function(lambda a: a.uploaded_by.username)
     uploaded_at = fields.DateTime()
+
+
+class MessageWaitSchema(Schema):
+    case_id = fields.Integer()
+    receipt_no = fields.Function(lambda m: m.case.receipt_no)
+    process_name = fields.Function(lambda m: m.case.process_version.name)
+    name = fields.String(metadata={"description": "the message to send: POST /cases/{case_id}/messages"})
+    element_name = fields.String()
+    group_code = fields.String()
+    created_at = fields.DateTime()
+
+
+class MessageRequestSchema(Schema):
+    name = fields.String(required=True, validate=validate.Length(min=1, max=200))
+    payload = fields.Dict(load_default=dict, metadata={"description": "the result, stored in the case data"})

@@ -5,7 +5,7 @@ state strings and get back specs, ready tasks and new state strings.
 """
 
 from .errors import DiagramError, EngineError, Finding, ScriptError, TaskNotReady, WorkflowRunError
-from .runtime import Engine, ReadyTask
+from .runtime import Engine, ReadyTask, WaitingMessage
 from .specs import CompiledProcess, SpecCache, UserTaskInfo, compile_process
 
 __all__ = [
@@ -18,6 +18,7 @@ __all__ = [
     "ScriptError",
     "SpecCache",
     "TaskNotReady",
+    "WaitingMessage",
     "UserTaskInfo",
     "WorkflowRunError",
     "compile_process",

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from SpiffWorkflow.bpmn.script_engine import PythonScriptEngine
+from SpiffWorkflow.bpmn.specs.event_definitions.message import MessageEventDefinition
 from SpiffWorkflow.bpmn.specs.event_definitions.simple import TerminateEventDefinition
 from SpiffWorkflow.bpmn.specs.event_definitions.timer import (
     CycleTimerEventDefinition,
@@ -24,6 +25,7 @@ from SpiffWorkflow.bpmn.specs.event_definitions.timer import (
 )
 from SpiffWorkflow.bpmn.specs.mixins.events.end_event import EndEvent
 from SpiffWorkflow.bpmn.specs.mixins.multiinstance_task import MultiInstanceTask
+from SpiffWorkflow.bpmn.util.event import BpmnEvent
 from SpiffWorkflow.bpmn.workflow import BpmnWorkflow
 from SpiffWorkflow.exceptions import SpiffWorkflowException, TaskNotFoundException
 from SpiffWorkflow.util.task import TaskState
@@ -50,6 +52,20 @@ class ReadyTask:
     # The username the task is for (``camunda:assignee``: a literal, or ``${var}`` read from the
     # task's data, e.g. one signer of a multi-instance 会签), or None.
     assignee: str | None = None
+
+
+@dataclass(frozen=True)
+class WaitingMessage:
+    """A message catch (intermediate event, receive task, boundary event) the case waits for.
+
+    ``sender_groups`` (the element's ``senderGroups`` property) may deliver it from outside.
+    """
+
+    name: str
+    bpmn_id: str
+    element_name: str
+    sender_groups: tuple[str, ...]
+    variable: str
 
 
 _VARIABLE = re.compile(r"^\$\{\s*([A-Za-z][A-Za-z0-9_]*)\s*\}$")
@@ -216,6 +232,40 @@ class Engine:
         except SpiffWorkflowException as exc:
             raise self._run_error(exc) from None
         self._advance(workflow)
+
+    # -- messages from outside (e.g. utilities reporting a transfer) ---------------------------
+    @staticmethod
+    def _message_waits(workflow: BpmnWorkflow):
+        for task in workflow.get_tasks(state=TaskState.WAITING):
+            definition = getattr(task.task_spec, "event_definition", None)
+            if not isinstance(definition, MessageEventDefinition):
+                continue
+            props = (getattr(task.task_spec, "extensions", None) or {}).get("properties", {})
+            groups = tuple(g.strip() for g in str(props.get("senderGroups") or "").split(",") if g.strip())
+            name = definition.name
+            yield task, WaitingMessage(
+                name=name, bpmn_id=task.task_spec.bpmn_id, element_name=task.task_spec.bpmn_name or name,
+                sender_groups=groups, variable=getattr(definition, "message_var", None) or name)
+
+    def waiting_messages(self, workflow: BpmnWorkflow) -> list[WaitingMessage]:
+        """The messages the case waits for now."""
+        return [wait for _task, wait in self._message_waits(workflow)]
+
+    def deliver_message(self, workflow: BpmnWorkflow, name: str, payload: dict) -> WaitingMessage:
+        """Deliver message ``name`` with ``payload`` (stored under the message's variable, by default
+        its name, as a write of the catching element) and run to the next wait."""
+        for task, wait in self._message_waits(workflow):
+            if wait.name != name:
+                continue
+            task.set_data(**{wait.variable: copy.deepcopy(payload)})
+            record_writes(task, [wait.variable])
+            try:
+                workflow.send_event(BpmnEvent(task.task_spec.event_definition, copy.deepcopy(payload)))
+            except SpiffWorkflowException as exc:
+                raise self._run_error(exc) from None
+            self._advance(workflow)
+            return wait
+        raise TaskNotReady(name)
 
     # -- token moves (退回, 撤回) ---------------------------------------------------------------
     @staticmethod

@@ -27,7 +27,7 @@ from dataclasses import dataclass, field
 from lxml import etree
 
 from .errors import WARNING, Finding
-from .parser import BPMN_NS
+from .parser import BPMN_NS, SPIFF_NS
 from .specs import Build, CompiledProcess, build_process, finding
 from .translate import is_juel, is_python_constant, parse_timer_value
 
@@ -396,10 +396,12 @@ class _Lint:
             for el in process.iter(_b("intermediateCatchEvent"), _b("receiveTask"), _b("boundaryEvent")):
                 definitions = ([el] if _local(el) == "receiveTask" else
                                el.findall(_b("messageEventDefinition")) + el.findall(_b("signalEventDefinition")))
+                external = any(prop.get("name") == "senderGroups" and (prop.get("value") or "").strip()
+                               for prop in el.iter(f"{{{SPIFF_NS}}}property"))
                 for definition in definitions:
                     ref = definition.get("messageRef") or definition.get("signalRef")
-                    if ref in thrown:
-                        continue
+                    if ref in thrown or (external and _local(definition) != "signalEventDefinition"):
+                        continue  # sent inside the upload, or delivered from outside by senderGroups
                     kind = "signal" if _local(definition) == "signalEventDefinition" else "message"
                     self.add("waits_for_message", f"{_local(el)} {self._name(el)} waits for {kind} {ref or '?'}, "
                              "which nothing in this upload sends; this system cannot deliver it from outside",

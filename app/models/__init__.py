@@ -3,7 +3,7 @@
 from .attachment import Attachment
 from .audit import AuditEvent
 from .calendar import CalendarOverride
-from .case import Case, CaseExtension, CaseNotice, CasePause, ReceiptCounter
+from .case import Case, CaseExtension, CaseNotice, CasePause, MessageWait, ReceiptCounter
 from .draft import PendingDeployment, ProcessDraft
 from .org import ROLES, ApiToken, Department, Group, User, group_memberships
 from .process import DeploymentEvent, ProcessDefinition, ProcessFile, ProcessVersion
@@ -24,6 +24,7 @@ __all__ = [
     "DeploymentEvent",
     "Group",
     "HumanTask",
+    "MessageWait",
     "PendingDeployment",
     "ProcessDefinition",
     "ProcessDraft",

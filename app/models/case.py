@@ -132,6 +132,24 @@ class CaseNotice(db.Model):
     issued_by: Mapped[User] = relationship(foreign_keys=[issued_by_id])
 
 
+class MessageWait(db.Model):
+    """A message the case waits for from outside (a utility's transfer result …), one row per
+    sender group: the 待回传 list of that group reads these rows, never workflow state."""
+
+    __tablename__ = "message_waits"
+    __table_args__ = (Index("ix_message_waits_group", "group_code", "created_at"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id", ondelete="CASCADE"), index=True)
+    name: Mapped[str] = mapped_column(String(200))
+    bpmn_id: Mapped[str] = mapped_column(String(200))
+    element_name: Mapped[str] = mapped_column(String(300))
+    group_code: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    case: Mapped[Case] = relationship(lazy="joined", innerjoin=True)
+
+
 class ReceiptCounter(db.Model):
     """The last receipt sequence number issued on a calendar day (Asia/Shanghai)."""
 

@@ -13,10 +13,10 @@ from sqlalchemy.orm import undefer
 from ..engine import TaskNotReady, WorkflowRunError
 from ..errors import InvalidInput, NotFound
 from ..extensions import db
-from ..models import AuditEvent, Case, HumanTask, ReceiptCounter, TaskCandidate, TaskCopy, User
+from ..models import AuditEvent, Case, HumanTask, MessageWait, ReceiptCounter, TaskCandidate, TaskCopy, User
 from ..models.types import utcnow
 from . import audit, calendar, deadlines, forms, permissions, processes
-from .projection import sync_tasks
+from .projection import clear_waits, sync_tasks, sync_waits
 from .runtime import compiled, engine
 
 
@@ -88,6 +88,7 @@ def save_workflow(case: Case, workflow, actor: User | None) -> None:
     case.serializer_version = eng.serializer_version
     case.data = eng.case_data(workflow)
     case.next_timer_at = eng.next_timer_due(workflow)
+    sync_waits(case, eng.waiting_messages(workflow))
     created = sync_tasks(case, eng.ready_user_tasks(workflow), actor)
     skipped = [row for row in created if row.skip_pending]
     if skipped:  # emptyGroupPolicy=skip: nobody could do them; pass them without data
@@ -109,6 +110,7 @@ def save_workflow(case: Case, workflow, actor: User | None) -> None:
         case.outcome = eng.outcome(workflow)
         case.ended_at = utcnow()
         case.next_timer_at = None
+        clear_waits(case)
         # 即办率: did the case end on its acceptance day (local date)?
         case.finished_same_day = (not terminated
                                   and calendar.local_date(case.ended_at) == calendar.local_date(case.started_at))
@@ -146,9 +148,16 @@ def get_case(user: User, case_id: int) -> Case:
     """Return a case the user may see; otherwise NotFound (its existence is not revealed)."""
     case = db.session.get(Case, case_id)
     if case is None or not (permissions.may_see_case(user, case, _group_ids_with_tasks(case.id))
-                            or _copied_to(user, case)):
+                            or _copied_to(user, case) or _waits_for(user, case)):
         raise NotFound("No such case.")
     return case
+
+
+def _waits_for(user: User, case: Case) -> bool:
+    """Whether the case waits for a message from one of the user's groups (they need to read it)."""
+    codes = [g.code for g in user.groups]
+    return bool(codes) and db.session.scalar(select(MessageWait.id).where(
+        MessageWait.case_id == case.id, MessageWait.group_code.in_(codes)).limit(1)) is not None
 
 
 def _copied_to(user: User, case: Case) -> bool:

@@ -1,11 +1,12 @@
-"""Project the engine's READY user tasks onto ``human_tasks`` rows."""
+"""Project the engine's READY user tasks onto ``human_tasks`` rows, and its message waits onto
+``message_waits``."""
 
 from __future__ import annotations
 
-from sqlalchemy import select
+from sqlalchemy import delete, select
 
 from ..extensions import db
-from ..models import Case, HumanTask, TaskCandidate, User
+from ..models import Case, HumanTask, MessageWait, TaskCandidate, User
 from ..models.types import utcnow
 from . import audit, deadlines, org
 
@@ -68,3 +69,24 @@ def _staff_empty_groups(case: Case, created: list[HumanTask], routing: dict, act
         if admin is not None:
             row.candidate_user_id = admin.id
             audit.record(case, "task_routed_to_admin", actor, row, data={"groups": row.group_codes})
+
+
+def sync_waits(case: Case, waits) -> None:
+    """Replace the case's projected message waits with the engine's current ones."""
+    current = {(w.name, g) for w in waits for g in w.sender_groups}
+    stored = {(m.name, m.group_code): m for m in db.session.scalars(
+        select(MessageWait).where(MessageWait.case_id == case.id))}
+    for key, row in stored.items():
+        if key not in current:
+            db.session.delete(row)
+    now = utcnow()
+    for wait in waits:
+        for group in wait.sender_groups:
+            if (wait.name, group) not in stored:
+                db.session.add(MessageWait(case_id=case.id, name=wait.name, bpmn_id=wait.bpmn_id,
+                                           element_name=wait.element_name, group_code=group, created_at=now))
+
+
+def clear_waits(case: Case) -> None:
+    """A closed case waits for nothing."""
+    db.session.execute(delete(MessageWait).where(MessageWait.case_id == case.id))

@@ -10,7 +10,7 @@ from flask_babel import gettext as _
 from flask_login import current_user
 
 from ..models.types import utcnow
-from ..services import deadlines
+from ..services import deadlines, messages
 from ..services.designer import DESIGNERS
 from ..services.privacy import mask_id_number, mask_phone
 from ..services.supervision import WATCHERS
@@ -64,6 +64,8 @@ def nav_items() -> list[tuple[str, str]]:
     if current_user.is_authenticated and current_user.has_role("clerk"):
         items.append(("web_new_case.new_case", _("New case")))
     items.append(("web_cases.search", _("Case search")))
+    if current_user.is_authenticated and current_user.groups and messages.waiting_for(current_user):
+        items.append(("web_moves.messages_page", _("Results to send")))
     if current_user.is_authenticated and current_user.has_role(*WATCHERS):
         items.append(("web_moves.overdue", _("Overdue")))
     if current_user.is_authenticated and current_user.has_role(*DESIGNERS):

@@ -51,6 +51,7 @@ EVENT_LABELS = {
     "task_routed_to_admin": _l("Task routed to an administrator"),
     "signer_added": _l("Signer added"),
     "signer_removed": _l("Signer removed"),
+    "message_received": _l("Result received from outside"),
 }
 # Notes the system writes (timeout policies), stored in English and shown in the UI language.
 SYSTEM_NOTES = {

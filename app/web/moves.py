@@ -15,7 +15,7 @@ from flask_login import current_user, login_required
 
 from .. import transaction
 from ..errors import Conflict, Forbidden, InvalidInput
-from ..services import case_clock, case_moves, permissions, supervision, task_moves
+from ..services import case_clock, case_moves, messages, permissions, supervision, task_moves
 from ..services.cases import get_case, open_tasks
 from .labels import STATUS_LABELS, SYSTEM_NOTES
 
@@ -189,6 +189,22 @@ def task_attachments(task_id: int):
     files = [(f.filename, f.read()) for f in request.files.getlist("file") if f and f.filename]
     back = url_for("web_tasks.task", task_id=task_id) + "#files-heading"
     return _attempt(back, _("Files added."), task_moves.attach, _user(), task_id, files)
+
+
+@bp.get("/messages")
+@login_required
+def messages_page():
+    """待回传: results the user's groups are expected to send back to cases."""
+    return render_template("web/messages.html", waits=messages.waiting_for(_user()))
+
+
+@bp.post("/cases/<int:case_id>/messages")
+@login_required
+def deliver_message(case_id: int):
+    """Record a result (done or failed, with a note) as the message a case waits for."""
+    payload = {"result": request.form.get("result", ""), "note": request.form.get("note", "").strip()}
+    return _attempt(url_for("web_moves.messages_page"), _("Result sent."), messages.deliver, _user(), case_id,
+                    request.form.get("name", ""), payload)
 
 
 @bp.get("/supervision/overdue")
