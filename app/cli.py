@@ -206,6 +206,24 @@ def worker_command(once, interval):
 
 
 calendar_cli = AppGroup("calendar", help="The working-day calendar.")
+catalogue_cli = AppGroup("catalogue", help="The service catalogue (办事指南).")
+
+
+@catalogue_cli.command("import")
+@click.argument("directory", type=click.Path(exists=True, file_okay=False, path_type=Path), default=Path("catalogue"))
+def catalogue_import_command(directory):
+    """Import catalogue/*.toml (a changed entry becomes a new revision)."""
+    from .services import catalogue
+
+    try:
+        results = transaction.run(catalogue.import_dir, demo.system_user(), directory)
+    except AppError as exc:
+        for name, problems in (exc.errors or {}).items():
+            for problem in problems:
+                click.echo(f"{name}: {problem}", err=True)
+        raise click.ClickException(exc.message) from None
+    for entry, created in results:
+        click.echo(f"{entry.key}: {'revision' if created else 'unchanged,'} {entry.revision}")
 
 
 @calendar_cli.command("recompute")
@@ -224,3 +242,4 @@ def init_cli(app: Flask) -> None:
     app.cli.add_command(bpmn_cli)
     app.cli.add_command(worker_command)
     app.cli.add_command(calendar_cli)
+    app.cli.add_command(catalogue_cli)

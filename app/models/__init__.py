@@ -4,6 +4,7 @@ from .attachment import Attachment
 from .audit import AuditEvent
 from .calendar import CalendarOverride
 from .case import Case, CaseExtension, CaseNotice, CasePause, MessageWait, ReceiptCounter
+from .catalogue import CatalogueEntry
 from .draft import PendingDeployment, ProcessDraft
 from .org import ROLES, ApiToken, Department, Group, User, group_memberships
 from .process import DeploymentEvent, ProcessDefinition, ProcessFile, ProcessVersion
@@ -16,6 +17,7 @@ __all__ = [
     "Attachment",
     "AuditEvent",
     "CalendarOverride",
+    "CatalogueEntry",
     "Case",
     "CaseExtension",
     "CaseNotice",

@@ -63,6 +63,9 @@ class Case(db.Model):
     finished_same_day: Mapped[bool | None]
     # The last warning level the timer worker announced (none/yellow/red), so each is audited once.
     warning_level: Mapped[str] = mapped_column(String(8), default="none")
+    # What the window checked at intake against the catalogue: {"catalogue_revision", "answers",
+    # "received": [codes], "missing": [{code, name}]} — missing required materials drive 补正.
+    intake: Mapped[dict | None] = mapped_column(JSONType)
 
     process_version: Mapped[ProcessVersion] = relationship(lazy="joined", innerjoin=True)
     started_by: Mapped[User] = relationship()

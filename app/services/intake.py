@@ -11,7 +11,7 @@ from sqlalchemy import select
 from ..errors import InvalidInput
 from ..extensions import db
 from ..models import Case, ProcessDefinition, ProcessVersion, User
-from . import attachments, cases, forms, permissions, processes
+from . import attachments, cases, catalogue, forms, permissions, processes
 from .privacy import ID_NUMBER, PHONE
 
 # The same rules as the API's ApplicantInSchema (app/api/schemas.py).
@@ -87,18 +87,47 @@ def _file_errors(files: list[tuple[str, bytes]]) -> dict[str, list[str]]:
     return {"attachments": messages} if messages else {}
 
 
-def receive(user: User, process_key: str, applicant: dict, data: dict, files: list[tuple[str, bytes]]) -> Case:
+def receive(user: User, process_key: str, applicant: dict, data: dict, files: list[tuple[str, bytes]],
+            answers: dict | None = None, received: list[str] | None = None) -> Case:
     """Start a case for ``applicant`` with start-form ``data`` and attach ``files`` (name, bytes): all or nothing.
 
+    With a catalogue entry for the bundle, the window's scenario ``answers`` and the codes of the
+    materials it ``received`` are recorded; required materials of the checklist that were neither
+    received nor shared become the case's missing list (shown on the case page for 补正).
     Every problem (applicant, form, files) is reported in one InvalidInput.
     """
     version, schema = start_form(user, process_key)
     cleaned, errors = clean_applicant(applicant)
     errors.update(forms.field_errors(schema, data))
     errors.update(_file_errors(files))
+    check = material_check(version.key, answers or {}, received or [], errors)
     if errors:
         raise InvalidInput(_("Please correct the marked fields."), errors)
     case = cases.start_case(user, version.key, cleaned, data)
+    case.intake = check
     for filename, content in files:
         attachments.add(case, user, filename, content)
     return case
+
+
+def material_check(key: str, answers: dict, received: list[str], errors: dict) -> dict | None:
+    """The intake record against the bundle's catalogue entry (None without an entry)."""
+    entry = catalogue.latest(key, required=False)
+    if entry is None:
+        return None
+    scenarios = {s["key"]: {o["value"] for o in s["options"]} for s in entry.data.get("scenarios", [])}
+    bad = [k for k, v in answers.items() if k not in scenarios or v not in scenarios[k]]
+    if bad:
+        errors["scenario"] = [_("Unknown answers: %(keys)s.", keys=", ".join(sorted(bad)))]
+    unanswered = [s for s in scenarios if s not in answers]
+    if unanswered:
+        errors["scenario"] = errors.get("scenario", []) + [_("Answer every question about the situation.")]
+    listed = catalogue.checklist(entry.data, answers)
+    codes = {m["code"] for m in listed}
+    stray = [c for c in received if c not in codes]
+    if stray:
+        errors["material"] = [_("Not on this checklist: %(codes)s.", codes=", ".join(stray))]
+    missing = [{"code": m["code"], "name": m["name"]} for m in listed
+               if m["required"] and not m.get("shared") and m["code"] not in received]
+    return {"catalogue_revision": entry.revision, "answers": answers, "received": sorted(set(received)),
+            "missing": missing}

@@ -108,3 +108,8 @@ def active_users_by_username(usernames) -> dict[str, int]:
         return {}
     return dict(db.session.execute(select(User.username, User.id).where(User.username.in_(names),
                                                                           User.active.is_(True))).all())
+
+
+def group_names() -> dict[str, str]:
+    """``{group code: display name}`` of every group."""
+    return dict(db.session.execute(select(Group.code, Group.name)).all())

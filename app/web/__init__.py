@@ -49,7 +49,9 @@ def init_web(app) -> None:
     from . import migration as migration_views
 
     app.register_blueprint(migration_views.bp)
+    from . import guide as guide_views
     from . import moves as move_views
 
     app.register_blueprint(move_views.bp)
+    app.register_blueprint(guide_views.bp)
     filters.init_filters(app)

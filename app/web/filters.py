@@ -64,6 +64,7 @@ def nav_items() -> list[tuple[str, str]]:
     if current_user.is_authenticated and current_user.has_role("clerk"):
         items.append(("web_new_case.new_case", _("New case")))
     items.append(("web_cases.search", _("Case search")))
+    items.append(("web_guide.guide_index", _("Service guide")))
     if current_user.is_authenticated and current_user.groups and messages.waiting_for(current_user):
         items.append(("web_moves.messages_page", _("Results to send")))
     if current_user.is_authenticated and current_user.has_role(*WATCHERS):

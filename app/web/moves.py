@@ -242,6 +242,8 @@ def case_clock_context(user, case) -> dict:
         "extension_labels": EXTENSION_LABELS,
         "notice_titles": NOTICE_TITLES,
         "correction_rows": CORRECTION_ROWS,
+        # Required materials the window did not receive at intake: the correction notice starts with them.
+        "missing": (case.intake or {}).get("missing", []) if case.status == "active" else [],
         "max_extension": case_clock.MAX_EXTENSION_DAYS,
     }
 

@@ -8,8 +8,9 @@ from flask_login import current_user, login_required
 
 from .. import transaction
 from ..errors import InvalidInput
-from ..services import intake
+from ..services import catalogue, intake
 from . import formrender
+from .guide import guide_context
 from .tasks import workflow_message
 
 bp = Blueprint("web_new_case", __name__)
@@ -36,12 +37,17 @@ def _render(process_key: str, applicant: dict, values=None, errors=None, status:
              for m in v]
     other += formrender.stray(form_fields, by_field)
     limit = current_app.config["ATTACHMENT_MAX_BYTES"]
+    entry = catalogue.latest(version.key, required=False)
+    guide = guide_context(entry, {}) if entry is not None else None
     page = render_template(
         "web/new_case.html", version=version, schema=schema, bound=formrender.bind(form_fields, values, by_field),
         applicant=applicant, applicant_errors=applicant_errors, file_errors=file_errors, form_errors=other,
         refused=bool(errors), max_mb=limit // (1024 * 1024),
         max_total_mb=(current_app.config.get("MAX_CONTENT_LENGTH") or 0) // (1024 * 1024),
-        max_files=intake.MAX_FILES)
+        max_files=intake.MAX_FILES, guide=guide,
+        scenario_errors=errors.get("scenario", []) + errors.get("material", []),
+        answers={k[len("scenario."):]: v for k, v in request.form.items() if k.startswith("scenario.")},
+        received=set(request.form.getlist("material")))
     return page, status
 
 
@@ -62,8 +68,10 @@ def new_case():
     applicant = {name: request.form.get(f"applicant.{name}", "") for name in APPLICANT_FIELDS}
     files = [(f.filename, f.read()) for f in request.files.getlist("attachments") if f and f.filename]
     try:
+        answers = {k[len("scenario."):]: v for k, v in request.form.items() if k.startswith("scenario.") and v}
         case = transaction.run(intake.receive, _user(), process_key, applicant,
-                               formrender.parse(form_fields, request.form), files)
+                               formrender.parse(form_fields, request.form), files, answers,
+                               request.form.getlist("material"))
     except InvalidInput as exc:
         errors = exc.errors if isinstance(exc.errors, dict) else {"_": [workflow_message(exc)]}
         return _render(process_key, applicant, formrender.submitted(form_fields, request.form), errors, 422)
