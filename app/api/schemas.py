@@ -196,6 +196,10 @@ class CaseBriefSchema(Schema):
     paused = fields.Function(lambda c: case_paused(c), metadata={
         "description": "whether the case clock is stopped (特别程序, 补正); due dates move when it restarts"})
     immediate = fields.Boolean(metadata={"description": "即办件: the window completes it alone, in one sitting"})
+    assisted_by = fields.Function(lambda c: c.assisted_by.username if c.assisted_by_id and c.assisted_by else None,
+                                  metadata={"description": "肩并肩: the helper who prepared the application"})
+    intake = fields.Raw(allow_none=True, metadata={
+        "description": "scenario answers, received and missing materials checked at intake"})
     finished_same_day = fields.Boolean(allow_none=True, metadata={
         "description": "completed on its acceptance day (local date); null while running or when it did not "
                        "complete normally (feeds the 即办率 KPI)"})

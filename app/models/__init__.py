@@ -1,5 +1,6 @@
 """Database models, one aggregate per module."""
 
+from .assisted import AssistedApplication
 from .attachment import Attachment
 from .audit import AuditEvent
 from .calendar import CalendarOverride
@@ -12,6 +13,7 @@ from .saved_filter import SavedFilter
 from .task import HumanTask, TaskCandidate, TaskCopy, TaskNote
 
 __all__ = [
+    "AssistedApplication",
     "ROLES",
     "ApiToken",
     "Attachment",

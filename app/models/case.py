@@ -66,9 +66,12 @@ class Case(db.Model):
     # What the window checked at intake against the catalogue: {"catalogue_revision", "answers",
     # "received": [codes], "missing": [{code, name}]} — missing required materials drive 补正.
     intake: Mapped[dict | None] = mapped_column(JSONType)
+    # 肩并肩: the helper who prepared the application with the applicant (the help-count KPI).
+    assisted_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
 
     process_version: Mapped[ProcessVersion] = relationship(lazy="joined", innerjoin=True)
-    started_by: Mapped[User] = relationship()
+    started_by: Mapped[User] = relationship(foreign_keys=[started_by_id])
+    assisted_by: Mapped[User | None] = relationship(foreign_keys=[assisted_by_id])
 
     __mapper_args__ = {"version_id_col": lock_version}
 

@@ -63,6 +63,9 @@ def nav_items() -> list[tuple[str, str]]:
     items = [("web_inbox.inbox", _("Inbox"))]
     if current_user.is_authenticated and current_user.has_role("clerk"):
         items.append(("web_new_case.new_case", _("New case")))
+        items.append(("web_assist.queue", _("Assisted applications")))
+    if current_user.is_authenticated and current_user.has_role("helper"):
+        items.append(("web_assist.index", _("Assisted filing")))
     items.append(("web_cases.search", _("Case search")))
     items.append(("web_guide.guide_index", _("Service guide")))
     if current_user.is_authenticated and current_user.groups and messages.waiting_for(current_user):
