@@ -3,7 +3,7 @@ alternative path each); the retirement public notice runs on the working-day cal
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from support import ROOT
@@ -198,3 +198,53 @@ def test_general_deregistration_stops_when_taxes_are_not_cleared(api, app, clock
     done = api.do("tax1", "tax_clearance", {"tax_clearance_decision": "reject", "tax_clearance_opinion": "有欠税"},
                   case_id)
     assert (done["status"], done["outcome"]) == ("completed", "未清税")
+
+
+# -- 开办餐饮店一件事 -----------------------------------------------------------------------------
+
+SHOP = {"shop_name": "长治市上党小吃店", "uscc": "91140400MA0L0XXX1T", "address": "长治市潞州区太行东街9号",
+        "area_m2": 36, "seats": 12, "food_categories": ["热食类"], "signboard": "none", "fire_pledge": True,
+        "staff_count": 3}
+
+
+def _inspect_day(api, app, clock, case_id, when):
+    api.do("window1", "schedule", {"inspection_at": when.isoformat(), "inspection_note": "一同勘验"}, case_id)
+    assert _waiting(api, case_id) == []
+    clock.set_time(when + timedelta(seconds=1))
+    assert "fired 1 timer" in app.test_cli_runner().invoke(args=["worker", "--once"]).output
+
+
+def test_a_small_shop_without_a_signboard_needs_no_fire_or_signboard_steps(api, app, clock):
+    clock.set_time(datetime(2026, 11, 23, 10, 0, tzinfo=SH))
+    case_id = _start(api, "restaurant_opening", SHOP)
+    api.do("window1", "formal_check", ACCEPT, case_id)
+    assert _waiting(api, case_id) == ["food_review", "health_check"]
+    api.do("market1", "food_review", _done("food_review"), case_id)
+    api.do("health1", "health_check", _done("health_check"), case_id)
+    _inspect_day(api, app, clock, case_id, datetime(2026, 11, 25, 9, 30, tzinfo=SH))
+    assert _waiting(api, case_id) == ["food_inspection"]
+    api.do("market1", "food_inspection", {"food_inspection_decision": "approve", "food_inspection_opinion": "符合",
+                                          "food_licence_no": "JY11404000000001"}, case_id)
+    done = api.do("window1", "handover", {"handover_method": "window", "handed_over_items": ["食品经营许可证"]},
+                  case_id)
+    assert (done["status"], done["outcome"]) == ("completed", "办结")
+
+
+def test_a_large_shop_is_inspected_jointly_and_refused_when_fire_safety_fails(api, app, clock):
+    clock.set_time(datetime(2026, 11, 23, 10, 0, tzinfo=SH))
+    case_id = _start(api, "restaurant_opening", {**SHOP, "area_m2": 180, "signboard": "large"})
+    api.do("window1", "formal_check", ACCEPT, case_id)
+    assert _waiting(api, case_id) == ["fire_review", "food_review", "health_check", "signboard_review"]
+    api.do("market1", "food_review", _done("food_review"), case_id)
+    api.do("health1", "health_check", _done("health_check"), case_id)
+    api.do("fire_rescue1", "fire_review", _done("fire_review"), case_id)
+    api.do("urban_management1", "signboard_review", _done("signboard_review"), case_id)
+    _inspect_day(api, app, clock, case_id, datetime(2026, 11, 26, 14, 0, tzinfo=SH))
+    assert _waiting(api, case_id) == ["fire_inspection", "food_inspection", "signboard_inspection"]
+    api.do("market1", "food_inspection", {"food_inspection_decision": "approve", "food_inspection_opinion": "符合"},
+           case_id)
+    api.do("urban_management1", "signboard_inspection", {"signboard_inspection_decision": "approve",
+                                                          "signboard_inspection_opinion": "符合"}, case_id)
+    done = api.do("fire_rescue1", "fire_inspection", {"fire_inspection_decision": "reject",
+                                                      "fire_inspection_opinion": "疏散通道堵塞"}, case_id)
+    assert (done["status"], done["outcome"]) == ("completed", "不予许可")
