@@ -13,8 +13,10 @@ import json
 import math
 import re
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
+from ..services import calendar
 from ..services.privacy import mask_value
 
 PREFIX = "data."
@@ -44,7 +46,7 @@ class Field:
     name: str
     input_name: str
     id: str
-    widget: str  # text | date | textarea | number | checkbox | select | multi | lines | json
+    widget: str  # text | date | datetime | textarea | number | checkbox | select | multi | lines | json
     label: str
     help: str | None = None
     required: bool = False
@@ -148,6 +150,8 @@ def _widget(prop: dict) -> tuple[str, str | None, tuple[Option, ...]]:
     if kind == "string":
         if prop.get("format") == "date":
             return "date", kind, ()
+        if prop.get("format") == "date-time":
+            return "datetime", kind, ()
         max_length = prop.get("maxLength")
         if prop.get("x-widget") == "textarea" or (isinstance(max_length, int) and max_length > TEXTAREA_OVER):
             return "textarea", kind, ()
@@ -213,7 +217,31 @@ def _form_value(f: Field, value) -> FormValue:
         return json.dumps(value, ensure_ascii=False, indent=2)
     if f.widget == "number" and isinstance(value, int | float) and not isinstance(value, bool):
         return _number_text(value)
+    if f.widget == "datetime":
+        return _local_datetime_text(value)
     return _key(value)
+
+
+def _local_datetime_text(value) -> str:
+    """A stored ISO 8601 date-time as a datetime-local input shows it (service-centre time)."""
+    try:
+        when = datetime.fromisoformat(str(value))
+    except ValueError:
+        return _key(value)
+    if when.tzinfo is not None:
+        when = when.astimezone(calendar.local_timezone())
+    return when.strftime("%Y-%m-%dT%H:%M")
+
+
+def _iso_datetime(text: str):
+    """A datetime-local value (no offset) as ISO 8601 in service-centre time; other text as typed."""
+    try:
+        when = datetime.fromisoformat(text)
+    except ValueError:
+        return text  # left as typed: validation reports it
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=calendar.local_timezone())
+    return when.isoformat()
 
 
 def _empty(f: Field) -> FormValue:
@@ -303,6 +331,8 @@ def parse(form_fields: list[Field], form) -> dict:
             continue
         if f.widget == "select":
             data[f.name] = next((o.value for o in f.options if o.key == text), text)
+        elif f.widget == "datetime":
+            data[f.name] = _iso_datetime(text)
         elif f.widget == "number":
             data[f.name] = _scalar(f.kind, text)
         elif f.widget == "json":

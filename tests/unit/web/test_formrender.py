@@ -252,3 +252,14 @@ def test_every_newborn_form_renders_and_round_trips():
                 form.add(f.input_name, "测试")
         data = fr.parse(form_fields, form)
         assert not list(Draft202012Validator(schema).iter_errors(data)), path.name
+
+
+def test_date_time_fields_use_a_local_picker_and_store_iso_8601_with_the_offset(app_ctx):
+    schema = {"type": "object", "properties": {"at": {"type": "string", "format": "date-time", "title": "时间"}}}
+    fields_ = fr.fields(schema)
+    assert fields_[0].widget == "datetime"
+    data = fr.parse(fields_, MultiDict({"data.at": "2026-12-01T09:30"}))
+    assert data == {"at": "2026-12-01T09:30:00+08:00"}
+    shown = fr.initial(fields_, {"at": "2026-12-01T01:30:00+00:00"})
+    assert shown == {"at": "2026-12-01T09:30"}
+    assert fr.parse(fields_, MultiDict({"data.at": "soon"})) == {"at": "soon"}  # validation says why
