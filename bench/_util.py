@@ -86,8 +86,10 @@ def sample_value(name: str, prop: dict):
 
 
 def form_data(schema: dict) -> dict:
-    """Fill every field of a form (required and optional) with a valid value; checked against the form."""
-    data = {name: sample_value(name, prop) for name, prop in (schema.get("properties") or {}).items()}
+    """Fill every field of a form (required and optional) with a valid value; checked against the form.
+    Read-only fields show case data and are never submitted."""
+    data = {name: sample_value(name, prop) for name, prop in (schema.get("properties") or {}).items()
+            if prop.get("readOnly") is not True}
     errors = [e.message for e in Draft202012Validator(schema).iter_errors(data)]
     if errors:
         raise ValueError(f"generated data does not satisfy form {schema.get('title')!r}: {errors}")

@@ -12,7 +12,7 @@ import re
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 
 from SpiffWorkflow.bpmn.script_engine import PythonScriptEngine
 from SpiffWorkflow.bpmn.specs.event_definitions.message import MessageEventDefinition
@@ -130,6 +130,24 @@ def _group_members_function(members: Callable[[str], list[str]]):
     return group_members
 
 
+def _date_functions(today: Callable[[], date]) -> dict[str, Callable]:
+    """``today()`` and ``days_since("2026-11-01")`` for diagrams: the service centre's local date
+    (ISO 8601) and the natural days from a date to it (negative for a future date), e.g. for an
+    eligibility check such as "born less than a year ago"."""
+    def today_function():
+        return today().isoformat()
+
+    def days_since(value):
+        if not isinstance(value, str):
+            raise ScriptError(f"days_since needs an ISO date such as 2026-11-01, not {value!r}")
+        try:
+            start = date.fromisoformat(value[:10])
+        except ValueError:
+            raise ScriptError(f"days_since needs an ISO date such as 2026-11-01, not {value!r}") from None
+        return (today() - start).days
+    return {"today": today_function, "days_since": days_since}
+
+
 class Engine:
     """The sandboxed SpiffWorkflow runtime. Holds no per-case state."""
 
@@ -138,10 +156,13 @@ class Engine:
     def __init__(self, script_time_limit: float = DEFAULT_TIME_LIMIT, *,
                  clock: Callable[[], datetime] | None = None,
                  working_days: Callable[[datetime, int], datetime] | None = None,
-                 group_members: Callable[[str], list[str]] | None = None):
+                 group_members: Callable[[str], list[str]] | None = None,
+                 today: Callable[[], date] | None = None):
         """``clock`` is the application's ``now`` (aware UTC), which timers then follow;
         ``working_days(start, n)`` returns the end of the n-th working day after ``start`` and
-        backs the diagram function ``working_days(n)`` for timers counted in working days."""
+        backs the diagram function ``working_days(n)`` for timers counted in working days;
+        ``today()`` is the local date behind the diagram functions ``today()`` and
+        ``days_since(d)`` (default: the UTC date of the engine clock)."""
         if clock is not None:
             engine_clock.use(clock)
         functions = {}
@@ -149,6 +170,7 @@ class Engine:
             functions["working_days"] = _working_days_function(working_days)
         if group_members is not None:
             functions["group_members"] = _group_members_function(group_members)
+        functions.update(_date_functions(today or (lambda: engine_clock.now().date())))
         self.script_engine = WriteTrackingScriptEngine(
             environment=SandboxEnvironment(script_time_limit, functions=functions))
 

@@ -18,8 +18,14 @@ def engine() -> Engine:
     global _engine
     if _engine is None:
         _engine = Engine(script_time_limit=current_app.config["SCRIPT_TIME_LIMIT"], clock=clock.now,
-                         working_days=_working_days, group_members=org.member_usernames)
+                         working_days=_working_days, group_members=org.member_usernames,
+                         today=_today)
     return _engine
+
+
+def _today():
+    """Scripts' ``today()`` is the service centre's date, not UTC's."""
+    return calendar.local_date(clock.now())
 
 
 def _working_days(start, n: int):

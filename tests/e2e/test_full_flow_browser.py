@@ -1,7 +1,7 @@
 """Issue #3 end to end in Chromium, through the UI only: a newborn case from intake to hand-over.
 
 window1 takes the case in at the comprehensive window and does the formal check; health1, police1,
-medins1 and hrss1 each claim their tasks from 待认领 in their own browser and approve them (the
+medins1, tax1 and hrss1 each claim their tasks from 待认领 in their own browser and approve them (the
 parallel approvals in whatever order they appear); window1 hands the results over; the case page
 then shows the case completed with every step of the diagram done. On the way: a second health
 reviewer sees a claimed task leave 待认领, a required field left empty is reported next to it,
@@ -11,6 +11,7 @@ and the language switch turns the page to English and back. The API only deploys
 from __future__ import annotations
 
 import re
+from datetime import date, timedelta
 from pathlib import Path
 
 import pytest
@@ -27,6 +28,7 @@ RECEIPT = re.compile(r"CZ\d{14}")
 REQUIRED = "此项为必填项"
 COMPLETED = "已办结"  # the Chinese catalog's case status "Completed"
 APPROVE = "同意"
+COLLECTED = "已征收"
 
 FORMAL_CHECK = "形式审查/受理"
 HANDOVER = "统一出件"
@@ -36,6 +38,7 @@ DEPARTMENT_TASKS = {
     "生育登记及科学育儿指导登记": ("health1", "birth_registration"),
     "出生登记（户口登记）": ("police1", "hukou"),
     "城乡居民医保参保登记": ("medins1", "medins_enrol"),
+    "城乡居民医保费征收": ("tax1", "premium"),
     "生育医疗费用报销/生育津贴": ("medins1", "allowance"),
     "社会保障卡申领": ("hrss1", "sscard"),
 }
@@ -62,7 +65,8 @@ def fill_application(page) -> None:
     }
     for name, value in texts.items():
         page.locator(f"#field-{name}").fill(value)
-    page.locator("#field-newborn_birth_date").fill("2026-11-01")
+    # Born 40 days ago: eligible, with the late birth-registration notice (资格核验).
+    page.locator("#field-newborn_birth_date").fill((date.today() - timedelta(days=40)).isoformat())
     page.locator("#field-newborn_sex").select_option(label="女")
     page.locator("#field-register_with").select_option(label="随母亲落户")
     page.locator("#field-delivery_method").select_option(label="窗口领取")
@@ -111,8 +115,12 @@ def submit_task(page, case_id: int) -> None:
 
 
 def approve(page, prefix: str, case_id: int) -> None:
-    """Approve a department task with an opinion."""
-    page.locator(f"#field-{prefix}_decision").select_option(label=APPROVE)
+    """Approve a department task with an opinion (医保 leaves the premium to the tax department)."""
+    page.locator(f"#field-{prefix}_decision").select_option(label=COLLECTED if prefix == "premium" else APPROVE)
+    if prefix == "medins_enrol":
+        page.locator("#field-medins_premium_status").select_option(label="待缴费（税务代征）")
+    if prefix == "premium":
+        expect(page.locator("#field-medins_number")).to_be_disabled()
     page.locator(f"#field-{prefix}_opinion").fill("经审查，材料齐全，符合条件，同意办理。")
     submit_task(page, case_id)
 
@@ -167,6 +175,8 @@ def test_newborn_case_from_intake_to_handover(new_page, api, make_user):
     window.wait_for_url(re.compile(r"/tasks/\d+$"))
     window.locator("#claim").click()
     expect(window.locator("#task-state")).to_have_text("已认领")
+    expect(window.locator("#field-eligibility_notes")).to_have_value(re.compile("逾期申报出生登记"))
+    expect(window.locator("#field-eligibility_notes")).to_be_disabled()
     window.locator("#field-check_decision").select_option(label="受理")
     window.locator("#field-check_opinion").fill("材料齐全，予以受理。")
     submit_task(window, case_id)
@@ -190,7 +200,7 @@ def test_newborn_case_from_intake_to_handover(new_page, api, make_user):
 
     # Every department works through its own 待认领, in whatever order the tasks appear there.
     pages = {"health1": health}
-    for user in ("health1", "police1", "medins1", "hrss1"):
+    for user in ("health1", "police1", "medins1", "tax1", "hrss1"):
         if user not in pages:
             pages[user] = new_page()
             login(pages[user], user)
@@ -226,7 +236,7 @@ def test_newborn_case_from_intake_to_handover(new_page, api, make_user):
     diagram = window.locator("#diagram[data-loaded=true]")
     expect(diagram).to_be_visible()
     expect(diagram).to_have_attribute("data-marked-current", "0")
-    assert len(done) == 8
+    assert len(done) == 9
     assert int(diagram.get_attribute("data-marked-done")) > len(done)  # the tasks, and the events and gateways
     expect(window.locator("#history")).to_contain_text(HANDOVER)
     screenshot(window, "full_flow_case_completed")

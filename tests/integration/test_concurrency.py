@@ -72,7 +72,7 @@ def task_data(bpmn_id: str, n: int = 0) -> dict:
             "medins_enrol_decision": "approve",
             "medins_enrol_opinion": f"医保同意参保（{n}）",
             "medins_number": "14040000000123",
-            "medins_premium_status": "pending",
+            "medins_premium_status": "paid",
         },
         "sscard_application": {
             "sscard_decision": "approve",

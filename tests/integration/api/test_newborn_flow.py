@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 from collections import Counter
+from datetime import datetime
+from zoneinfo import ZoneInfo
 
 import pytest
 from newborn_support import (
@@ -22,6 +24,7 @@ GROUP = {
     "hukou_registration": "public_security",
     "medins_enrolment": "medical_insurance",
     "maternity_allowance": "medical_insurance",
+    "medins_premium": "tax",
     "sscard_application": "hr_social_security",
     "handover": "window",
     "return_handling": "window",
@@ -73,9 +76,9 @@ FULL_ROUND = ["birth_cert", "hukou_registration", "medins_enrolment", "sscard_ap
 
 
 def test_referenced_forms_are_all_found():
-    """The deploy helper finds the twelve newborn forms the diagram names, and they exist."""
+    """The deploy helper finds the thirteen newborn forms the diagram names, and they exist."""
     forms = referenced_forms(NEWBORN_BPMN)
-    assert len(forms) == 12
+    assert len(forms) == 13
     assert all(f.exists() for f in forms)
     assert {f.name for f in forms} >= {"newborn_application.json", "newborn_handover.json"}
 
@@ -387,3 +390,127 @@ def test_three_rounds_with_different_rejections_complete(api, newborn):
     case = work(api, cid, "handover")
     assert case["outcome"] == "办结"
     assert Counter(e["task_name"] for e in case["history"] if e["type"] == "task_completed")["退件处理"] == 2
+
+
+# -- the newborn's medical-insurance premium, collected by the tax department (brief §2.5) -------------
+
+def test_pending_premium_is_collected_by_tax_before_handover(api, newborn):
+    """医保 enrols with the premium pending -> 税务 collects it (sees the insurance number) -> 统一出件."""
+    cid = start(api)["id"]
+    work(api, cid, "formal_check", "accept")
+    approve_round(api, cid, ["birth_cert", "hukou_registration", "sscard_application", "birth_registration",
+                             "maternity_allowance"])
+    case = work(api, cid, "medins_enrolment", "approve", medins_premium_status="pending",
+                medins_number="14040020261101")
+    assert open_tasks(case) == ["medins_premium"]
+    task = api.find_task("tax1", "medins_premium", cid)
+    assert task["group"] == "tax"
+    assert case_tasks_for(api, "medins1", cid) == []
+    case = work(api, cid, "medins_premium", "approve", premium_amount=380, premium_receipt_number="WS2026110001",
+                premium_channel="window")
+    assert open_tasks(case) == ["handover"]
+    case = work(api, cid, "handover")
+    assert case["outcome"] == "办结"
+    assert case["data"]["premium_receipt_number"] == "WS2026110001"
+    done = [e for e in case["history"] if e["type"] == "task_completed" and e["task_name"] == "城乡居民医保费征收"]
+    assert [e["actor"] for e in done] == ["tax1"]
+
+
+@pytest.mark.parametrize("status", ["paid", "exempt"])
+def test_paid_or_exempt_premium_skips_tax(api, newborn, status):
+    """Already paid online, or exempt (资助免缴): no tax task, the case goes straight to hand-over."""
+    cid = start(api)["id"]
+    work(api, cid, "formal_check", "accept")
+    approve_round(api, cid, ["birth_cert", "hukou_registration", "sscard_application", "birth_registration",
+                             "maternity_allowance"])
+    case = work(api, cid, "medins_enrolment", "approve", medins_premium_status=status)
+    assert open_tasks(case) == ["handover"]
+    assert case_tasks_for(api, "tax1", cid) == []
+
+
+def test_premium_not_collected_returns_then_exempt_in_round_two_completes(api, newborn):
+    """Tax cannot collect -> 退件处理; round 2 医保 grants the exemption, so tax's old refusal is never read."""
+    cid = start(api)["id"]
+    work(api, cid, "formal_check", "accept")
+    approve_round(api, cid, ["birth_cert", "hukou_registration", "sscard_application", "birth_registration",
+                             "maternity_allowance"])
+    work(api, cid, "medins_enrolment", "approve", medins_premium_status="pending")
+    case = work(api, cid, "medins_premium", "reject", premium_opinion="申请人未缴费")
+    assert open_tasks(case) == ["return_handling"]
+    work(api, cid, "return_handling", "resubmit")
+    work(api, cid, "correct_application", corrections_made=["低保证明"], apply_maternity_allowance=True)
+    approve_round(api, cid, ["birth_cert", "hukou_registration", "sscard_application", "birth_registration",
+                             "maternity_allowance"])
+    case = work(api, cid, "medins_enrolment", "approve", medins_premium_status="exempt")
+    assert case["data"]["premium_decision"] == "reject"
+    assert open_tasks(case) == ["handover"]
+    assert work(api, cid, "handover")["outcome"] == "办结"
+
+
+def test_medins_enrolment_must_state_the_premium_status(api, newborn):
+    """The premium status decides whether tax gets a task, so the enrolment form requires it."""
+    cid = start(api)["id"]
+    work(api, cid, "formal_check", "accept")
+    approve_round(api, cid, ["birth_cert", "hukou_registration"])
+    task = api.find_task("medins1", "medins_enrolment", cid)
+    assert api.post(f"/api/v1/tasks/{task['id']}/claim", "medins1").status_code == 200
+    data = task_data("medins_enrolment", "approve")
+    del data["medins_premium_status"]
+    r = api.post(f"/api/v1/tasks/{task['id']}/complete", "medins1", json={"data": data})
+    assert r.status_code == 422
+    assert "data.medins_premium_status" in r.get_json()["errors"]
+
+
+# -- eligibility check (资格核验) before the formal check ------------------------------------------------
+
+SH = ZoneInfo("Asia/Shanghai")
+
+
+@pytest.mark.parametrize(("birth_date", "issues", "notes"), [
+    ("2026-11-20", [], []),
+    ("2026-10-26", [], []),  # exactly 30 days: still on time
+    ("2026-10-01", [], ["逾期申报出生登记"]),
+    ("2025-11-25", [], ["逾期申报出生登记"]),  # 365 days: still within the first year
+    ("2025-11-24", ["已满一周岁"], []),
+    ("2026-11-26", ["晚于今天"], []),
+])
+def test_eligibility_check_by_age(api, newborn, clock, birth_date, issues, notes):
+    """The script task counts natural days from the birth date to the service centre's today."""
+    clock.set_time(datetime(2026, 11, 25, 23, 30, tzinfo=SH))  # 15:30 UTC: the local date is the 25th
+    case = start(api, newborn_birth_date=birth_date)
+    assert open_tasks(case) == ["formal_check"]
+    data = case["data"]
+    assert data["eligible"] is (not issues)
+    assert len(data["eligibility_issues"]) == len(issues)
+    assert all(word in text for word, text in zip(issues, data["eligibility_issues"], strict=True))
+    assert all(word in text for word, text in zip(notes, data["eligibility_notes"], strict=True))
+    assert len(data["eligibility_notes"]) == len(notes)
+    assert data["late_birth_registration"] is bool(notes)
+
+
+def test_eligibility_flags_non_local_household_and_missing_consent(api, newborn, clock):
+    """Both problems are listed at once (一次性告知); a supplement that fixes them clears the list."""
+    clock.set_time(datetime(2026, 11, 25, 10, 0, tzinfo=SH))
+    case = start(api, newborn_birth_date="2026-11-20", household_local=False, data_sharing_consent=False)
+    issues = case["data"]["eligibility_issues"]
+    assert len(issues) == 2
+    assert "本市户籍" in issues[0] and "授权" in issues[1]
+    cid = case["id"]
+    work(api, cid, "formal_check", "supplement", missing_materials=["父母身份证", "户口簿"])
+    case = work(api, cid, "supplement_materials", household_local=True, data_sharing_consent=True)
+    assert open_tasks(case) == ["formal_check"]
+    assert case["data"]["eligibility_issues"] == []
+    assert case["data"]["eligible"] is True
+
+
+def test_eligibility_issues_are_shown_read_only_to_the_window(api, newborn, clock):
+    """The formal check's form shows the findings; the clerk's submission cannot overwrite them."""
+    clock.set_time(datetime(2026, 11, 25, 10, 0, tzinfo=SH))
+    cid = start(api, newborn_birth_date="2024-01-01")["id"]
+    task = api.find_task("window1", "formal_check", cid)
+    assert api.post(f"/api/v1/tasks/{task['id']}/claim", "window1").status_code == 200
+    data = task_data("formal_check", "refuse", check_opinion="已满一周岁", eligibility_issues=[])
+    r = api.post(f"/api/v1/tasks/{task['id']}/complete", "window1", json={"data": data})
+    assert r.status_code in (200, 422), r.get_json()
+    case = api.get(f"/api/v1/cases/{cid}", "supervisor").get_json()
+    assert len(case["data"]["eligibility_issues"]) == 1

@@ -248,3 +248,44 @@ def test_call_activity_state_can_be_loaded_while_the_callee_runs(engine, call_bu
     restored = engine.load(call_bundle, engine.dump(restored))
     assert engine.outcome(restored) == "Finished"
     assert engine.case_data(restored) == {"x": 1, "y": 2, "z": 3}
+
+
+# -- date host functions: today() and days_since(d) --------------------------------------
+@pytest.fixture
+def dates(compile_data):
+    return compile_data("scripts/dates.bpmn")
+
+
+def test_date_functions_use_the_injected_local_date(dates):
+    """The engine's ``today`` callable (the service centre's date) backs both functions."""
+    from datetime import date
+
+    from app.engine import Engine
+
+    engine = Engine(today=lambda: date(2026, 11, 26))
+    data = engine.case_data(engine.start(dates, {"born": "2026-11-01"}))
+    assert data["checked_on"] == "2026-11-26"
+    assert data["age_days"] == 25
+    assert engine.case_data(engine.start(dates, {"born": "2026-12-01T08:00:00+08:00"}))["age_days"] == -5
+
+
+def test_date_functions_default_to_the_engine_clock(dates):
+    """Without a ``today`` callable the UTC date of the engine clock is used."""
+    from app.engine import Engine
+    from app.engine import clock as engine_clock
+
+    previous = engine_clock._source  # the clock the application installed, put back afterwards
+    frozen = datetime(2026, 3, 1, 2, 0, tzinfo=UTC)
+    engine = Engine(clock=lambda: frozen)
+    try:
+        data = engine.case_data(engine.start(dates, {"born": "2026-02-01"}))
+    finally:
+        engine_clock.use(previous)
+    assert data["checked_on"] == "2026-03-01" and data["age_days"] == 28
+
+
+@pytest.mark.parametrize("born", ["yesterday", "2026-13-01", 20261101, None])
+def test_days_since_refuses_what_is_not_an_iso_date(engine, dates, born):
+    """A bad date stops the script with a readable error naming the function, not a crash."""
+    with pytest.raises(WorkflowRunError, match="days_since needs an ISO date"):
+        engine.start(dates, {"born": born})
