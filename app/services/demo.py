@@ -24,6 +24,8 @@ DEPARTMENTS = [
     ("natural_resources", "市自然资源和规划局", "natural_resources", "自然资源"),
     ("civil_affairs", "市民政局", "civil_affairs", "民政"),
     ("utilities", "水电气网公共服务企业", "utilities", "水电气网"),
+    ("tobacco", "市烟草专卖局", "tobacco", "烟草专卖"),
+    ("customs", "长治海关", "customs", "海关"),
 ]
 
 # (username, display name, roles, group codes)
@@ -48,6 +50,8 @@ USERS = [
     ("natural_resources1", "不动产登记员", ["reviewer"], ["natural_resources"]),
     ("civil_affairs1", "民政审查员", ["reviewer"], ["civil_affairs"]),
     ("utilities1", "水电气网联络员", ["reviewer"], ["utilities"]),
+    ("tobacco1", "烟草专卖审查员", ["reviewer"], ["tobacco"]),
+    ("customs1", "海关审查员", ["reviewer"], ["customs"]),
     ("helper1", "帮办员", ["helper"], []),
 ]
 

@@ -63,3 +63,13 @@ def test_every_task_has_a_chinese_name(path):
     for task in root.iter(f"{{{BPMN}}}userTask"):
         name = task.get("name") or ""
         assert any("\u4e00" <= ch <= "\u9fff" for ch in name), task.get("id")
+
+
+@pytest.mark.parametrize("path", BUNDLES, ids=[p.stem for p in BUNDLES])
+def test_every_task_is_documented_for_the_people_who_do_it(path):
+    """Each user and script task says in Chinese what to check and decide (shown on the task page)."""
+    root = etree.parse(str(path)).getroot()
+    for task in [*root.iter(f"{{{BPMN}}}userTask"), *root.iter(f"{{{BPMN}}}scriptTask")]:
+        doc = task.find(f"{{{BPMN}}}documentation")
+        text = (doc.text or "") if doc is not None else ""
+        assert len(text) >= 20 and any("\u4e00" <= ch <= "\u9fff" for ch in text), task.get("id")

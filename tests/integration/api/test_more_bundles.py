@@ -56,6 +56,20 @@ def test_enterprise_change_runs_only_the_ticked_linked_changes(api):
     assert done["data"]["new_seal_filing_no"] == "YZ2026-009"
 
 
+def test_enterprise_change_ticked_customs_filing_goes_to_customs(api):
+    """An importer ticks the customs filing: customs updates it alongside tax; others are not involved."""
+    case_id = _start(api, "enterprise_change", {**CHANGE, "sync_fund": False, "new_seal": False, "sync_customs": True})
+    api.do("window1", "formal_check", ACCEPT, case_id)
+    api.do("market1", "change_registration", {"change_decision": "approve", "change_opinion": "准予变更"}, case_id)
+    assert _waiting(api, case_id) == ["customs_sync", "tax_sync"]
+    assert [t["group"] for t in api.available("customs1") if t["case_id"] == case_id] == ["customs"]
+    api.do("customs1", "customs_sync", _done("customs_sync"), case_id)
+    api.do("tax1", "tax_sync", _done("tax_sync"), case_id)
+    done = api.do("window1", "handover", {"handover_method": "online", "handed_over_items": ["电子营业执照"]}, case_id)
+    assert (done["status"], done["outcome"]) == ("completed", "办结")
+    assert done["data"]["customs_sync_done"] is True
+
+
 def test_enterprise_change_without_ticks_goes_straight_to_handover(api):
     case_id = _start(api, "enterprise_change", {**CHANGE, "sync_tax": False, "sync_fund": False, "new_seal": False})
     api.do("window1", "formal_check", ACCEPT, case_id)
@@ -168,6 +182,25 @@ def test_simple_deregistration_waits_twenty_calendar_days(api, app, clock):
     assert (done["status"], done["outcome"]) == ("completed", "办结")
 
 
+def test_a_customs_registered_company_also_cancels_its_customs_filing(api, app, clock):
+    """customs_filing adds 报关单位备案注销 to the parallel cancellations; the hand-over waits for it."""
+    clock.set_time(datetime(2026, 11, 2, 10, 0, tzinfo=SH))
+    case_id = _start(api, "enterprise_deregistration", {**DEREG, "customs_filing": True})
+    api.do("window1", "formal_check", ACCEPT, case_id)
+    clock.set_time(datetime(2026, 11, 22, 10, 0, 1, tzinfo=SH))
+    assert "fired 1 timer" in app.test_cli_runner().invoke(args=["worker", "--once"]).output
+    assert _waiting(api, case_id) == ["customs_cancel", "deregistration", "seal_cancel", "social_cancel"]
+    api.do("market1", "deregistration", {"deregistration_decision": "approve", "deregistration_opinion": "准予注销"},
+           case_id)
+    api.do("hrss1", "social_cancel", _done("social_cancel"), case_id)
+    api.do("police1", "seal_cancel", _done("seal_cancel"), case_id)
+    assert _waiting(api, case_id) == ["customs_cancel"]
+    api.do("customs1", "customs_cancel", _done("customs_cancel"), case_id)
+    done = api.do("window1", "handover", {"handover_method": "window", "handed_over_items": ["准予注销登记通知书"]},
+                  case_id)
+    assert (done["status"], done["outcome"]) == ("completed", "办结")
+
+
 def test_an_objection_switches_to_general_deregistration_with_a_45_day_creditor_notice(api, app, clock):
     clock.set_time(datetime(2026, 11, 2, 10, 0, tzinfo=SH))
     case_id = _start(api, "enterprise_deregistration", DEREG)
@@ -248,3 +281,24 @@ def test_a_large_shop_is_inspected_jointly_and_refused_when_fire_safety_fails(ap
     done = api.do("fire_rescue1", "fire_inspection", {"fire_inspection_decision": "reject",
                                                       "fire_inspection_opinion": "疏散通道堵塞"}, case_id)
     assert (done["status"], done["outcome"]) == ("completed", "不予许可")
+
+
+def test_a_shop_applying_for_tobacco_retail_gets_the_tobacco_review_and_a_refusal_does_not_block_it(api, app, clock):
+    """The tobacco licence is an optional sub-item: reviewed in parallel; refused, the shop still opens."""
+    clock.set_time(datetime(2026, 11, 23, 10, 0, tzinfo=SH))
+    case_id = _start(api, "restaurant_opening", {**SHOP, "tobacco_retail": True})
+    api.do("window1", "formal_check", ACCEPT, case_id)
+    assert _waiting(api, case_id) == ["food_review", "health_check", "tobacco_review"]
+    assert [t["group"] for t in api.available("tobacco1") if t["case_id"] == case_id] == ["tobacco"]
+    api.do("market1", "food_review", _done("food_review"), case_id)
+    api.do("health1", "health_check", _done("health_check"), case_id)
+    assert _waiting(api, case_id) == ["tobacco_review"]  # the joint inspection waits for every review
+    api.do("tobacco1", "tobacco_review", {"tobacco_decision": "reject", "tobacco_opinion": "距离学校不足50米"},
+           case_id)
+    _inspect_day(api, app, clock, case_id, datetime(2026, 11, 25, 9, 30, tzinfo=SH))
+    api.do("market1", "food_inspection", {"food_inspection_decision": "approve", "food_inspection_opinion": "符合"},
+           case_id)
+    done = api.do("window1", "handover", {"handover_method": "window", "handed_over_items": ["食品经营许可证"]},
+                  case_id)
+    assert (done["status"], done["outcome"]) == ("completed", "办结")
+    assert done["data"]["tobacco_decision"] == "reject"
