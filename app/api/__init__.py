@@ -61,12 +61,14 @@ def init_api(app) -> None:
     from . import assisted as assisted_api
     from . import calendar as calendar_api
     from . import catalogue as catalogue_api
+    from . import kpis as kpis_api
     from . import moves
 
     api.register_blueprint(calendar_api.blp, url_prefix=PREFIX)
     api.register_blueprint(catalogue_api.blp, url_prefix=PREFIX)
     api.register_blueprint(assisted_api.blp, url_prefix=PREFIX)
     api.register_blueprint(moves.blp, url_prefix=PREFIX)
+    api.register_blueprint(kpis_api.blp, url_prefix=PREFIX)
     app.before_request(_guard)
 
     @app.get(PREFIX + "/openapi.json")

@@ -24,6 +24,7 @@ class Case(db.Model):
         Index("ix_cases_status_started_at", "status", "started_at"),
         Index("ix_cases_next_timer_at", "next_timer_at"),
         Index("ix_cases_status_due_at", "status", "due_at"),
+        Index("ix_cases_status_ended_at", "status", "ended_at"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -61,6 +62,8 @@ class Case(db.Model):
     # case ends whether it ended on its acceptance day (local date), for the 即办率 KPI.
     immediate: Mapped[bool] = mapped_column(default=False)
     finished_same_day: Mapped[bool | None]
+    # Working days from acceptance to the end, pauses excluded; set when the case ends (a KPI fact).
+    working_days_used: Mapped[int | None]
     # The last warning level the timer worker announced (none/yellow/red), so each is audited once.
     warning_level: Mapped[str] = mapped_column(String(8), default="none")
     # What the window checked at intake against the catalogue: {"catalogue_revision", "answers",

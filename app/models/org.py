@@ -13,7 +13,7 @@ from werkzeug.security import check_password_hash, generate_password_hash
 from ..extensions import db
 from .types import JSONType, UTCDateTime, utcnow
 
-ROLES = ("admin", "designer", "clerk", "helper", "reviewer", "section_chief", "supervisor")
+ROLES = ("admin", "designer", "clerk", "helper", "reviewer", "section_chief", "supervisor", "leader")
 
 group_memberships = Table(
     "group_memberships",

@@ -15,7 +15,7 @@ from ..errors import InvalidInput, NotFound
 from ..extensions import db
 from ..models import AuditEvent, Case, HumanTask, MessageWait, ReceiptCounter, TaskCandidate, TaskCopy, User
 from ..models.types import utcnow
-from . import audit, calendar, deadlines, forms, permissions, processes
+from . import audit, calendar, deadlines, forms, kpis, permissions, processes
 from .projection import clear_waits, sync_tasks, sync_waits
 from .runtime import compiled, engine
 
@@ -114,6 +114,7 @@ def save_workflow(case: Case, workflow, actor: User | None) -> None:
         # 即办率: did the case end on its acceptance day (local date)?
         case.finished_same_day = (not terminated
                                   and calendar.local_date(case.ended_at) == calendar.local_date(case.started_at))
+        case.working_days_used = kpis.working_days_used(case)
         audit.record(case, "case_terminated" if terminated else "case_completed", actor,
                      data={"outcome": case.outcome})
     db.session.flush()

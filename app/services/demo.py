@@ -45,6 +45,7 @@ USERS = [
     ("tax1", "税务审查员", ["reviewer"], ["tax"]),
     ("fund1", "公积金审查员", ["reviewer"], ["housing_fund"]),
     ("supervisor", "督查员", ["supervisor"], []),
+    ("leader1", "局领导", ["leader"], []),
     ("fire_rescue1", "消防审查员", ["reviewer"], ["fire_rescue"]),
     ("urban_management1", "城管审查员", ["reviewer"], ["urban_management"]),
     ("natural_resources1", "不动产登记员", ["reviewer"], ["natural_resources"]),

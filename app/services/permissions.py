@@ -7,7 +7,7 @@ from ..models import Case, HumanTask, User
 
 START_CASE = ("clerk",)
 DEPLOY = ("designer", "admin")
-READ_ALL_CASES = ("supervisor", "admin")
+READ_ALL_CASES = ("supervisor", "leader", "admin")
 UNCLAIM_ANY = ("admin",)
 
 

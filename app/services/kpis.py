@@ -1,0 +1,223 @@
+"""The bureau's KPIs (brief §3.4 and §4), computed live with SQL aggregates over the case tables.
+
+Every figure is a count or an average the database computes (indexes: ``cases(status, started_at)``,
+``cases(status, due_at)``, ``human_tasks(completed_by, completed_at)``); no case is loaded into
+Python. Rates are numbers between 0 and 1, ``None`` when their denominator is zero.
+
+Definitions (where the brief lists variants, the one chosen is named):
+
+- **received**: cases started (accepted at the window) in the period; **completed**: cases whose
+  process reached an end event in the period (status ``completed``, whatever the decision —
+  approval and refusal are both 办结), withdrawn and rejected-at-intake cases excluded.
+- **immediate_rate** (即办率, case-based): received cases that ended on their acceptance day /
+  received cases.
+- **on_time_rate** (按时办结率): completed cases with a promised limit that ended by their promised
+  due date (which already includes pauses and approved extensions) / such completed cases;
+  **statutory_on_time_rate** likewise against the statutory limit.
+- **overdue_open** / **yellow_open**: running cases (clock not stopped) past their promised due
+  date / due within the warning threshold — a snapshot at ``now``, not per period.
+- **avg_processing_working_days**: mean working days from acceptance to the end of completed cases,
+  pauses (补正, 特别程序) excluded; stored on each case when it ends.
+- **speedup_rate** (平均提速率, weighted variant): 1 − Σ promised / Σ statutory over the items of the
+  latest catalogue revisions with a statutory limit; **on_the_spot_item_share** (即办事项占比):
+  on-the-spot items / all items.
+- **help_count** (帮办量): received cases prepared with a helper (肩并肩).
+- Reviews (好差评), callbacks, post-approval evaluation and 12345 orders are not recorded yet
+  (issue 7): their counts are 0 and their rates ``None``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, datetime, time, timedelta
+
+from flask_babel import gettext as _
+from sqlalchemy import and_, case, exists, func, select
+
+from ..errors import InvalidInput
+from ..extensions import db
+from ..models import Case, Group, HumanTask
+from ..models.task import TaskCandidate
+from ..models.types import utcnow
+from . import calendar, catalogue, deadlines, permissions
+
+VIEWERS = ("supervisor", "leader", "admin")
+MAX_DAYS = 3660  # ten years
+
+
+@dataclass(frozen=True)
+class Period:
+    """Local dates ``start`` to ``end`` (both included) and the optional filters."""
+
+    start: date
+    end: date
+    process_key: str | None = None
+    group: str | None = None
+
+    def bounds(self) -> tuple[datetime, datetime]:
+        """The period as a half-open UTC range [first midnight, midnight after the last day)."""
+        zone = calendar.local_timezone()
+        first = datetime.combine(self.start, time(0), tzinfo=zone)
+        after = datetime.combine(self.end + timedelta(days=1), time(0), tzinfo=zone)
+        return first, after
+
+
+def period(start: date, end: date, process_key: str | None = None, group: str | None = None) -> Period:
+    """Check the period and the filters; raise InvalidInput with field errors."""
+    errors: dict[str, list[str]] = {}
+    if end < start:
+        errors["to"] = [_("The end date is before the start date.")]
+    elif (end - start).days > MAX_DAYS:
+        errors["to"] = [_("Choose a period of at most ten years.")]
+    if group and db.session.scalar(select(Group.id).where(Group.code == group)) is None:
+        errors["group"] = [_("Unknown group.")]
+    if errors:
+        raise InvalidInput(_("The period or a filter is not valid."), errors)
+    return Period(start, end, process_key or None, group or None)
+
+
+def _rate(numerator: int, denominator: int) -> float | None:
+    return None if not denominator else round(numerator / denominator, 4)
+
+
+def _case_filters(p: Period) -> list:
+    filters = []
+    if p.process_key:
+        filters.append(Case.process_key == p.process_key)
+    if p.group:
+        filters.append(exists(
+            select(HumanTask.id).join(TaskCandidate, TaskCandidate.task_id == HumanTask.id)
+            .join(Group, Group.id == TaskCandidate.group_id)
+            .where(HumanTask.case_id == Case.id, Group.code == p.group)))
+    return filters
+
+
+def _count(*conditions) -> int:
+    return int(db.session.scalar(select(func.count(Case.id)).where(*conditions)) or 0)
+
+
+def _sum_if(condition):
+    return func.coalesce(func.sum(case((condition, 1), else_=0)), 0)
+
+
+def case_figures(p: Period, now: datetime | None = None) -> dict:
+    """The approval-side figures of the period (see the module docstring)."""
+    now = now or utcnow()
+    first, after = p.bounds()
+    scope = _case_filters(p)
+    received = and_(Case.started_at >= first, Case.started_at < after, *scope)
+    row = db.session.execute(select(
+        func.count(Case.id),
+        _sum_if(Case.finished_same_day.is_(True)),
+        _sum_if(Case.assisted_by_id.is_not(None)),
+    ).where(received)).one()
+    cases_received, immediate, helped = (int(v or 0) for v in row)
+
+    ended = and_(Case.status == "completed", Case.ended_at >= first, Case.ended_at < after, *scope)
+    row = db.session.execute(select(
+        func.count(Case.id),
+        _sum_if(Case.due_at.is_not(None)),
+        _sum_if(and_(Case.due_at.is_not(None), Case.ended_at <= Case.due_at)),
+        _sum_if(Case.statutory_due_at.is_not(None)),
+        _sum_if(and_(Case.statutory_due_at.is_not(None), Case.ended_at <= Case.statutory_due_at)),
+        func.avg(Case.working_days_used),
+    ).where(ended)).one()
+    completed, with_limit, on_time, with_statutory, within_statutory, avg_days = row
+    completed, with_limit, on_time = int(completed or 0), int(with_limit or 0), int(on_time or 0)
+    with_statutory, within_statutory = int(with_statutory or 0), int(within_statutory or 0)
+
+    running = and_(Case.status == "active", Case.paused_at.is_(None), Case.due_at.is_not(None), *scope)
+    horizon = calendar.add_working_days(now, deadlines.warning_working_days())[0]
+    overdue_open = _count(running, Case.due_at < now)
+    yellow_open = _count(running, Case.due_at >= now, Case.due_at <= horizon)
+
+    return {
+        "cases_received": cases_received,
+        "cases_completed": completed,
+        "immediate_cases": immediate,
+        "immediate_rate": _rate(immediate, cases_received),
+        "on_time_completed": on_time,
+        "on_time_rate": _rate(on_time, with_limit),
+        "statutory_on_time_rate": _rate(within_statutory, with_statutory),
+        "overdue_open": overdue_open,
+        "yellow_open": yellow_open,
+        "avg_processing_working_days": None if avg_days is None else round(float(avg_days), 2),
+        "help_count": helped,
+    }
+
+
+def catalogue_figures(process_key: str | None = None) -> dict:
+    """提速率 (weighted) and the on-the-spot item share over the latest catalogue revisions."""
+    entries = [e for e in catalogue.all_latest() if not process_key or e.key == process_key]
+    items = [item for entry in entries for item in entry.data.get("items", [])]
+    timed = [i for i in items if int(i.get("statutory_days") or 0) > 0]
+    statutory = sum(int(i["statutory_days"]) for i in timed)
+    promised = sum(int(i.get("promised_days") or 0) for i in timed)
+    return {
+        "catalogue_items": len(items),
+        "speedup_rate": None if not statutory else round(1 - promised / statutory, 4),
+        "on_the_spot_item_share": _rate(sum(1 for i in items if i.get("on_the_spot")), len(items)),
+    }
+
+
+def department_table(p: Period) -> list[dict]:
+    """Per candidate group: tasks completed in the period, and the share of those with a due date
+    completed by it (the task's own limit, else its case's promised due date), busiest first."""
+    first, after = p.bounds()
+    conditions = [HumanTask.state == "completed", HumanTask.completed_at >= first, HumanTask.completed_at < after]
+    if p.process_key:
+        conditions.append(Case.process_key == p.process_key)
+    if p.group:
+        conditions.append(Group.code == p.group)
+    due = func.coalesce(HumanTask.due_at, Case.due_at)
+    rows = db.session.execute(
+        select(Group.code, Group.name, func.count(HumanTask.id),
+               _sum_if(due.is_not(None)),
+               _sum_if(and_(due.is_not(None), HumanTask.completed_at <= due)))
+        .join(TaskCandidate, TaskCandidate.group_id == Group.id)
+        .join(HumanTask, HumanTask.id == TaskCandidate.task_id)
+        .join(Case, Case.id == HumanTask.case_id)
+        .where(*conditions)
+        .group_by(Group.code, Group.name)
+        .order_by(func.count(HumanTask.id).desc(), Group.code))
+    return [{"group": code, "name": name, "tasks_completed": int(done),
+             "on_time_rate": _rate(int(on_time or 0), int(timed or 0))}
+            for code, name, done, timed, on_time in rows]
+
+
+# Figures of loops that do not record data yet (issue 7): zero counts, no rate.
+NOT_RECORDED = {
+    "satisfaction_rate": None,
+    "bad_review_rectification_rate": None,
+    "callback_satisfaction_rate": None,
+    "post_eval_problem_rate": None,
+    "orders_received": 0,
+    "direct_handling_rate": None,
+    "order_on_time_rate": None,
+    "closure_24h_rate": None,
+    "order_satisfaction_rate": None,
+    "return_rate": None,
+    "repeat_request_rate": None,
+}
+
+
+def compute(user, p: Period, now: datetime | None = None) -> dict:
+    """Everything the dashboard shows for the period, for supervisors, leaders and admins."""
+    permissions.require_role(user, VIEWERS, _("see the KPIs"))
+    return {
+        "from": p.start.isoformat(),
+        "to": p.end.isoformat(),
+        "process_key": p.process_key,
+        "group": p.group,
+        **case_figures(p, now),
+        **catalogue_figures(p.process_key),
+        **NOT_RECORDED,
+        "departments": department_table(p),
+    }
+
+
+def working_days_used(case_row: Case) -> int:
+    """Working days from acceptance to the end of a case, its pauses excluded (set when it ends)."""
+    used = calendar.working_days_between(calendar.local_date(case_row.started_at),
+                                         calendar.local_date(case_row.ended_at))
+    return max(used - (case_row.paused_working_days or 0), 0)
