@@ -5,7 +5,7 @@ state strings and get back specs, ready tasks and new state strings.
 """
 
 from .errors import DiagramError, EngineError, Finding, ScriptError, TaskNotReady, WorkflowRunError
-from .runtime import Engine, ReadyTask, WaitingMessage
+from .runtime import Engine, ReadyTask, WaitingMessage, group_variable
 from .specs import CompiledProcess, SpecCache, UserTaskInfo, compile_process
 
 __all__ = [
@@ -22,4 +22,5 @@ __all__ = [
     "UserTaskInfo",
     "WorkflowRunError",
     "compile_process",
+    "group_variable",
 ]

@@ -83,6 +83,27 @@ def _assignee(task) -> str | None:
     return value if isinstance(value, str) and value else None
 
 
+def group_variable(code: str) -> str | None:
+    """The variable name of a dynamic candidate group ``${handling_unit}``, or None for a code."""
+    match = _VARIABLE.match(code.strip())
+    return match.group(1) if match else None
+
+
+def _candidate_groups(task) -> tuple[str, ...]:
+    """The task's candidate group codes: literal codes, and ``${var}`` entries read from its data
+    (a code, or a list of codes, e.g. the handling unit a dispatcher chose)."""
+    codes = []
+    for raw in (task.task_spec.extensions or {}).get("candidateGroups", ()):
+        name = group_variable(raw)
+        if name is None:
+            codes.append(raw)
+            continue
+        value = task.data.get(name)
+        values = value if isinstance(value, list | tuple) else [value]
+        codes.extend(v.strip() for v in values if isinstance(v, str) and v.strip())
+    return tuple(dict.fromkeys(codes))
+
+
 def _multi_instance_parent(task):
     """The multi-instance task a READY instance belongs to, or None."""
     parent = task.parent
@@ -215,7 +236,7 @@ class Engine:
                 bpmn_id=spec.bpmn_id,
                 name=spec.bpmn_name or spec.bpmn_id,
                 lane=lane,
-                candidate_groups=tuple(ext.get("candidateGroups", ())),
+                candidate_groups=_candidate_groups(task),
                 form=props.get("formJsonSchemaFilename") or ext.get("formKey"),
                 documentation=spec.documentation,
                 assignee=_assignee(task),

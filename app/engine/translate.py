@@ -458,7 +458,9 @@ class _Pass:
                              "groups of their lane or candidate groups (or to the applicant)", task, WARNING,
                              attribute=attr, value=value, task=name)
             groups = foreign(task, "candidateGroups")
-            if groups and is_juel(groups):
+            # Codes and ``${var}`` entries (the group chosen at run time) are routed; other expressions are not.
+            simple = groups and all(_SIMPLE_ASSIGNEE.match(g.strip()) for g in groups.split(",") if g.strip())
+            if groups and is_juel(groups) and not simple:
                 self.add("unsupported_expression", f"candidateGroups of {task.get('id')}: {groups!r} cannot be "
                          "translated (an expression is not supported)", task, where="candidateGroups",
                          element=task.get("id"), expression=groups, construct="${…}", construct_kind="template",

@@ -10,6 +10,7 @@ from jsonschema import Draft202012Validator
 from jsonschema.exceptions import SchemaError
 
 from ..errors import InvalidInput
+from . import org
 
 
 def parse_form(content: bytes) -> dict:
@@ -96,7 +97,24 @@ def field_errors(schema: dict | None, data, prefix: str = "data") -> dict[str, l
         messages = errors.setdefault(".".join(path), [])
         if (message := _message(error)) not in messages:
             messages.append(message)
+    _check_option_sources(properties, data, prefix, errors)
     return errors
+
+
+# ``"x-optionsFrom": "groups"``: a field whose choices are the organisation's groups (e.g. the
+# handling unit a 12345 dispatcher picks); the value must be an existing group code.
+OPTION_SOURCES = ("groups",)
+
+
+def _check_option_sources(properties, data: dict, prefix: str, errors: dict) -> None:
+    if not isinstance(properties, dict):
+        return
+    for key, prop in properties.items():
+        if not isinstance(prop, dict) or prop.get("x-optionsFrom") != "groups":
+            continue
+        value = data.get(key)
+        if isinstance(value, str) and value and value not in org.group_names():
+            errors.setdefault(f"{prefix}.{key}", []).append(_("Choose one of the allowed values."))
 
 
 def validate(schema: dict | None, data, prefix: str = "data") -> None:

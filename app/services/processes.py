@@ -10,7 +10,7 @@ from flask import current_app
 from flask_babel import gettext as _
 from sqlalchemy import func, select
 
-from ..engine import Finding
+from ..engine import Finding, group_variable
 from ..engine.errors import WARNING
 from ..engine.validation import validate_process
 from ..errors import InvalidDiagram, NotFound
@@ -55,7 +55,7 @@ def _resolve_routing(compiled, findings: list[Finding]) -> dict:
     """Resolve each user task's lane or candidate groups to known group codes."""
     lanes = {t.lane for t in compiled.user_tasks if t.lane and not t.candidate_groups and not t.for_initiator}
     by_lane = org.groups_by_lane(lanes)
-    wanted = {g for t in compiled.user_tasks for g in t.candidate_groups}
+    wanted = {g for t in compiled.user_tasks for g in t.candidate_groups if group_variable(g) is None}
     by_code = org.groups_by_code(wanted)
     routing = {}
     for task in compiled.user_tasks:
@@ -70,14 +70,19 @@ def _resolve_routing(compiled, findings: list[Finding]) -> dict:
             entry["multi_instance"] = True
         if getattr(task, "promised_hours", None) is not None and task.promised_days is None:
             entry["promised_hours"] = task.promised_hours
+        variables = [v for v in (group_variable(g) for g in task.candidate_groups) if v]
+        if variables:
+            # ``${handling_unit}``: the group is chosen at run time (e.g. a dispatcher's choice).
+            entry["group_variables"] = variables
+        literal = [g for g in task.candidate_groups if group_variable(g) is None]
         if task.candidate_groups:
-            unknown = [g for g in task.candidate_groups if g not in by_code]
+            unknown = [g for g in literal if g not in by_code]
             if unknown:
                 findings.append(Finding(
                     f"user task '{task.name}' names candidate groups that do not exist: {', '.join(unknown)}",
                     task.file, task.line, task.bpmn_id, code="unknown_groups",
                     params={"task": task.name, "groups": ", ".join(unknown)}))
-            entry["groups"] = [g for g in task.candidate_groups if g in by_code]
+            entry["groups"] = [g for g in literal if g in by_code]
         elif task.for_initiator:
             entry["initiator"] = True
         elif task.lane in by_lane:

@@ -24,7 +24,7 @@ def sync_tasks(case: Case, ready, actor: User | None) -> list[HumanTask]:
 
     routing = case.process_version.meta.get("user_tasks", {})
     new = [t for t in ready if t.id not in live]
-    codes = {g for t in new for g in routing.get(t.bpmn_id, {}).get("groups", [])}
+    codes = {g for t in new for g in _group_codes(t, routing.get(t.bpmn_id, {}))}
     groups = org.groups_by_code(codes)
     # A task for a named person (camunda:assignee, e.g. one signer of a 会签) goes to them alone.
     assignees = org.active_users_by_username({t.assignee for t in new if t.assignee})
@@ -39,7 +39,7 @@ def sync_tasks(case: Case, ready, actor: User | None) -> list[HumanTask]:
             name=task.name,
             documentation=task.documentation,
             lane=task.lane,
-            group_codes=list(route.get("groups", [])),
+            group_codes=_group_codes(task, route),
             candidate_user_id=case.started_by_id if route.get("initiator") else assignees.get(task.assignee),
             form=task.form,
             state="open",
@@ -54,11 +54,21 @@ def sync_tasks(case: Case, ready, actor: User | None) -> list[HumanTask]:
     return created
 
 
+def _group_codes(task, route: dict) -> list[str]:
+    """The deployed groups of the task, or, for a ``${var}`` candidate group, the codes the engine
+    read from the case data when the task became ready."""
+    if route.get("group_variables"):
+        return list(task.candidate_groups)
+    return list(route.get("groups", []))
+
+
 def _staff_empty_groups(case: Case, created: list[HumanTask], routing: dict, actor: User | None) -> None:
     """``emptyGroupPolicy``: a new task whose groups have no active member goes to an administrator
     (``admin``) or is marked to be skipped (``skip``, done by ``cases.save_workflow``)."""
     for row in created:
         policy = routing.get(row.bpmn_id, {}).get("empty_group")
+        if routing.get(row.bpmn_id, {}).get("group_variables") and not row.candidates:
+            policy = policy or "admin"  # a run-time group that names no group: never strand the task
         if policy is None or row.candidate_user_id is not None or org.has_active_members(row.group_codes):
             continue
         db.session.flush()

@@ -289,3 +289,20 @@ def test_days_since_refuses_what_is_not_an_iso_date(engine, dates, born):
     """A bad date stops the script with a readable error naming the function, not a crash."""
     with pytest.raises(WorkflowRunError, match="days_since needs an ISO date"):
         engine.start(dates, {"born": born})
+
+
+# -- run-time candidate groups: camunda:candidateGroups="${unit}" ------------------------------
+@pytest.mark.parametrize(("unit", "groups"), [
+    ("health", ("health",)),
+    (["market_regulation", "tax", "tax"], ("market_regulation", "tax")),
+    ("", ()),
+    (7, ()),
+])
+def test_a_variable_candidate_group_is_read_from_the_task_data(engine, compile_data, unit, groups):
+    process = compile_data("routing/dynamic_group.bpmn")
+    workflow = engine.start(process, {})
+    (choose,) = engine.ready_user_tasks(workflow)
+    assert choose.candidate_groups == ("window",)
+    engine.complete_user_task(workflow, choose.id, {"unit": unit})
+    (handle,) = engine.ready_user_tasks(workflow)
+    assert (handle.bpmn_id, handle.candidate_groups) == ("handle", groups)
