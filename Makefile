@@ -37,6 +37,7 @@ seed: migrate
 deploy: seed
 	$(BIN)/flask bpmn deploy bpmn
 	$(BIN)/flask catalogue import catalogue
+	$(BIN)/flask hotline knowledge hotline/knowledge.toml
 
 ## run: set up, migrate, seed demo data, deploy bpmn/, serve on 127.0.0.1:$(PORT) with a timer worker
 run: deploy

@@ -42,6 +42,10 @@ class Config:
     SPEC_CACHE_SIZE = _int("SPEC_CACHE_SIZE", 128)
     # Receipt numbers use this calendar day.
     TIMEZONE = os.environ.get("APP_TIMEZONE", "Asia/Shanghai")
+    # 12345 work-order time limits by request type and category (app/services/work_orders.py).
+    HOTLINE_SLA_FILE = os.environ.get("HOTLINE_SLA_FILE", str(BASE_DIR / "hotline" / "sla.toml"))
+    # 重复诉求率: an order repeats one from the same phone in the same category this many days before.
+    HOTLINE_REPEAT_DAYS = _int("HOTLINE_REPEAT_DAYS", 30)
     # Case/task time-limit warnings: yellow when at most this many working days remain before the
     # due time (red once it has passed). See app/services/deadlines.py.
     WARNING_WORKING_DAYS = _int("WARNING_WORKING_DAYS", 1)

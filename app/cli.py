@@ -235,6 +235,41 @@ def calendar_recompute_command():
     click.echo(f"recomputed {count} running case(s)")
 
 
+tokens_cli = AppGroup("tokens", help="API tokens for other systems (e.g. the 12345 hotline system).")
+hotline_cli = AppGroup("hotline", help="The 12345 hotline.")
+
+
+@tokens_cli.command("create")
+@click.option("--user", "username", required=True, help="The account the system acts as (e.g. hotline1).")
+@click.option("--name", required=True, help="A label for the token, e.g. 12345-system.")
+@click.option("--days", default=365, show_default=True, type=click.IntRange(1, 3650), help="Days until it expires.")
+def tokens_create_command(username, name, days):
+    """Print a new API token (shown once; only its SHA-256 is stored)."""
+    from sqlalchemy import select
+
+    from .extensions import db
+    from .models import User
+    from .services import org
+
+    user = db.session.scalar(select(User).where(User.username == username, User.active.is_(True)))
+    if user is None:
+        raise click.ClickException(f"no active user {username!r}")
+    raw, token = transaction.run(org.issue_token, user, name, days)
+    click.echo(raw)
+    click.echo(f"token {name!r} for {username}, expires {token.expires_at:%Y-%m-%d}", err=True)
+
+
+@hotline_cli.command("knowledge")
+@click.argument("path", type=click.Path(exists=True, dir_okay=False, path_type=Path),
+                default=Path("hotline/knowledge.toml"))
+def hotline_knowledge_command(path):
+    """Load the knowledge base (知识库) articles of a TOML file, updating them by key."""
+    from .services import work_orders
+
+    changed = transaction.run(work_orders.load_knowledge, path)
+    click.echo(f"knowledge base: {changed} article(s) added or updated")
+
+
 def init_cli(app: Flask) -> None:
     """Register the command groups."""
     app.cli.add_command(demo_cli)
@@ -243,3 +278,5 @@ def init_cli(app: Flask) -> None:
     app.cli.add_command(worker_command)
     app.cli.add_command(calendar_cli)
     app.cli.add_command(catalogue_cli)
+    app.cli.add_command(tokens_cli)
+    app.cli.add_command(hotline_cli)

@@ -55,6 +55,7 @@ class KpiSchema(Schema):
     callback_satisfaction_rate = fields.Float(allow_none=True, metadata=RATE)
     post_eval_problem_rate = fields.Float(allow_none=True, metadata=RATE)
     orders_received = fields.Integer()
+    orders_closed = fields.Integer()
     direct_handling_rate = fields.Float(allow_none=True, metadata=RATE)
     order_on_time_rate = fields.Float(allow_none=True, metadata=RATE)
     closure_24h_rate = fields.Float(allow_none=True, metadata=RATE)

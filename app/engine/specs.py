@@ -52,6 +52,8 @@ FORM_PROPERTY = "formJsonSchemaFilename"
 # (法定时限) working days on the process, promised working days on a user task.
 PROMISED_DAYS = "promisedDays"
 IMMEDIATE = "immediate"
+# A process only a service starts (e.g. "work_orders" for the 12345 order diagram), never the new-case page.
+STARTED_BY = "startedBy"
 STATUTORY_DAYS = "statutoryDays"
 # Natural time (7×24, hotline-style SLAs): a user task's limit in hours instead of working days.
 PROMISED_HOURS = "promisedHours"
@@ -403,6 +405,11 @@ def _time_limits(roots, key: str, collaboration: str | None, findings: list[Find
             if process is not None:
                 elements.append((filename, process))
     limits = {"promised_days": None, "statutory_days": None, "immediate": False}
+    for _file, element in elements:
+        props = element_properties(element)
+        if str(props.get(STARTED_BY) or "").strip():
+            limits["started_by"] = str(props[STARTED_BY]).strip()
+            break
     for _file, element in elements:
         props = element_properties(element)
         if IMMEDIATE in props:  # 即办件: the window completes it alone, in one sitting

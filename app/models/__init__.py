@@ -7,6 +7,7 @@ from .calendar import CalendarOverride
 from .case import Case, CaseExtension, CaseNotice, CasePause, MessageWait, ReceiptCounter
 from .catalogue import CatalogueEntry
 from .draft import PendingDeployment, ProcessDraft
+from .hotline import KnowledgeArticle, WorkOrder
 from .org import ROLES, ApiToken, Department, Group, User, group_memberships
 from .process import DeploymentEvent, ProcessDefinition, ProcessFile, ProcessVersion
 from .saved_filter import SavedFilter
@@ -28,6 +29,7 @@ __all__ = [
     "DeploymentEvent",
     "Group",
     "HumanTask",
+    "KnowledgeArticle",
     "MessageWait",
     "PendingDeployment",
     "ProcessDefinition",
@@ -38,6 +40,7 @@ __all__ = [
     "SavedFilter",
     "TaskCandidate",
     "TaskCopy",
+    "WorkOrder",
     "TaskNote",
     "User",
     "group_memberships",

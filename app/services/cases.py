@@ -6,6 +6,7 @@ from datetime import datetime
 from zoneinfo import ZoneInfo
 
 from flask import current_app
+from flask_babel import gettext as _
 from sqlalchemy import select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import undefer
@@ -18,6 +19,8 @@ from ..models.types import utcnow
 from . import audit, calendar, deadlines, forms, kpis, permissions, processes
 from .projection import clear_waits, sync_tasks, sync_waits
 from .runtime import compiled, engine
+
+HOTLINE_PROCESS = "hotline_work_order"
 
 
 def next_receipt_no(now: datetime) -> str:
@@ -41,13 +44,20 @@ def workflow_error(exc: WorkflowRunError) -> InvalidInput:
     )
 
 
-def start_case(user: User, process_key: str, applicant: dict, data: dict) -> Case:
-    """Start a case of the latest version of ``process_key`` for ``applicant``."""
+def start_case(user: User, process_key: str, applicant: dict, data: dict, *, started_by: str | None = None) -> Case:
+    """Start a case of the latest version of ``process_key`` for ``applicant``.
+
+    A process whose diagram says ``startedBy`` (e.g. ``work_orders``) is started only by that
+    service, which passes its name as ``started_by``."""
     permissions.require_role(user, permissions.START_CASE, "start cases")
     try:
         version = processes.latest_version(process_key)
     except NotFound:
         raise InvalidInput("Unknown process.", {"process_key": [f"No deployed process {process_key!r}."]}) from None
+    owner = (version.meta.get("time_limits") or {}).get("started_by")
+    if owner and owner != started_by:
+        raise InvalidInput(_("This process is not started here."), {"process_key": [
+            _("Cases of this process are started by %(owner)s.", owner=owner)]})
     forms.validate(processes.form_schema(version, version.meta.get("start_form")), data)
 
     process = compiled(version)
@@ -118,6 +128,10 @@ def save_workflow(case: Case, workflow, actor: User | None) -> None:
         audit.record(case, "case_terminated" if terminated else "case_completed", actor,
                      data={"outcome": case.outcome})
     db.session.flush()
+    if case.process_key == HOTLINE_PROCESS:
+        from . import work_orders  # the order mirrors its case; it imports this module
+
+        work_orders.refresh(case)
 
 
 def lock_case(case_id: int) -> Case:

@@ -26,6 +26,10 @@ DEPARTMENTS = [
     ("utilities", "水电气网公共服务企业", "utilities", "水电气网"),
     ("tobacco", "市烟草专卖局", "tobacco", "烟草专卖"),
     ("customs", "长治海关", "customs", "海关"),
+    ("hotline_centre", "12345政务服务便民热线中心", "hotline", "12345话务"),
+    ("hotline_centre", "12345政务服务便民热线中心", "dispatch", "12345派单"),
+    ("hotline_centre", "12345政务服务便民热线中心", "callback", "12345回访"),
+    ("legal_affairs", "市行政审批服务管理局法制科", "legal_affairs", "法制审核"),
 ]
 
 # (username, display name, roles, group codes)
@@ -53,6 +57,10 @@ USERS = [
     ("utilities1", "水电气网联络员", ["reviewer"], ["utilities"]),
     ("tobacco1", "烟草专卖审查员", ["reviewer"], ["tobacco"]),
     ("customs1", "海关审查员", ["reviewer"], ["customs"]),
+    ("hotline1", "12345话务员", ["clerk"], ["hotline"]),
+    ("dispatch1", "12345派单员", ["clerk"], ["dispatch"]),
+    ("callback1", "12345回访员", ["clerk"], ["callback"]),
+    ("legal1", "法制审核员", ["reviewer"], ["legal_affairs"]),
     ("helper1", "帮办员", ["helper"], []),
 ]
 

@@ -34,11 +34,13 @@ def bundles(user: User, query: str | None = None) -> list[Bundle]:
     permissions.require_role(user, permissions.START_CASE, "start cases")
     # Columns only: loading versions would also load every deployed file.
     rows = db.session.execute(
-        select(ProcessDefinition.key, ProcessVersion.name, ProcessVersion.version, ProcessVersion.description)
+        select(ProcessDefinition.key, ProcessVersion.name, ProcessVersion.version, ProcessVersion.description,
+               ProcessVersion.meta)
         .join(ProcessVersion, (ProcessVersion.definition_id == ProcessDefinition.id)
               & (ProcessVersion.version == ProcessDefinition.latest_version))
         .order_by(ProcessVersion.name, ProcessDefinition.key))
-    found = [Bundle(*row) for row in rows]
+    # Processes a service starts (``startedBy``, e.g. 12345 work orders) are not offered here.
+    found = [Bundle(*row[:4]) for row in rows if not ((row[4] or {}).get("time_limits") or {}).get("started_by")]
     if query and query.strip():
         needle = query.strip().casefold()
         found = [b for b in found if needle in f"{b.name}\n{b.key}\n{b.description or ''}".casefold()]

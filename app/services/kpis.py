@@ -22,8 +22,15 @@ Definitions (where the brief lists variants, the one chosen is named):
   latest catalogue revisions with a statutory limit; **on_the_spot_item_share** (即办事项占比):
   on-the-spot items / all items.
 - **help_count** (帮办量): received cases prepared with a helper (肩并肩).
-- Reviews (好差评), callbacks, post-approval evaluation and 12345 orders are not recorded yet
-  (issue 7): their counts are 0 and their rates ``None``.
+- 12345 (brief §3.4): **direct_handling_rate** (直办率) direct answers / accepted orders (received
+  minus invalid); **order_on_time_rate** orders closed by their SLA due time / orders closed in the
+  period; **closure_24h_rate** (24小时办结率, all-orders scope) accepted orders closed within 24
+  natural hours / accepted orders; **order_satisfaction_rate** (satisfied + very + basically
+  satisfied) / effective callbacks (unreachable excluded) of orders closed in the period;
+  **return_rate** (退单率) orders returned by a unit / dispatched orders; **repeat_request_rate**
+  (重复诉求率) orders whose phone raised the same category within ``HOTLINE_REPEAT_DAYS`` / orders.
+- Reviews (好差评), approval callbacks and post-approval evaluation are not recorded yet (issue 7
+  continues): their rates are ``None``.
 """
 
 from __future__ import annotations
@@ -36,7 +43,7 @@ from sqlalchemy import and_, case, exists, func, select
 
 from ..errors import InvalidInput
 from ..extensions import db
-from ..models import Case, Group, HumanTask
+from ..models import Case, Group, HumanTask, WorkOrder
 from ..models.task import TaskCandidate
 from ..models.types import utcnow
 from . import calendar, catalogue, deadlines, permissions
@@ -185,19 +192,54 @@ def department_table(p: Period) -> list[dict]:
             for code, name, done, timed, on_time in rows]
 
 
-# Figures of loops that do not record data yet (issue 7): zero counts, no rate.
+SATISFIED = ("very_satisfied", "satisfied", "basically_satisfied")
+ORDER_CLOSED = ("closed", "direct_answered", "final_answer")
+
+
+def order_figures(p: Period) -> dict:
+    """12345 figures (brief §3.4) from the work-order facts; ``group`` keeps a handling unit's orders."""
+    first, after = p.bounds()
+    scope = [WorkOrder.handling_unit == p.group] if p.group else []
+    received = and_(WorkOrder.created_at >= first, WorkOrder.created_at < after, *scope)
+    row = db.session.execute(select(
+        func.count(WorkOrder.id),
+        _sum_if(WorkOrder.status == "invalid"),
+        _sum_if(WorkOrder.direct.is_(True)),
+        _sum_if(WorkOrder.dispatched_at.is_not(None)),
+        _sum_if(WorkOrder.returned.is_(True)),
+        _sum_if(and_(WorkOrder.closed_within_24h.is_(True), WorkOrder.status != "invalid")),
+        _sum_if(WorkOrder.repeat_request.is_(True)),
+    ).where(received)).one()
+    orders, invalid, direct, dispatched, returned, within_24h, repeats = (int(v or 0) for v in row)
+    accepted = orders - invalid
+
+    closed = and_(WorkOrder.status.in_(ORDER_CLOSED), WorkOrder.closed_at >= first, WorkOrder.closed_at < after,
+                  *scope)
+    row = db.session.execute(select(
+        func.count(WorkOrder.id),
+        _sum_if(WorkOrder.closed_at <= WorkOrder.due_at),
+        _sum_if(and_(WorkOrder.satisfaction.is_not(None), WorkOrder.satisfaction != "unreachable")),
+        _sum_if(WorkOrder.satisfaction.in_(SATISFIED)),
+    ).where(closed)).one()
+    closed_count, on_time, rated, satisfied = (int(v or 0) for v in row)
+    return {
+        "orders_received": orders,
+        "orders_closed": closed_count,
+        "direct_handling_rate": _rate(direct, accepted),
+        "order_on_time_rate": _rate(on_time, closed_count),
+        "closure_24h_rate": _rate(within_24h, accepted),
+        "order_satisfaction_rate": _rate(satisfied, rated),
+        "return_rate": _rate(returned, dispatched),
+        "repeat_request_rate": _rate(repeats, orders),
+    }
+
+
+# Loops that record no data yet (issue 7 continues): no rate.
 NOT_RECORDED = {
     "satisfaction_rate": None,
     "bad_review_rectification_rate": None,
     "callback_satisfaction_rate": None,
     "post_eval_problem_rate": None,
-    "orders_received": 0,
-    "direct_handling_rate": None,
-    "order_on_time_rate": None,
-    "closure_24h_rate": None,
-    "order_satisfaction_rate": None,
-    "return_rate": None,
-    "repeat_request_rate": None,
 }
 
 
@@ -212,6 +254,7 @@ def compute(user, p: Period, now: datetime | None = None) -> dict:
         **case_figures(p, now),
         **catalogue_figures(p.process_key),
         **NOT_RECORDED,
+        **order_figures(p),
         "departments": department_table(p),
     }
 

@@ -27,12 +27,15 @@ def _hash(raw: str) -> str:
     return hashlib.sha256(raw.encode()).hexdigest()
 
 
-def issue_token(user: User) -> tuple[str, ApiToken]:
-    """Create a bearer token for ``user``; return the raw token (shown once) and its row."""
+def issue_token(user: User, name: str | None = None, days: int | None = None) -> tuple[str, ApiToken]:
+    """Create a bearer token for ``user``; return the raw token (shown once) and its row.
+
+    ``name`` labels a token made for another system; ``days`` overrides the session lifetime
+    (``TOKEN_TTL_HOURS``) for such integration tokens."""
     raw = secrets.token_urlsafe(32)
     now = utcnow()
-    token = ApiToken(user_id=user.id, token_hash=_hash(raw), created_at=now,
-                     expires_at=now + timedelta(hours=current_app.config["TOKEN_TTL_HOURS"]))
+    ttl = timedelta(days=days) if days else timedelta(hours=current_app.config["TOKEN_TTL_HOURS"])
+    token = ApiToken(user_id=user.id, token_hash=_hash(raw), created_at=now, name=name, expires_at=now + ttl)
     db.session.add(token)
     db.session.flush()
     return raw, token

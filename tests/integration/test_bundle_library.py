@@ -37,7 +37,7 @@ def test_bundle_deploys_and_every_task_has_a_group_and_a_form(api, app, path):
         assert version.key == path.stem
         files = {f.filename for f in version.files}
         for bpmn_id, route in version.meta["user_tasks"].items():
-            assert route["groups"] or route["initiator"], bpmn_id
+            assert route["groups"] or route["initiator"] or route.get("group_variables"), bpmn_id
             assert route["form"] and route["form"] in files, bpmn_id
         start_form = version.meta.get("start_form")
         assert start_form is None or start_form in files

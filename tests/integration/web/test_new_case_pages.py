@@ -246,3 +246,13 @@ def _task_id(app, case_id: int) -> int:
 
     with app.app_context():
         return db.session.scalar(select(HumanTask.id).where(HumanTask.case_id == case_id))
+
+
+def test_the_bundle_list_leaves_out_processes_a_service_starts(deployed, login):
+    """The 12345 order diagram (startedBy=work_orders) is registered through work-order intake only."""
+    hotline = ROOT / "bpmn" / "hotline_work_order.bpmn"
+    forms = [f for f in sorted((ROOT / "forms").glob("hotline_*.json")) if f.name.encode() in hotline.read_bytes()]
+    assert deployed.deploy(hotline, *forms).status_code == 201
+    html = login("window1").client.get("/cases/new").get_data(as_text=True)
+    assert "process_key=newborn" in html
+    assert "hotline_work_order" not in html and "12345热线工单" not in html

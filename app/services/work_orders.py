@@ -1,0 +1,314 @@
+"""12345 hotline work orders (brief §3): intake, the SLA, and the facts lists and KPIs read.
+
+An order is registered by a hotline agent (or by the hotline system through the API with its own
+token, idempotent on that system's order id) and runs as a case of the ``hotline_work_order``
+diagram: triage (直办 / 派单 / 无效), dispatch to a handling unit chosen at run time, sign-for or
+return, handling and reply, reply review, callback with satisfaction, reopen, final answer. The
+caller's name and phone stay on the order (masked in lists, hidden from units when confidential);
+the case data carries only the request. After every step :func:`refresh` copies the case's
+position onto the order (status, unit, times, satisfaction) so lists and KPIs never read the
+workflow.
+"""
+
+from __future__ import annotations
+
+import tomllib
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from functools import lru_cache
+from pathlib import Path
+
+from flask import current_app
+from flask_babel import gettext as _
+from sqlalchemy import func, or_, select
+from sqlalchemy.exc import IntegrityError
+
+from ..errors import Forbidden, NotFound
+from ..extensions import db
+from ..models import Case, HumanTask, KnowledgeArticle, User, WorkOrder
+from ..models.types import utcnow
+from . import calendar
+from .privacy import mask_phone
+
+PROCESS_KEY = "hotline_work_order"
+AGENT_SOURCE = "agent"
+# Who may register orders, and who sees the callers of every order.
+INTAKE_GROUPS = ("hotline",)
+CENTRE_GROUPS = ("hotline", "dispatch", "callback")
+READ_ALL = ("supervisor", "leader", "admin")
+
+# The open task of the order's case -> the order's status (brief §3.2).
+TASK_STATES = {
+    "triage": "registered",
+    "dispatch": "dispatch_pending",
+    "sign_for": "dispatched",
+    "return_review": "return_requested",
+    "handle": "in_progress",
+    "reply_review": "replied",
+    "callback": "callback_pending",
+}
+# The end event reached -> the order's final status.
+OUTCOME_STATES = {"直办办结": "direct_answered", "无效工单": "invalid", "最终答复办结": "final_answer",
+                  "办结": "closed"}
+SATISFIED = ("very_satisfied", "satisfied", "basically_satisfied")
+
+
+# -- SLA rules (hotline/sla.toml) ----------------------------------------------------------------
+
+@dataclass(frozen=True)
+class SlaRule:
+    name: str
+    request_type: str
+    category: str
+    urgency: str
+    clock: str
+    days: int | None
+    hours: int | None
+    response_minutes: int | None
+
+    def matches(self, request_type: str, category: str, urgency: str) -> bool:
+        return (self.request_type in ("*", request_type) and self.category in ("*", category)
+                and self.urgency in ("*", urgency))
+
+
+@lru_cache(maxsize=4)
+def _rules(path: str) -> tuple[SlaRule, ...]:
+    data = tomllib.loads(Path(path).read_text(encoding="utf-8"))
+    rules = []
+    for raw in data.get("rules", []):
+        clock = raw.get("clock")
+        if clock not in ("natural", "working") or (clock == "natural") != ("hours" in raw):
+            raise ValueError(f"{path}: rule {raw.get('name')!r} needs clock=natural with hours, or working with days")
+        rules.append(SlaRule(raw["name"], raw.get("request_type", "*"), raw.get("category", "*"),
+                             raw.get("urgency", "*"), clock, raw.get("days"), raw.get("hours"),
+                             raw.get("response_minutes")))
+    if not rules or not rules[-1].matches("?", "?", "?"):
+        raise ValueError(f"{path}: the last rule must match everything (request_type, category, urgency \"*\")")
+    return tuple(rules)
+
+
+def sla_rules() -> tuple[SlaRule, ...]:
+    return _rules(str(current_app.config["HOTLINE_SLA_FILE"]))
+
+
+def apply_sla(order: WorkOrder, start: datetime) -> None:
+    """Set the order's rule, clock and due times: natural hours 7×24, or working days."""
+    rule = next(r for r in sla_rules() if r.matches(order.request_type, order.category, order.urgency))
+    order.sla_rule, order.clock = rule.name, rule.clock
+    if rule.clock == "natural":
+        order.due_at = start + timedelta(hours=rule.hours)
+    else:
+        order.due_at = calendar.add_working_days(start, rule.days)[0]
+    order.response_due_at = start + timedelta(minutes=rule.response_minutes) if rule.response_minutes else None
+
+
+# -- intake --------------------------------------------------------------------------------------
+
+def _may_register(user: User) -> bool:
+    return user.has_role("admin") or bool(set(INTAKE_GROUPS) & {g.code for g in user.groups})
+
+
+def sees_callers(user: User) -> bool:
+    """The hotline centre and supervisors see callers (masked unless revealed); units do not."""
+    return user.has_role(*READ_ALL) or bool(set(CENTRE_GROUPS) & {g.code for g in user.groups})
+
+
+def intake(user: User, payload: dict) -> tuple[WorkOrder, bool]:
+    """Register an order; return (order, created). With an ``external_id`` the same caller-system
+    id returns the existing order (created False) instead of a second one."""
+    from .cases import next_receipt_no, start_case  # cases refreshes orders: import at call time
+
+    if not _may_register(user):
+        raise Forbidden(_("Only the 12345 hotline may register work orders."))
+    external_id = payload.get("external_id") or None
+    source = user.username if external_id else AGENT_SOURCE
+    if external_id:
+        existing = _by_external_id(source, external_id)
+        if existing is not None:
+            return existing, False
+    now = utcnow()
+    caller = payload["caller"]
+    order_no = "RX" + next_receipt_no(now)[2:]
+    data = {
+        "order_no": order_no,
+        "request_type": payload["request_type"],
+        "category": payload["category"],
+        "urgency": payload.get("urgency") or "normal",
+        "address": payload.get("address") or "",
+        "content": payload["content"],
+        "confidential": bool(caller.get("confidential")),
+        "reopen_count": 0,
+    }
+    # The case's applicant: the caller, or nobody identifiable when the caller asked for confidentiality.
+    applicant = ({"name": "保密来电人", "id_number": "", "phone": None} if data["confidential"]
+                 else {"name": caller["name"], "id_number": "", "phone": caller["phone"]})
+    case = start_case(user, PROCESS_KEY, applicant, data, started_by="work_orders")
+    order = WorkOrder(
+        order_no=order_no, source=source, external_id=external_id, request_type=data["request_type"],
+        category=data["category"], urgency=data["urgency"], caller_name=caller["name"],
+        caller_phone=caller["phone"], confidential=data["confidential"], address=data["address"],
+        content=data["content"], status="registered", case_id=case.id, created_by_id=user.id, created_at=now)
+    apply_sla(order, now)
+    order.repeat_request = _is_repeat(order, now)
+    db.session.add(order)
+    try:
+        with db.session.begin_nested():
+            db.session.flush()
+    except IntegrityError:
+        # The same caller-system id raced in on another connection: that order wins.
+        raise _Duplicate() from None
+    refresh(case, order)
+    return order, True
+
+
+class _Duplicate(Exception):
+    """Raised inside the unit of work so the caller retries and finds the winner."""
+
+
+def intake_once(user: User, payload: dict) -> tuple[WorkOrder, bool]:
+    """:func:`intake` that turns a lost idempotency race into the winner's order."""
+    try:
+        return intake(user, payload)
+    except _Duplicate:
+        db.session.rollback()
+        order = _by_external_id(user.username, payload["external_id"])
+        if order is None:  # pragma: no cover - the winner is committed before the loser's flush fails
+            raise
+        return order, False
+
+
+def _is_repeat(order: WorkOrder, now: datetime) -> bool:
+    """重复诉求: the same phone raised the same category within HOTLINE_REPEAT_DAYS before."""
+    since = now - timedelta(days=current_app.config["HOTLINE_REPEAT_DAYS"])
+    return db.session.scalar(select(WorkOrder.id).where(
+        WorkOrder.caller_phone == order.caller_phone, WorkOrder.category == order.category,
+        WorkOrder.created_at >= since).limit(1)) is not None
+
+
+def _by_external_id(source: str, external_id: str) -> WorkOrder | None:
+    return db.session.scalar(select(WorkOrder).where(WorkOrder.source == source,
+                                                     WorkOrder.external_id == external_id))
+
+
+# -- the facts, after every step -----------------------------------------------------------------
+
+def refresh(case: Case, order: WorkOrder | None = None) -> None:
+    """Copy the case's position onto its order (called by ``cases.save_workflow``)."""
+    order = order or db.session.scalar(select(WorkOrder).where(WorkOrder.case_id == case.id))
+    if order is None:
+        return
+    data = case.data or {}
+    now = utcnow()
+    if case.status != "active":
+        order.status = OUTCOME_STATES.get(case.outcome or "", "closed")
+        order.closed_at = order.closed_at or case.ended_at or now
+        order.closed_within_24h = order.closed_at - order.created_at <= timedelta(hours=24)
+    else:
+        open_ids = set(db.session.scalars(select(HumanTask.bpmn_id).where(
+            HumanTask.case_id == case.id, HumanTask.state.in_(("open", "claimed")))))
+        status = next((TASK_STATES[t] for t in TASK_STATES if t in open_ids), order.status)
+        if status == "in_progress" and order.status == "dispatched":
+            order.signed_at = order.signed_at or now
+        if status == "dispatched" and order.status != "dispatched":
+            order.dispatched_at = now
+            order.signed_at = None
+        if status == "replied":
+            order.replied_at = now
+        if status == "return_requested":
+            order.returned = True
+        order.status = status
+    order.direct = data.get("triage_decision") == "direct"
+    order.handling_unit = data.get("handling_unit") or None
+    order.reopen_count = int(data.get("reopen_count") or 0)
+    order.satisfaction = data.get("callback_result") or order.satisfaction
+
+
+# -- reading -------------------------------------------------------------------------------------
+
+def _visible(user: User):
+    """Which orders ``user`` may read: the centre and supervisors all, a unit those it handles."""
+    if sees_callers(user):
+        return None
+    codes = [g.code for g in user.groups]
+    if not codes:
+        raise Forbidden(_("You may not see work orders."))
+    return WorkOrder.handling_unit.in_(codes)
+
+
+def get(user: User, order_id: int) -> WorkOrder:
+    query = select(WorkOrder).where(WorkOrder.id == order_id)
+    condition = _visible(user)
+    if condition is not None:
+        query = query.where(condition)
+    order = db.session.scalar(query)
+    if order is None:
+        raise NotFound(_("No such work order."))
+    return order
+
+
+def search(user: User, status: str | None = None, q: str | None = None, page: int = 1,
+           per_page: int = 50) -> tuple[list[WorkOrder], int]:
+    """Orders newest first, filtered by status and by a text in the number, category or content."""
+    query = select(WorkOrder)
+    condition = _visible(user)
+    if condition is not None:
+        query = query.where(condition)
+    if status:
+        query = query.where(WorkOrder.status == status)
+    if q:
+        like = f"%{q.strip()}%"
+        query = query.where(or_(WorkOrder.order_no.like(like), WorkOrder.category.like(like),
+                                WorkOrder.content.like(like)))
+    total = db.session.scalar(select(func.count()).select_from(query.subquery())) or 0
+    rows = db.session.scalars(query.order_by(WorkOrder.created_at.desc(), WorkOrder.id.desc())
+                              .offset((page - 1) * per_page).limit(per_page))
+    return list(rows), int(total)
+
+
+def caller_view(user: User, order: WorkOrder) -> dict:
+    """The caller as ``user`` may see it: masked for the centre, withheld from units."""
+    if not sees_callers(user):
+        return {"name": None, "phone": None, "confidential": order.confidential}
+    if order.confidential and not user.has_role(*READ_ALL):
+        return {"name": "保密", "phone": None, "confidential": True}
+    return {"name": order.caller_name, "phone": mask_phone(order.caller_phone), "confidential": order.confidential}
+
+
+def overdue(order: WorkOrder, now: datetime | None = None) -> bool:
+    now = now or utcnow()
+    end = order.closed_at or now
+    return end > order.due_at
+
+
+# -- knowledge base ------------------------------------------------------------------------------
+
+def load_knowledge(path: Path) -> int:
+    """Insert or update the articles of a knowledge file (by key); return how many changed."""
+    data = tomllib.loads(path.read_text(encoding="utf-8"))
+    changed = 0
+    for raw in data.get("articles", []):
+        article = db.session.scalar(select(KnowledgeArticle).where(KnowledgeArticle.key == raw["key"]))
+        fields = {k: raw.get(k, "") for k in ("title", "category", "keywords", "body")}
+        fields["department"] = raw.get("department")
+        if article is None:
+            db.session.add(KnowledgeArticle(key=raw["key"], updated_at=utcnow(), **fields))
+            changed += 1
+        elif any(getattr(article, k) != v for k, v in fields.items()):
+            for k, v in fields.items():
+                setattr(article, k, v)
+            article.updated_at = utcnow()
+            changed += 1
+    db.session.flush()
+    return changed
+
+
+def search_knowledge(user: User, q: str, limit: int = 20) -> list[KnowledgeArticle]:
+    """Articles whose title, keywords, category or text contain every word of ``q``."""
+    if not user.is_authenticated:
+        raise Forbidden(_("You may not search the knowledge base."))
+    query = select(KnowledgeArticle)
+    for word in (q or "").split()[:5]:
+        like = f"%{word}%"
+        query = query.where(or_(KnowledgeArticle.title.like(like), KnowledgeArticle.keywords.like(like),
+                                KnowledgeArticle.category.like(like), KnowledgeArticle.body.like(like)))
+    return list(db.session.scalars(query.order_by(KnowledgeArticle.uses.desc(), KnowledgeArticle.id).limit(limit)))
