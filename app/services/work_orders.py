@@ -12,6 +12,7 @@ workflow.
 
 from __future__ import annotations
 
+import re
 import tomllib
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -23,9 +24,10 @@ from flask_babel import gettext as _
 from sqlalchemy import func, or_, select
 from sqlalchemy.exc import IntegrityError
 
-from ..errors import Forbidden, NotFound
+from ..errors import Forbidden, InvalidInput, NotFound
 from ..extensions import db
 from ..models import Case, HumanTask, KnowledgeArticle, User, WorkOrder
+from ..models.hotline import REQUEST_TYPES, URGENCIES
 from ..models.types import utcnow
 from . import calendar
 from .privacy import mask_phone
@@ -104,7 +106,7 @@ def apply_sla(order: WorkOrder, start: datetime) -> None:
 
 # -- intake --------------------------------------------------------------------------------------
 
-def _may_register(user: User) -> bool:
+def may_register(user: User) -> bool:
     return user.has_role("admin") or bool(set(INTAKE_GROUPS) & {g.code for g in user.groups})
 
 
@@ -113,13 +115,43 @@ def sees_callers(user: User) -> bool:
     return user.has_role(*READ_ALL) or bool(set(CENTRE_GROUPS) & {g.code for g in user.groups})
 
 
+PHONE = re.compile(r"^\+?[0-9][0-9-]{4,19}$")
+
+
+def check(payload: dict) -> dict[str, list[str]]:
+    """Field errors of an order (the API's schema says the same; the web form relies on this)."""
+    errors: dict[str, list[str]] = {}
+
+    def need(key, value, limit, required=True):
+        if not isinstance(value, str) or (required and not value.strip()):
+            errors[key] = [_("This field is required.")]
+        elif len(value) > limit:
+            errors[key] = [_("Enter at most %(n)s characters.", n=limit)]
+
+    if payload.get("request_type") not in REQUEST_TYPES:
+        errors["request_type"] = [_("Choose one of the allowed values.")]
+    if (payload.get("urgency") or "normal") not in URGENCIES:
+        errors["urgency"] = [_("Choose one of the allowed values.")]
+    need("category", payload.get("category"), 100)
+    need("content", payload.get("content"), 4000)
+    need("address", payload.get("address") or "", 300, required=False)
+    caller = payload.get("caller") if isinstance(payload.get("caller"), dict) else {}
+    need("caller.name", caller.get("name"), 100)
+    if not PHONE.match(str(caller.get("phone") or "")):
+        errors["caller.phone"] = [_("Not a phone number.")]
+    return errors
+
+
 def intake(user: User, payload: dict) -> tuple[WorkOrder, bool]:
     """Register an order; return (order, created). With an ``external_id`` the same caller-system
     id returns the existing order (created False) instead of a second one."""
     from .cases import next_receipt_no, start_case  # cases refreshes orders: import at call time
 
-    if not _may_register(user):
+    if not may_register(user):
         raise Forbidden(_("Only the 12345 hotline may register work orders."))
+    errors = check(payload)
+    if errors:
+        raise InvalidInput(_("The work order is not valid."), errors)
     external_id = payload.get("external_id") or None
     source = user.username if external_id else AGENT_SOURCE
     if external_id:

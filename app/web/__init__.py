@@ -51,9 +51,11 @@ def init_web(app) -> None:
     app.register_blueprint(migration_views.bp)
     from . import assist as assist_views
     from . import guide as guide_views
+    from . import hotline as hotline_views
     from . import moves as move_views
 
     app.register_blueprint(move_views.bp)
     app.register_blueprint(guide_views.bp)
     app.register_blueprint(assist_views.bp)
+    app.register_blueprint(hotline_views.bp)
     filters.init_filters(app)

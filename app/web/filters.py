@@ -10,7 +10,7 @@ from flask_babel import gettext as _
 from flask_login import current_user
 
 from ..models.types import utcnow
-from ..services import deadlines, messages
+from ..services import deadlines, messages, work_orders
 from ..services.designer import DESIGNERS
 from ..services.privacy import mask_id_number, mask_phone
 from ..services.supervision import WATCHERS
@@ -66,6 +66,8 @@ def nav_items() -> list[tuple[str, str]]:
         items.append(("web_assist.queue", _("Assisted applications")))
     if current_user.is_authenticated and current_user.has_role("helper"):
         items.append(("web_assist.index", _("Assisted filing")))
+    if current_user.is_authenticated and work_orders.sees_callers(current_user):
+        items.append(("web_hotline.index", _("12345 work orders")))
     items.append(("web_cases.search", _("Case search")))
     items.append(("web_guide.guide_index", _("Service guide")))
     if current_user.is_authenticated and current_user.groups and messages.waiting_for(current_user):

@@ -1,0 +1,93 @@
+"""12345 hotline pages: the agent registers orders and searches the knowledge base; the centre
+and supervisors follow the orders. Each order's steps are tasks in the usual inbox."""
+
+from __future__ import annotations
+
+from flask import Blueprint, flash, redirect, render_template, request, url_for
+from flask_babel import gettext as _
+from flask_login import current_user, login_required
+
+from .. import transaction
+from ..errors import InvalidInput
+from ..models.hotline import ORDER_STATES, REQUEST_TYPES
+from ..services import work_orders
+
+bp = Blueprint("web_hotline", __name__)
+
+
+def _user():
+    return current_user._get_current_object()
+
+
+def status_labels() -> dict[str, str]:
+    return {
+        "registered": _("Registered"), "dispatch_pending": _("Waiting for dispatch"),
+        "dispatched": _("Dispatched, not signed"), "return_requested": _("Return requested"),
+        "in_progress": _("Being handled"), "replied": _("Reply under review"),
+        "callback_pending": _("Waiting for callback"), "closed": _("Closed"),
+        "direct_answered": _("Answered directly"), "invalid": _("Invalid"), "final_answer": _("Final answer"),
+        "merged": _("Merged"),
+    }
+
+
+def satisfaction_labels() -> dict[str, str]:
+    return {"very_satisfied": _("Very satisfied"), "satisfied": _("Satisfied"),
+            "basically_satisfied": _("Basically satisfied"), "unsatisfied": _("Unsatisfied"),
+            "very_unsatisfied": _("Very unsatisfied"), "unreachable": _("Not reached")}
+
+
+def _page(form=None, errors=None, status: int = 200):
+    user = _user()
+    state = request.args.get("status") or None
+    if state not in ORDER_STATES:
+        state = None
+    q = (request.args.get("q") or "").strip() or None
+    orders, total = work_orders.search(user, state, q)
+    kb_query = (request.args.get("kb") or "").strip()
+    articles = work_orders.search_knowledge(user, kb_query) if kb_query else []
+    return render_template(
+        "web/hotline.html", orders=orders, total=total, state=state, q=q or "", kb_query=kb_query,
+        articles=articles, form=form or {}, errors=errors or {}, request_types=REQUEST_TYPES,
+        labels=status_labels(), may_register=work_orders.may_register(user),
+        caller=lambda o: work_orders.caller_view(user, o), overdue=work_orders.overdue), status
+
+
+@bp.get("/hotline")
+@login_required
+def index():
+    """Orders newest first (status filter, text search), the registration form and the knowledge base."""
+    return _page()
+
+
+@bp.post("/hotline/orders")
+@login_required
+def register():
+    """Register an order typed in by the agent."""
+    form = request.form
+    payload = {
+        "request_type": form.get("request_type", ""), "category": form.get("category", "").strip(),
+        "urgency": form.get("urgency", "normal"), "address": form.get("address", "").strip(),
+        "content": form.get("content", "").strip(),
+        "caller": {"name": form.get("caller_name", "").strip(), "phone": form.get("caller_phone", "").strip(),
+                   "confidential": form.get("confidential") == "true"},
+    }
+    try:
+        order, _created = transaction.run(work_orders.intake_once, _user(), payload)
+    except InvalidInput as exc:
+        errors = exc.errors if isinstance(exc.errors, dict) else {}
+        flash(exc.message, "error")
+        return _page(form, errors, 422)
+    flash(_("Work order %(no)s registered.", no=order.order_no), "success")
+    return redirect(url_for("web_hotline.order", order_id=order.id))
+
+
+@bp.get("/hotline/orders/<int:order_id>")
+@login_required
+def order(order_id: int):
+    """One order: request, caller (masked), SLA and progress, with its case (steps and history)."""
+    user = _user()
+    found = work_orders.get(user, order_id)
+    return render_template("web/hotline_order.html", order=found, caller=work_orders.caller_view(user, found),
+                           labels=status_labels(), satisfaction=satisfaction_labels(),
+                           overdue=work_orders.overdue(found))
+

@@ -1,0 +1,68 @@
+"""The 12345 pages without a browser: who sees them, registration errors, units' view, CSRF."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[3]
+DIAGRAM = ROOT / "bpmn" / "hotline_work_order.bpmn"
+FORM = {"request_type": "投诉", "category": "道路破损", "urgency": "normal", "caller_name": "李女士",
+        "caller_phone": "13912345678", "address": "英雄中路88号", "content": "道路塌陷"}
+
+
+@pytest.fixture()
+def hotline(api):
+    forms = [f for f in sorted((ROOT / "forms").glob("hotline_*.json")) if f.name.encode() in DIAGRAM.read_bytes()]
+    assert api.deploy(DIAGRAM, *forms).status_code == 201
+    return api
+
+
+def test_the_menu_entry_is_for_the_hotline_centre_and_supervisors(hotline, login):
+    for user in ("hotline1", "dispatch1", "callback1", "supervisor", "leader1"):
+        assert 'href="/hotline"' in login(user).html("/"), user
+    for user in ("window1", "health1", "urban_management1"):
+        assert 'href="/hotline"' not in login(user).html("/"), user
+
+
+def test_registration_with_errors_keeps_the_input_and_names_the_fields(hotline, login):
+    agent = login("hotline1")
+    r = agent.post("/hotline/orders", {**FORM, "caller_phone": "abc", "content": ""})
+    html = r.get_data(as_text=True)
+    assert r.status_code == 422
+    assert "Not a phone number." in html and "This field is required." in html
+    assert 'value="李女士"' in html and 'value="道路破损"' in html
+    assert hotline.get("/api/v1/work-orders", "supervisor").get_json()["total"] == 0
+
+
+def test_registration_redirects_to_the_order_and_masks_the_phone(hotline, session_for):
+    agent = session_for("hotline1")
+    r = agent.post("/hotline/orders", FORM)
+    html = r.get_data(as_text=True)
+    assert r.status_code == 200 and "Work order RX" in html
+    assert "139****5678" in html and "13912345678" not in html
+    assert 'id="order-status" data-status="registered"' in html
+
+
+def test_only_the_hotline_registers_and_every_form_needs_its_csrf_token(hotline, login):
+    assert login("window1").post("/hotline/orders", FORM).status_code == 403
+    assert login("hotline1").post("/hotline/orders", FORM, csrf=False).status_code in (400, 403)
+    assert hotline.get("/api/v1/work-orders", "supervisor").get_json()["total"] == 0
+
+
+def test_a_unit_sees_only_its_orders_and_never_the_caller(hotline, login):
+    order = hotline.post("/api/v1/work-orders", "hotline1", json={
+        "request_type": "投诉", "category": "道路破损", "content": "道路塌陷",
+        "caller": {"name": "李女士", "phone": "13912345678"}}).get_json()
+    other = hotline.post("/api/v1/work-orders", "hotline1", json={
+        "request_type": "咨询", "category": "社保", "content": "社保卡",
+        "caller": {"name": "王先生", "phone": "13800001111"}}).get_json()
+    cid = order["case_id"]
+    hotline.do("hotline1", "triage", {"triage_decision": "dispatch", "triage_note": "派单"}, cid)
+    hotline.do("dispatch1", "dispatch", {"handling_unit": "urban_management", "dispatch_note": "请核实"}, cid)
+    unit = login("urban_management1")
+    html = unit.html("/hotline")
+    assert order["order_no"] in html and other["order_no"] not in html
+    assert "李女士" not in html and "139****5678" not in html
+    assert unit.get(f"/hotline/orders/{other['id']}").status_code == 404
