@@ -46,6 +46,13 @@ class Config:
     HOTLINE_SLA_FILE = os.environ.get("HOTLINE_SLA_FILE", str(BASE_DIR / "hotline" / "sla.toml"))
     # 重复诉求率: an order repeats one from the same phone in the same category this many days before.
     HOTLINE_REPEAT_DAYS = _int("HOTLINE_REPEAT_DAYS", 30)
+    # 行政审批行为后评价 (app/services/evaluation.py): cases drawn each week; items with at least
+    # EVALUATION_FREQUENT_CASES completed cases in EVALUATION_FREQUENCY_DAYS are mid/high-frequency;
+    # the timer worker draws each week's sample when EVALUATION_AUTO is on.
+    EVALUATION_SAMPLE_SIZE = _int("EVALUATION_SAMPLE_SIZE", 5)
+    EVALUATION_FREQUENT_CASES = _int("EVALUATION_FREQUENT_CASES", 10)
+    EVALUATION_FREQUENCY_DAYS = _int("EVALUATION_FREQUENCY_DAYS", 90)
+    EVALUATION_AUTO = os.environ.get("EVALUATION_AUTO", "1") not in ("0", "false", "no")
     # Case/task time-limit warnings: yellow when at most this many working days remain before the
     # due time (red once it has passed). See app/services/deadlines.py.
     WARNING_WORKING_DAYS = _int("WARNING_WORKING_DAYS", 1)

@@ -167,7 +167,7 @@ def worker_command(once, interval):
     """
     import time
 
-    from .services import timers
+    from .services import evaluation, timers
 
     while True:
         fired, seen = 0, set()  # each case at most once per pass, even if it stays due
@@ -194,6 +194,13 @@ def worker_command(once, interval):
             seen.add(task_id)
             timeouts += 1
         warnings = transaction.run(timers.announce_warnings)
+        try:  # this week's post-approval evaluation sample, once (a unique week settles races)
+            sample = transaction.run(evaluation.ensure_weekly)
+        except Exception as exc:  # e.g. another worker drew it a moment ago
+            sample = None
+            click.echo(f"evaluation sample: {exc.__class__.__name__}", err=True)
+        if sample is not None:
+            click.echo(f"drew evaluation sample of week {sample.week_start}: {len(sample.case_ids)} case(s)")
         if fired:
             click.echo(f"fired {fired} timer(s)")
         if warnings:
@@ -270,6 +277,29 @@ def hotline_knowledge_command(path):
     click.echo(f"knowledge base: {changed} article(s) added or updated")
 
 
+evaluation_cli = AppGroup("evaluation", help="Post-approval evaluation (行政审批行为后评价).")
+
+
+@evaluation_cli.command("sample")
+@click.option("--week", "week", default=None, help="Monday of the week (YYYY-MM-DD); default: this week.")
+@click.option("--seed", type=int, default=None, help="Random seed (default: a new one, stored).")
+@click.option("--size", type=click.IntRange(1, 200), default=None, help="Cases to draw.")
+def evaluation_sample_command(week, seed, size):
+    """Draw a week's sample and start an evaluation for each case drawn."""
+    from datetime import date
+
+    from . import clock
+    from .services import calendar, evaluation
+
+    start = date.fromisoformat(week) if week else evaluation.week_of(calendar.local_date(clock.now()))
+    try:
+        sample = transaction.run(evaluation.draw, demo.system_user(), start, seed, size)
+    except AppError as exc:
+        raise click.ClickException(exc.message) from None
+    click.echo(f"week {sample.week_start}: seed {sample.seed}, {len(sample.case_ids)} of "
+               f"{sample.population_count} case(s): {sample.case_ids}")
+
+
 def init_cli(app: Flask) -> None:
     """Register the command groups."""
     app.cli.add_command(demo_cli)
@@ -280,3 +310,4 @@ def init_cli(app: Flask) -> None:
     app.cli.add_command(catalogue_cli)
     app.cli.add_command(tokens_cli)
     app.cli.add_command(hotline_cli)
+    app.cli.add_command(evaluation_cli)

@@ -63,6 +63,7 @@ def init_api(app) -> None:
     from . import catalogue as catalogue_api
     from . import kpis as kpis_api
     from . import moves
+    from . import oversight as oversight_api
     from . import work_orders as work_orders_api
 
     api.register_blueprint(calendar_api.blp, url_prefix=PREFIX)
@@ -71,6 +72,7 @@ def init_api(app) -> None:
     api.register_blueprint(moves.blp, url_prefix=PREFIX)
     api.register_blueprint(kpis_api.blp, url_prefix=PREFIX)
     api.register_blueprint(work_orders_api.blp, url_prefix=PREFIX)
+    api.register_blueprint(oversight_api.blp, url_prefix=PREFIX)
     app.before_request(_guard)
 
     @app.get(PREFIX + "/openapi.json")

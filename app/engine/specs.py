@@ -118,6 +118,8 @@ class UserTaskInfo:
     multi_instance: bool = False
     # Hours this task may take in natural time (its ``promisedHours`` property), or None.
     promised_hours: int | None = None
+    # The data key of a case whose handlers may not take this task (``excludeHandlersOf``).
+    exclude_handlers_of: str | None = None
 
     @property
     def for_initiator(self) -> bool:
@@ -382,6 +384,10 @@ def parse_task_policies(props: dict, findings: list[Finding], file=None, line=No
                                 allowed=", ".join(EMPTY_GROUP_POLICIES)))
         empty = None
     result["empty_group_policy"] = empty
+    # ``excludeHandlersOf``: the data key holding the id of a case this task reviews; whoever
+    # handled that case may not take the task (回避, e.g. post-approval evaluation).
+    exclude = (props.get("excludeHandlersOf") or "").strip() or None
+    result["exclude_handlers_of"] = exclude
     return result
 
 

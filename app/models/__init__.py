@@ -9,6 +9,7 @@ from .catalogue import CatalogueEntry
 from .draft import PendingDeployment, ProcessDraft
 from .hotline import KnowledgeArticle, WorkOrder
 from .org import ROLES, ApiToken, Department, Group, User, group_memberships
+from .oversight import EvaluationSample, OversightLink, Review
 from .process import DeploymentEvent, ProcessDefinition, ProcessFile, ProcessVersion
 from .saved_filter import SavedFilter
 from .task import HumanTask, TaskCandidate, TaskCopy, TaskNote
@@ -27,16 +28,19 @@ __all__ = [
     "CasePause",
     "Department",
     "DeploymentEvent",
+    "EvaluationSample",
     "Group",
     "HumanTask",
     "KnowledgeArticle",
     "MessageWait",
+    "OversightLink",
     "PendingDeployment",
     "ProcessDefinition",
     "ProcessDraft",
     "ProcessFile",
     "ProcessVersion",
     "ReceiptCounter",
+    "Review",
     "SavedFilter",
     "TaskCandidate",
     "TaskCopy",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
@@ -20,7 +21,8 @@ from . import audit, calendar, deadlines, forms, kpis, permissions, processes
 from .projection import clear_waits, sync_tasks, sync_waits
 from .runtime import compiled, engine
 
-HOTLINE_PROCESS = "hotline_work_order"
+# Processes whose records (in the service named) copy facts from the case after every step.
+CASE_HOOKS = {"hotline_work_order": "work_orders", "bad_review": "reviews", "case_callback": "callbacks"}
 
 
 def next_receipt_no(now: datetime) -> str:
@@ -49,7 +51,8 @@ def start_case(user: User, process_key: str, applicant: dict, data: dict, *, sta
 
     A process whose diagram says ``startedBy`` (e.g. ``work_orders``) is started only by that
     service, which passes its name as ``started_by``."""
-    permissions.require_role(user, permissions.START_CASE, "start cases")
+    if started_by is None:  # a service that starts its own process has checked its caller
+        permissions.require_role(user, permissions.START_CASE, "start cases")
     try:
         version = processes.latest_version(process_key)
     except NotFound:
@@ -128,10 +131,9 @@ def save_workflow(case: Case, workflow, actor: User | None) -> None:
         audit.record(case, "case_terminated" if terminated else "case_completed", actor,
                      data={"outcome": case.outcome})
     db.session.flush()
-    if case.process_key == HOTLINE_PROCESS:
-        from . import work_orders  # the order mirrors its case; it imports this module
-
-        work_orders.refresh(case)
+    hook = CASE_HOOKS.get(case.process_key)
+    if hook is not None:  # a record that mirrors its case (work order, review …); it imports this module
+        importlib.import_module(f"{__package__}.{hook}").refresh(case)
 
 
 def lock_case(case_id: int) -> Case:

@@ -30,6 +30,7 @@ DEPARTMENTS = [
     ("hotline_centre", "12345政务服务便民热线中心", "dispatch", "12345派单"),
     ("hotline_centre", "12345政务服务便民热线中心", "callback", "12345回访"),
     ("legal_affairs", "市行政审批服务管理局法制科", "legal_affairs", "法制审核"),
+    ("supervision", "市行政审批服务管理局督查科", "supervision", "督查"),
 ]
 
 # (username, display name, roles, group codes)
@@ -48,7 +49,7 @@ USERS = [
     ("market1", "市场监管审查员", ["reviewer"], ["market_regulation"]),
     ("tax1", "税务审查员", ["reviewer"], ["tax"]),
     ("fund1", "公积金审查员", ["reviewer"], ["housing_fund"]),
-    ("supervisor", "督查员", ["supervisor"], []),
+    ("supervisor", "督查员", ["supervisor"], ["supervision"]),
     ("leader1", "局领导", ["leader"], []),
     ("fire_rescue1", "消防审查员", ["reviewer"], ["fire_rescue"]),
     ("urban_management1", "城管审查员", ["reviewer"], ["urban_management"]),

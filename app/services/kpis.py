@@ -29,8 +29,16 @@ Definitions (where the brief lists variants, the one chosen is named):
   satisfied) / effective callbacks (unreachable excluded) of orders closed in the period;
   **return_rate** (退单率) orders returned by a unit / dispatched orders; **repeat_request_rate**
   (重复诉求率) orders whose phone raised the same category within ``HOTLINE_REPEAT_DAYS`` / orders.
-- Reviews (好差评), approval callbacks and post-approval evaluation are not recorded yet (issue 7
-  continues): their rates are ``None``.
+- 后评价: **post_eval_problem_rate** evaluations finished in the period that found a problem /
+  evaluations finished; **post_eval_rectification_rate** of those, the ones whose rectification
+  was verified.
+- 好差评 (configurable variant chosen: the top three of five levels count as satisfied):
+  **satisfaction_rate** reviews of level 3–5 / reviews in the period; **bad_review_rectification_rate**
+  bad reviews judged to need rectification whose unit reported the rectification by its limit
+  (5 working days) and had it accepted / bad reviews judged to need rectification.
+- 办件回访: **callback_satisfaction_rate** satisfied (top three levels) / callbacks that reached
+  the applicant, of callbacks finished in the period; ``callback_problems`` counts answers that
+  reported a problem (廉政监督反馈卡).
 """
 
 from __future__ import annotations
@@ -39,11 +47,11 @@ from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 
 from flask_babel import gettext as _
-from sqlalchemy import and_, case, exists, func, select
+from sqlalchemy import and_, case, exists, func, or_, select
 
 from ..errors import InvalidInput
 from ..extensions import db
-from ..models import Case, Group, HumanTask, WorkOrder
+from ..models import Case, Group, HumanTask, OversightLink, Review, WorkOrder
 from ..models.task import TaskCandidate
 from ..models.types import utcnow
 from . import calendar, catalogue, deadlines, permissions
@@ -234,13 +242,51 @@ def order_figures(p: Period) -> dict:
     }
 
 
-# Loops that record no data yet (issue 7 continues): no rate.
-NOT_RECORDED = {
-    "satisfaction_rate": None,
-    "bad_review_rectification_rate": None,
-    "callback_satisfaction_rate": None,
-    "post_eval_problem_rate": None,
-}
+def evaluation_figures(p: Period) -> dict:
+    """后评价: evaluations finished in the period (the reviewer completed 合法性评价); those that found a
+    problem (the case went on to rectification) and those whose rectification was verified."""
+    first, after = p.bounds()
+    evaluated = and_(HumanTask.bpmn_id == "evaluate", HumanTask.state == "completed",
+                     HumanTask.completed_at >= first, HumanTask.completed_at < after,
+                     Case.process_key == "post_evaluation")
+    row = db.session.execute(
+        select(func.count(HumanTask.id),
+               _sum_if(or_(Case.outcome.is_(None), Case.outcome != "评价无问题")),
+               _sum_if(Case.outcome == "整改完成"))
+        .join(Case, Case.id == HumanTask.case_id).where(evaluated)).one()
+    done, problems, rectified = (int(v or 0) for v in row)
+    return {"post_eval_evaluated": done, "post_eval_problem_rate": _rate(problems, done),
+            "post_eval_rectification_rate": _rate(rectified, problems)}
+
+
+def review_figures(p: Period) -> dict:
+    """好差评 of the period's reviews, and 办件回访 of the callbacks that ended in the period."""
+    first, after = p.bounds()
+    scope = _case_filters(p)
+    reviewed = and_(Review.created_at >= first, Review.created_at < after, *scope)
+    row = db.session.execute(select(
+        func.count(Review.id), _sum_if(Review.level >= 3), _sum_if(Review.level <= 2),
+        _sum_if(Review.requires_rectification.is_(True)),
+        _sum_if(and_(Review.requires_rectification.is_(True), Review.rectified_at.is_not(None),
+                     Review.rectified_at <= Review.rectify_due_at)),
+    ).join(Case, Case.id == Review.case_id).where(reviewed)).one()
+    reviews, good, bad, to_rectify, rectified = (int(v or 0) for v in row)
+    called = and_(OversightLink.kind == "callback", OversightLink.ended_at >= first, OversightLink.ended_at < after,
+                  *scope)
+    row = db.session.execute(select(
+        func.count(OversightLink.id),
+        _sum_if(and_(OversightLink.result.is_not(None), OversightLink.result != "unreachable")),
+        _sum_if(OversightLink.result.in_(SATISFIED)),
+        _sum_if(OversightLink.problem.is_(True)),
+    ).join(Case, Case.id == OversightLink.subject_case_id).where(called)).one()
+    callbacks, reached, satisfied, problems = (int(v or 0) for v in row)
+    return {
+        "reviews": reviews, "bad_reviews": bad,
+        "satisfaction_rate": _rate(good, reviews),
+        "bad_review_rectification_rate": _rate(rectified, to_rectify),
+        "callbacks": callbacks, "callback_problems": problems,
+        "callback_satisfaction_rate": _rate(satisfied, reached),
+    }
 
 
 def compute(user, p: Period, now: datetime | None = None) -> dict:
@@ -253,8 +299,9 @@ def compute(user, p: Period, now: datetime | None = None) -> dict:
         "group": p.group,
         **case_figures(p, now),
         **catalogue_figures(p.process_key),
-        **NOT_RECORDED,
+        **review_figures(p),
         **order_figures(p),
+        **evaluation_figures(p),
         "departments": department_table(p),
     }
 

@@ -68,6 +68,8 @@ def _resolve_routing(compiled, findings: list[Finding]) -> dict:
             entry["empty_group"] = task.empty_group_policy
         if getattr(task, "multi_instance", False):
             entry["multi_instance"] = True
+        if getattr(task, "exclude_handlers_of", None):
+            entry["exclude_handlers_of"] = task.exclude_handlers_of
         if getattr(task, "promised_hours", None) is not None and task.promised_days is None:
             entry["promised_hours"] = task.promised_hours
         variables = [v for v in (group_variable(g) for g in task.candidate_groups) if v]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from flask_babel import gettext as _
 from sqlalchemy import and_, func, or_, select, update
 
 from ..engine import TaskNotReady, WorkflowRunError
@@ -80,11 +81,30 @@ def task_form(task: HumanTask) -> dict | None:
     return processes.form_schema(task.case.process_version, task.form)
 
 
+def handled_reviewed_case(user: User, task: HumanTask) -> bool:
+    """Whether the task reviews a case (``excludeHandlersOf``) that ``user`` started or worked on."""
+    route = task.case.process_version.meta.get("user_tasks", {}).get(task.bpmn_id, {})
+    key = route.get("exclude_handlers_of")
+    subject = (task.case.data or {}).get(key) if key else None
+    if not isinstance(subject, int) or isinstance(subject, bool):
+        return False
+    worked = select(HumanTask.id).where(HumanTask.case_id == subject, or_(
+        HumanTask.completed_by_id == user.id, HumanTask.assignee_id == user.id)).limit(1)
+    started = select(Case.id).where(Case.id == subject, Case.started_by_id == user.id)
+    return (db.session.scalar(worked) is not None) or (db.session.scalar(started) is not None)
+
+
+def _check_independent(user: User, task: HumanTask) -> None:
+    if handled_reviewed_case(user, task):
+        raise Forbidden(_("You handled the case under review, so you may not review it."))
+
+
 def claim(user: User, task_id: int) -> HumanTask:
     """Claim an open task of the user's groups. Exactly one of many concurrent claimers wins."""
     task = _get(task_id)
     if not permissions.may_work_on(user, task):
         raise Forbidden("This task is not for your groups.")
+    _check_independent(user, task)
     now = utcnow()
     result = db.session.execute(
         update(HumanTask)
@@ -136,6 +156,7 @@ def complete(user: User, task_id: int, data) -> Case:
     task = _get(task_id)
     if not permissions.may_work_on(user, task) and task.assignee_id != user.id:
         raise Forbidden("This task is not for your groups.")
+    _check_independent(user, task)
     # Serialise transitions of one case: row lock (PostgreSQL) + optimistic lock_version.
     case = lock_case(task.case_id)
     db.session.refresh(task)

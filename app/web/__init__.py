@@ -53,9 +53,11 @@ def init_web(app) -> None:
     from . import guide as guide_views
     from . import hotline as hotline_views
     from . import moves as move_views
+    from . import reviews as reviews_views
 
     app.register_blueprint(move_views.bp)
     app.register_blueprint(guide_views.bp)
     app.register_blueprint(assist_views.bp)
     app.register_blueprint(hotline_views.bp)
+    app.register_blueprint(reviews_views.bp)
     filters.init_filters(app)

@@ -1,0 +1,122 @@
+"""Oversight of approval work: post-approval evaluation samples (行政审批行为后评价), 好差评 reviews
+and 办件回访 callbacks."""
+
+from __future__ import annotations
+
+from flask_login import current_user
+from flask_smorest import Blueprint
+from marshmallow import Schema, fields, validate
+
+from .. import transaction
+from ..services import callbacks, evaluation, reviews
+from . import public
+
+blp = Blueprint("oversight", __name__, description="Oversight: 后评价 samples, 好差评 reviews, 办件回访")
+
+
+def _user():
+    return current_user._get_current_object()
+
+
+class SampleInSchema(Schema):
+    week = fields.Date(required=True, metadata={"description": "the Monday of the week; its population is the "
+                                                              "cases completed in the week before"})
+    seed = fields.Integer(load_default=None, validate=validate.Range(min=0, max=2**62),
+                          metadata={"description": "default: a new random seed (stored)"})
+    size = fields.Integer(load_default=None, validate=validate.Range(min=1, max=evaluation.MAX_SIZE))
+    note = fields.String(load_default="", validate=validate.Length(max=200))
+
+
+class SampleSchema(Schema):
+    id = fields.Integer()
+    week_start = fields.Date()
+    seed = fields.Integer()
+    population_query = fields.Dict()
+    population_count = fields.Integer()
+    case_ids = fields.List(fields.Integer())
+    created_at = fields.DateTime()
+    note = fields.String()
+
+
+class SampleCheckSchema(SampleSchema):
+    redrawn_case_ids = fields.List(fields.Integer(), metadata={
+        "description": "the sample drawn again now from the stored query and seed"})
+    reproduced = fields.Boolean()
+
+
+@blp.route("/evaluation-samples", methods=["GET"])
+@blp.response(200, SampleSchema(many=True))
+def list_samples():
+    """Samples newest week first (supervisors, admins, the legal section)."""
+    return evaluation.samples(_user())
+
+
+@blp.route("/evaluation-samples", methods=["POST"])
+@blp.arguments(SampleInSchema)
+@blp.response(201, SampleSchema)
+def draw_sample(body):
+    """Draw a week's sample and start one evaluation per case drawn."""
+    return transaction.run(evaluation.draw, _user(), body["week"], body["seed"], body["size"], body["note"])
+
+
+@blp.route("/evaluation-samples/<int:sample_id>", methods=["GET"])
+@blp.response(200, SampleCheckSchema)
+def get_sample(sample_id):
+    """One sample, drawn again from its stored query and seed to show it is reproducible."""
+    sample = evaluation.get(_user(), sample_id)
+    redrawn = evaluation.redraw(sample)
+    return {**{k: getattr(sample, k) for k in ("id", "week_start", "seed", "population_query", "population_count",
+                                                "case_ids", "created_at", "note")},
+            "redrawn_case_ids": redrawn, "reproduced": redrawn == list(sample.case_ids)}
+
+
+# -- 好差评 and 办件回访 ----------------------------------------------------------------------------
+
+class ReviewInSchema(Schema):
+    receipt_no = fields.String(required=True, validate=validate.Length(min=1, max=32))
+    phone = fields.String(required=True, validate=validate.Length(min=4, max=32),
+                          metadata={"description": "the applicant's phone, as given at the window"})
+    level = fields.Integer(required=True, validate=validate.OneOf(sorted(reviews.LEVELS)),
+                           metadata={"description": "GB/T 39734: 5 非常满意, 4 满意, 3 基本满意, 2 不满意, "
+                                                    "1 非常不满意"})
+    comment = fields.String(load_default="", validate=validate.Length(max=1000))
+
+
+class ReviewSchema(Schema):
+    id = fields.Integer()
+    level = fields.Integer()
+    created_at = fields.DateTime()
+    rectification = fields.Function(lambda r: r.rectification_case_id is not None, metadata={
+        "description": "a bad review starts a rectification"})
+
+
+class CallbackDrawSchema(Schema):
+    start = fields.Date(required=True, data_key="from")
+    end = fields.Date(required=True, data_key="to")
+    rate = fields.Float(load_default=1.0, validate=validate.Range(min=0, max=1, min_inclusive=False),
+                        metadata={"description": "share of the completed cases to call back (1 = all)"})
+    seed = fields.Integer(load_default=None, validate=validate.Range(min=0, max=2**62))
+
+
+class CallbackBatchSchema(Schema):
+    batch = fields.String()
+    seed = fields.Integer()
+    population = fields.Integer()
+    case_ids = fields.List(fields.Integer())
+
+
+@blp.route("/reviews", methods=["POST"])
+@blp.arguments(ReviewInSchema)
+@blp.response(201, ReviewSchema)
+@public
+def review_case(body):
+    """好差评: the applicant rates a completed case (receipt number + phone check; public, once per case)."""
+    return transaction.run(reviews.submit, body["receipt_no"], body["phone"], body["level"], body["comment"], "api")
+
+
+@blp.route("/callbacks", methods=["POST"])
+@blp.arguments(CallbackDrawSchema)
+@blp.response(201, CallbackBatchSchema)
+def draw_callbacks(body):
+    """办件回访: start callbacks for a share (seeded) of the cases completed in a period not called back yet."""
+    return transaction.run(callbacks.draw, _user(), body["start"], body["end"], body["rate"], body["seed"])
