@@ -8,8 +8,9 @@ from flask_smorest import Blueprint
 from marshmallow import Schema, fields, validate
 
 from .. import transaction
-from ..services import callbacks, evaluation, reviews
+from ..services import callbacks, evaluation, oversight, reviews
 from . import public
+from .schemas import CaseSchema
 
 blp = Blueprint("oversight", __name__, description="Oversight: 后评价 samples, 好差评 reviews, 办件回访")
 
@@ -120,3 +121,18 @@ def review_case(body):
 def draw_callbacks(body):
     """办件回访: start callbacks for a share (seeded) of the cases completed in a period not called back yet."""
     return transaction.run(callbacks.draw, _user(), body["start"], body["end"], body["rate"], body["seed"])
+
+
+# -- 督办, 预警函, 法制审核, 企业诉求 ---------------------------------------------------------------------
+
+class OversightStartSchema(Schema):
+    data = fields.Dict(required=True, metadata={"description": "the start form of the item's diagram"})
+
+
+@blp.route("/oversight/<kind>", methods=["POST"])
+@blp.arguments(OversightStartSchema)
+@blp.response(201, CaseSchema)
+def start_item(body, kind):
+    """Start 督办 (``supervision``), 预警函 (``warning-letter``), 重大行政执法决定法制审核
+    (``legality-review``) or 企业诉求 (``enterprise-demand``); its steps then appear in the inboxes."""
+    return transaction.run(oversight.start, _user(), kind, body["data"])

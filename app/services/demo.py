@@ -31,6 +31,9 @@ DEPARTMENTS = [
     ("hotline_centre", "12345政务服务便民热线中心", "callback", "12345回访"),
     ("legal_affairs", "市行政审批服务管理局法制科", "legal_affairs", "法制审核"),
     ("supervision", "市行政审批服务管理局督查科", "supervision", "督查"),
+    ("bureau_leaders", "市行政审批服务管理局", "leaders", "局领导"),
+    ("legal_adviser", "市行政审批服务管理局法律顾问", "legal_adviser", "法律顾问"),
+    ("business_environment", "市优化营商环境办公室", "business_environment", "营商环境"),
 ]
 
 # (username, display name, roles, group codes)
@@ -50,7 +53,7 @@ USERS = [
     ("tax1", "税务审查员", ["reviewer"], ["tax"]),
     ("fund1", "公积金审查员", ["reviewer"], ["housing_fund"]),
     ("supervisor", "督查员", ["supervisor"], ["supervision"]),
-    ("leader1", "局领导", ["leader"], []),
+    ("leader1", "局领导", ["leader"], ["leaders"]),
     ("fire_rescue1", "消防审查员", ["reviewer"], ["fire_rescue"]),
     ("urban_management1", "城管审查员", ["reviewer"], ["urban_management"]),
     ("natural_resources1", "不动产登记员", ["reviewer"], ["natural_resources"]),
@@ -62,6 +65,8 @@ USERS = [
     ("dispatch1", "12345派单员", ["clerk"], ["dispatch"]),
     ("callback1", "12345回访员", ["clerk"], ["callback"]),
     ("legal1", "法制审核员", ["reviewer"], ["legal_affairs"]),
+    ("adviser1", "法律顾问", ["reviewer"], ["legal_adviser"]),
+    ("bizenv1", "营商环境专员", ["reviewer"], ["business_environment"]),
     ("helper1", "帮办员", ["helper"], []),
 ]
 
