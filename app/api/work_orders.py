@@ -64,6 +64,9 @@ class WorkOrderSchema(Schema):
     returned = fields.Boolean()
     reopen_count = fields.Integer()
     satisfaction = fields.String(allow_none=True)
+    merged_into_id = fields.Integer(allow_none=True)
+    merged_count = fields.Integer()
+    extension_count = fields.Integer()
 
     def get_caller(self, order):
         return work_orders.caller_view(_user(), order)
@@ -136,3 +139,59 @@ def get_order(order_id):
 def search_knowledge(query):
     """Search the knowledge base (知识库) by words in the title, keywords, category or text."""
     return work_orders.search_knowledge(_user(), query["q"])
+
+
+class OrderMergeSchema(Schema):
+    into = fields.Integer(required=True, metadata={"description": "the id of the open order this one repeats"})
+
+
+class OrderExtensionInSchema(Schema):
+    days = fields.Integer(required=True, validate=validate.Range(min=1, max=10))
+    reason = fields.String(required=True, validate=validate.Length(min=1, max=1000))
+
+
+class OrderExtensionDecisionSchema(Schema):
+    approve = fields.Boolean(required=True)
+    note = fields.String(load_default="", validate=validate.Length(max=1000))
+
+
+class OrderExtensionSchema(Schema):
+    id = fields.Integer()
+    days = fields.Integer()
+    reason = fields.String()
+    status = fields.String(metadata={"enum": ["pending", "approved", "rejected"]})
+    requested_at = fields.DateTime()
+    decided_at = fields.DateTime(allow_none=True)
+    note = fields.String()
+
+
+@blp.route("/work-orders/<int:order_id>/merge", methods=["POST"])
+@blp.arguments(OrderMergeSchema)
+@blp.response(200, WorkOrderSchema)
+def merge_order(body, order_id):
+    """重复件合并: end this duplicate and count it on the open order it repeats (hotline centre)."""
+    return transaction.run(work_orders.merge, _user(), order_id, body["into"])
+
+
+@blp.route("/work-orders/<int:order_id>/extensions", methods=["GET"])
+@blp.response(200, OrderExtensionSchema(many=True))
+def list_extensions(order_id):
+    """The order's extension requests, oldest first."""
+    return work_orders.extensions(work_orders.get(_user(), order_id))
+
+
+@blp.route("/work-orders/<int:order_id>/extensions", methods=["POST"])
+@blp.arguments(OrderExtensionInSchema)
+@blp.response(201, OrderExtensionSchema)
+def request_extension(body, order_id):
+    """延期申请 by the handling unit (at most three granted; one waiting at a time)."""
+    return transaction.run(work_orders.request_extension, _user(), order_id, body["days"], body["reason"])
+
+
+@blp.route("/work-orders/<int:order_id>/extensions/<int:extension_id>/decision", methods=["POST"])
+@blp.arguments(OrderExtensionDecisionSchema)
+@blp.response(200, WorkOrderSchema)
+def decide_extension(body, order_id, extension_id):
+    """The dispatcher approves (the due time moves) or rejects an extension request."""
+    return transaction.run(work_orders.decide_extension, _user(), order_id, extension_id, body["approve"],
+                           body["note"])

@@ -7,7 +7,7 @@ from .calendar import CalendarOverride
 from .case import Case, CaseExtension, CaseNotice, CasePause, MessageWait, ReceiptCounter
 from .catalogue import CatalogueEntry
 from .draft import PendingDeployment, ProcessDraft
-from .hotline import KnowledgeArticle, WorkOrder
+from .hotline import KnowledgeArticle, WorkOrder, WorkOrderExtension
 from .org import ROLES, ApiToken, Department, Group, User, group_memberships
 from .oversight import EvaluationSample, OversightLink, Review
 from .process import DeploymentEvent, ProcessDefinition, ProcessFile, ProcessVersion
@@ -45,6 +45,7 @@ __all__ = [
     "TaskCandidate",
     "TaskCopy",
     "WorkOrder",
+    "WorkOrderExtension",
     "TaskNote",
     "User",
     "group_memberships",

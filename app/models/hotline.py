@@ -70,6 +70,11 @@ class WorkOrder(db.Model):
     # raised the same category within HOTLINE_REPEAT_DAYS before (set at intake).
     closed_within_24h: Mapped[bool | None] = mapped_column(Boolean)
     repeat_request: Mapped[bool] = mapped_column(Boolean, default=False)
+    # 重复件合并: this order repeated ``merged_into``; an open order counts the duplicates merged into it.
+    merged_into_id: Mapped[int | None] = mapped_column(ForeignKey("work_orders.id"))
+    merged_count: Mapped[int] = mapped_column(default=0, server_default="0")
+    # Extensions the dispatcher granted (at most three).
+    extension_count: Mapped[int] = mapped_column(default=0, server_default="0")
 
     case: Mapped[Case] = relationship()
     created_by: Mapped[User] = relationship()
@@ -89,3 +94,20 @@ class KnowledgeArticle(db.Model):
     department: Mapped[str | None] = mapped_column(String(100))
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     uses: Mapped[int] = mapped_column(default=0)
+
+
+class WorkOrderExtension(db.Model):
+    """延期申请: the handling unit asks for more days; the dispatcher decides."""
+
+    __tablename__ = "work_order_extensions"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    order_id: Mapped[int] = mapped_column(ForeignKey("work_orders.id"), index=True)
+    days: Mapped[int]
+    reason: Mapped[str] = mapped_column(Text)
+    status: Mapped[str] = mapped_column(String(12), default="pending")
+    requested_by_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    requested_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    decided_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    decided_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    note: Mapped[str] = mapped_column(Text, default="")

@@ -132,6 +132,12 @@ def _close(user: User, case: Case, status: str, outcome: str, event: str, data: 
     save_workflow(case, workflow, user)
 
 
+def close_case(user: User, case: Case, status: str, outcome: str, event: str, data: dict) -> None:
+    """End a locked, running case for another service (e.g. a merged duplicate work order)."""
+    case_clock.require_active(case)
+    _close(user, case, status, outcome, event, data)
+
+
 def reject(user: User, case_id: int, reason: str, legal_basis: str = "") -> CaseNotice:
     """不予受理: refuse the application with a reason (and its legal basis); the case ends."""
     case = lock_visible_case(user, case_id)

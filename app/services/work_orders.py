@@ -24,12 +24,12 @@ from flask_babel import gettext as _
 from sqlalchemy import func, or_, select
 from sqlalchemy.exc import IntegrityError
 
-from ..errors import Forbidden, InvalidInput, NotFound
+from ..errors import Conflict, Forbidden, InvalidInput, NotFound
 from ..extensions import db
-from ..models import Case, HumanTask, KnowledgeArticle, User, WorkOrder
+from ..models import Case, HumanTask, KnowledgeArticle, User, WorkOrder, WorkOrderExtension
 from ..models.hotline import REQUEST_TYPES, URGENCIES
 from ..models.types import utcnow
-from . import calendar
+from . import audit, calendar
 from .privacy import mask_phone
 
 PROCESS_KEY = "hotline_work_order"
@@ -53,6 +53,7 @@ TASK_STATES = {
 OUTCOME_STATES = {"直办办结": "direct_answered", "无效工单": "invalid", "最终答复办结": "final_answer",
                   "办结": "closed"}
 SATISFIED = ("very_satisfied", "satisfied", "basically_satisfied")
+FINISHED = ("closed", "direct_answered", "invalid", "final_answer", "merged")
 
 
 # -- SLA rules (hotline/sla.toml) ----------------------------------------------------------------
@@ -227,7 +228,7 @@ def _by_external_id(source: str, external_id: str) -> WorkOrder | None:
 def refresh(case: Case, order: WorkOrder | None = None) -> None:
     """Copy the case's position onto its order (called by ``cases.save_workflow``)."""
     order = order or db.session.scalar(select(WorkOrder).where(WorkOrder.case_id == case.id))
-    if order is None:
+    if order is None or order.status == "merged":
         return
     data = case.data or {}
     now = utcnow()
@@ -344,3 +345,102 @@ def search_knowledge(user: User, q: str, limit: int = 20) -> list[KnowledgeArtic
         query = query.where(or_(KnowledgeArticle.title.like(like), KnowledgeArticle.keywords.like(like),
                                 KnowledgeArticle.category.like(like), KnowledgeArticle.body.like(like)))
     return list(db.session.scalars(query.order_by(KnowledgeArticle.uses.desc(), KnowledgeArticle.id).limit(limit)))
+
+
+# -- moves on orders: merge duplicates, extensions approved by the dispatcher ---------------------
+
+DISPATCH_GROUPS = ("dispatch",)
+MAX_EXTENSIONS = 3
+MAX_EXTENSION_DAYS = 10
+
+
+def _member(user: User, codes) -> bool:
+    return bool(set(codes) & {g.code for g in user.groups})
+
+
+def _lock(order_id: int) -> WorkOrder:
+    order = db.session.execute(select(WorkOrder).where(WorkOrder.id == order_id).with_for_update()
+                               .execution_options(populate_existing=True)).scalar_one_or_none()
+    if order is None:
+        raise NotFound(_("No such work order."))
+    return order
+
+
+def merge(user: User, order_id: int, into_id: int) -> WorkOrder:
+    """重复件合并: a duplicate of an open order ends (its case withdrawn) and counts on the parent."""
+    from .case_moves import close_case
+    from .cases import lock_case
+
+    if not (user.has_role("admin") or _member(user, ("hotline",) + DISPATCH_GROUPS)):
+        raise Forbidden(_("Only the hotline centre may merge work orders."))
+    if order_id == into_id:
+        raise InvalidInput(_("An order cannot be merged into itself."), {"into": [_("Choose another order.")]})
+    duplicate, parent = _lock(order_id), _lock(into_id)
+    if duplicate.status in FINISHED or parent.status in FINISHED:
+        raise Conflict(_("Only open orders can be merged."), error="order_not_open")
+    case = lock_case(duplicate.case_id)
+    close_case(user, case, "withdrawn", f"合并至{parent.order_no}", "order_merged",
+               {"into": parent.order_no, "into_id": parent.id})
+    duplicate.status = "merged"
+    duplicate.merged_into_id = parent.id
+    duplicate.closed_at = utcnow()
+    parent.merged_count = (parent.merged_count or 0) + 1
+    audit.record(parent.case, "order_merged_into", user, data={"from": duplicate.order_no, "from_id": duplicate.id})
+    db.session.flush()
+    return parent
+
+
+def request_extension(user: User, order_id: int, days: int, reason: str) -> WorkOrderExtension:
+    """延期申请 by the handling unit: at most three approved, one waiting at a time."""
+    order = _lock(order_id)
+    if order.status != "in_progress" or not order.handling_unit or not _member(user, (order.handling_unit,)):
+        raise Forbidden(_("Only the handling unit may ask for more time while it handles the order."))
+    errors = {}
+    if isinstance(days, bool) or not isinstance(days, int) or not 1 <= days <= MAX_EXTENSION_DAYS:
+        errors["days"] = [_("Must be at most %(n)s.", n=MAX_EXTENSION_DAYS)]
+    if not isinstance(reason, str) or not reason.strip() or len(reason) > 1000:
+        errors["reason"] = [_("This field is required.")]
+    if errors:
+        raise InvalidInput(_("The extension request is not valid."), errors)
+    pending = db.session.scalar(select(WorkOrderExtension.id).where(
+        WorkOrderExtension.order_id == order.id, WorkOrderExtension.status == "pending"))
+    if pending is not None:
+        raise Conflict(_("An extension request is already waiting for a decision."), error="extension_pending")
+    if order.extension_count >= MAX_EXTENSIONS:
+        raise Conflict(_("This order has had the most extensions allowed."), error="extension_limit")
+    ext = WorkOrderExtension(order_id=order.id, days=days, reason=reason.strip(), status="pending",
+                             requested_by_id=user.id, requested_at=utcnow())
+    db.session.add(ext)
+    audit.record(order.case, "order_extension_requested", user, data={"days": days, "reason": ext.reason})
+    db.session.flush()
+    return ext
+
+
+def decide_extension(user: User, order_id: int, extension_id: int, approve: bool, note: str = "") -> WorkOrder:
+    """The dispatcher approves (the due time moves: working days, or natural days for natural-clock
+    orders) or rejects a pending request."""
+    if not (user.has_role("admin") or _member(user, DISPATCH_GROUPS)):
+        raise Forbidden(_("Only a dispatcher may decide on extensions."))
+    order = _lock(order_id)
+    ext = db.session.scalar(select(WorkOrderExtension).where(
+        WorkOrderExtension.id == extension_id, WorkOrderExtension.order_id == order.id))
+    if ext is None:
+        raise NotFound(_("No such extension request."))
+    if ext.status != "pending":
+        raise Conflict(_("This request has been decided already."), error="extension_decided")
+    ext.status = "approved" if approve else "rejected"
+    ext.decided_by_id, ext.decided_at, ext.note = user.id, utcnow(), (note or "").strip()[:1000]
+    if approve:
+        if order.clock == "natural":
+            order.due_at = order.due_at + timedelta(days=ext.days)
+        else:
+            order.due_at = calendar.add_working_days(order.due_at, ext.days)[0]
+        order.extension_count += 1
+    audit.record(order.case, "order_extension_" + ext.status, user, data={"days": ext.days, "note": ext.note})
+    db.session.flush()
+    return order
+
+
+def extensions(order: WorkOrder) -> list[WorkOrderExtension]:
+    return list(db.session.scalars(select(WorkOrderExtension).where(WorkOrderExtension.order_id == order.id)
+                                   .order_by(WorkOrderExtension.id)))

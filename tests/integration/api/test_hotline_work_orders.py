@@ -314,3 +314,52 @@ def test_hotline_kpis_of_a_week_match_the_hand_computation(api, hotline, clock):
     assert k["repeat_request_rate"] == 0.2                            # O4 / 5
     unit = api.get("/api/v1/kpis?from=2026-11-23&to=2026-11-27&group=urban_management", "leader1").get_json()
     assert (unit["orders_received"], unit["orders_closed"]) == (2, 2)  # O2 O5 ended with the city management
+
+
+# -- merging duplicates, extensions ----------------------------------------------------------------
+
+def test_a_duplicate_is_merged_into_the_open_order(api, hotline):
+    parent = register(api)
+    duplicate = register(api, content="同一处道路塌陷，邻居也反映过")
+    r = api.post(f"/api/v1/work-orders/{duplicate['id']}/merge", "hotline1", json={"into": parent["id"]})
+    assert r.status_code == 200, r.get_json()
+    assert r.get_json()["merged_count"] == 1
+    merged = order_of(api, duplicate["id"])
+    assert merged["status"] == "merged" and merged["merged_into_id"] == parent["id"]
+    case = api.get(f"/api/v1/cases/{duplicate['case_id']}", "supervisor").get_json()
+    assert case["status"] == "withdrawn" and case["tasks"] == [] and case["outcome"].startswith("合并至RX")
+    again = api.post(f"/api/v1/work-orders/{duplicate['id']}/merge", "hotline1", json={"into": parent["id"]})
+    assert again.status_code == 409
+    assert api.post(f"/api/v1/work-orders/{parent['id']}/merge", "hotline1",
+                    json={"into": parent["id"]}).status_code == 422
+    assert api.post(f"/api/v1/work-orders/{parent['id']}/merge", "urban_management1",
+                    json={"into": duplicate["id"]}).status_code == 403
+
+
+def test_the_dispatcher_decides_extensions_of_the_handling_unit(api, hotline, clock):
+    clock.set_time(datetime(2026, 11, 23, 10, 0, tzinfo=SH))
+    order = register(api)  # 一般诉求: 5 working days, due Mon 30 Nov
+    cid = dispatch(api, order)
+    path = f"/api/v1/work-orders/{order['id']}/extensions"
+    assert api.post(path, "urban_management1", json={"days": 3, "reason": "需协调施工单位"}).status_code == 403
+    api.do("urban_management1", "sign_for", {"sign_decision": "sign"}, cid)
+    assert api.post(path, "market1", json={"days": 3, "reason": "x"}).status_code == 403
+    first = api.post(path, "urban_management1", json={"days": 3, "reason": "需协调施工单位"})
+    assert first.status_code == 201, first.get_json()
+    assert api.post(path, "urban_management1", json={"days": 1, "reason": "再等"}).status_code == 409
+    decision = f"{path}/{first.get_json()['id']}/decision"
+    assert api.post(decision, "urban_management1", json={"approve": True}).status_code == 403
+    r = api.post(decision, "dispatch1", json={"approve": True, "note": "同意延期3个工作日"})
+    assert r.status_code == 200
+    due = datetime.fromisoformat(r.get_json()["due_at"]).astimezone(SH)
+    assert (due.date().isoformat(), r.get_json()["extension_count"]) == ("2026-12-03", 1)
+    assert api.post(decision, "dispatch1", json={"approve": True}).status_code == 409
+    for _ in range(2):
+        ext = api.post(path, "urban_management1", json={"days": 1, "reason": "继续协调"}).get_json()
+        api.post(f"{path}/{ext['id']}/decision", "dispatch1", json={"approve": True})
+    limit = api.post(path, "urban_management1", json={"days": 1, "reason": "第四次"})
+    assert limit.status_code == 409 and limit.get_json()["error"] == "extension_limit"
+    listed = api.get(path, "dispatch1").get_json()
+    assert [e["status"] for e in listed] == ["approved"] * 3
+    history = [e["type"] for e in api.get(f"/api/v1/cases/{cid}", "supervisor").get_json()["history"]]
+    assert history.count("order_extension_approved") == 3
