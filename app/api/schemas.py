@@ -9,7 +9,7 @@ from ..services.deadlines import WARNINGS, case_paused, case_warning, task_warni
 from ..services.forms import visible_data
 from ..services.privacy import ID_NUMBER, PHONE, mask_id_number, mask_phone
 from ..services.supervision import overdue_working_days
-from ..services.tasks import task_form
+from ..services.tasks import task_form, task_values
 
 
 class ErrorSchema(Schema):
@@ -129,7 +129,7 @@ class TaskDetailSchema(TaskSchema):
         return CaseBriefSchema().dump(task.case)
 
     def get_data(self, task):
-        return visible_data(task_form(task), task.case.data)
+        return visible_data(task_form(task), task_values(task))
 
 
 class TaskListQuerySchema(Schema):

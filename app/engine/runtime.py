@@ -52,6 +52,9 @@ class ReadyTask:
     # The username the task is for (``camunda:assignee``: a literal, or ``${var}`` read from the
     # task's data, e.g. one signer of a multi-instance 会签), or None.
     assignee: str | None = None
+    # For one instance of a multi-instance task: its input item, e.g. {"signer": "health2"} or
+    # {"finding": "审批程序：…"}; the task page shows it beside the case data.
+    instance: dict | None = None
 
 
 @dataclass(frozen=True)
@@ -102,6 +105,15 @@ def _candidate_groups(task) -> tuple[str, ...]:
         values = value if isinstance(value, list | tuple) else [value]
         codes.extend(v.strip() for v in values if isinstance(v, str) and v.strip())
     return tuple(dict.fromkeys(codes))
+
+
+def _instance_item(task) -> dict | None:
+    """``{input item name: value}`` of a multi-instance task's instance, else None."""
+    parent = _multi_instance_parent(task)
+    name = getattr(getattr(parent.task_spec, "input_item", None), "bpmn_id", None) if parent is not None else None
+    if not name or name not in task.data:
+        return None
+    return {name: copy.deepcopy(task.data[name])}
 
 
 def _multi_instance_parent(task):
@@ -240,6 +252,7 @@ class Engine:
                 form=props.get("formJsonSchemaFilename") or ext.get("formKey"),
                 documentation=spec.documentation,
                 assignee=_assignee(task),
+                instance=_instance_item(task),
             ))
         return result
 

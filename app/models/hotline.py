@@ -75,6 +75,8 @@ class WorkOrder(db.Model):
     merged_count: Mapped[int] = mapped_column(default=0, server_default="0")
     # Extensions the dispatcher granted (at most three).
     extension_count: Mapped[int] = mapped_column(default=0, server_default="0")
+    # The last time-limit warning the timer worker announced (none/yellow/red), each once.
+    warning_level: Mapped[str] = mapped_column(String(8), default="none", server_default="none")
 
     case: Mapped[Case] = relationship()
     created_by: Mapped[User] = relationship()

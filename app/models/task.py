@@ -61,6 +61,8 @@ class HumanTask(db.Model):
     # The last warning level the timer worker announced for this task (none/yellow/red).
     warning_level: Mapped[str] = mapped_column(String(8), default="none")
     submitted_data: Mapped[dict | None] = mapped_column(JSONType)
+    # One instance of a multi-instance task: its input item (e.g. {"finding": "…"}), shown with the case data.
+    instance_data: Mapped[dict | None] = mapped_column(JSONType)
     # What the holder typed but did not submit yet ("save draft"); cleared on completion.
     draft_data: Mapped[dict | None] = mapped_column(JSONType)
 

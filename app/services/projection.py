@@ -46,6 +46,7 @@ def sync_tasks(case: Case, ready, actor: User | None) -> list[HumanTask]:
             created_at=now,
             due_at=deadlines.task_due(now, route),
             due_natural=route.get("promised_hours") is not None and route.get("promised_days") is None,
+            instance_data=task.instance,
         )
         row.candidates = [TaskCandidate(group_id=groups[c].id) for c in row.group_codes if c in groups]
         db.session.add(row)

@@ -76,6 +76,11 @@ def _has_copy(user: User, task: HumanTask) -> bool:
                                                        TaskCopy.user_id == user.id).limit(1)) is not None
 
 
+def task_values(task: HumanTask) -> dict:
+    """What the task reads: the case data, and for one instance of a multi-instance task its item."""
+    return {**(task.case.data or {}), **(task.instance_data or {})}
+
+
 def task_form(task: HumanTask) -> dict | None:
     """Return the JSON Schema of the task's form, if it has one."""
     return processes.form_schema(task.case.process_version, task.form)
@@ -171,7 +176,7 @@ def advance(case: Case, task: HumanTask, data, actor: User | None) -> Case:
     """Complete a live task of a locked case with form-valid ``data`` (by ``actor``, or by the
     system for timeout policies) and run the process to its next wait."""
     schema = task_form(task)
-    data, checked = forms.split_read_only(schema, data, case.data or {})
+    data, checked = forms.split_read_only(schema, data, task_values(task))
     forms.validate(schema, checked)
 
     workflow = load_workflow(case)

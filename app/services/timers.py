@@ -17,12 +17,13 @@ from sqlalchemy import and_, or_, select
 from ..engine import WorkflowRunError
 from ..errors import AppError
 from ..extensions import db
-from ..models import Case, HumanTask, TaskNote
+from ..models import Case, HumanTask, TaskNote, WorkOrder
 from ..models.types import utcnow
 from . import audit, calendar, deadlines
 from .cases import load_workflow, lock_case, save_workflow
 from .runtime import engine
 from .tasks import advance
+from .work_orders import FINISHED as ORDER_FINISHED
 
 
 class TimerFailed(Exception):
@@ -124,6 +125,27 @@ def announce_warnings(now: datetime | None = None, limit: int = 500) -> list[tup
             audit.record(task.case, "task_deadline_warning", None, task,
                          data={"level": level, "due_at": task.due_at.isoformat(), "groups": task.group_codes})
             announced.append(("task", task.id, level))
+
+    # 12345 orders: red once past due; yellow within the warning threshold (working-day orders) or
+    # in the last quarter of their period (natural-time orders, e.g. 24 hours).
+    orders = db.session.scalars(
+        select(WorkOrder).where(WorkOrder.status.not_in(ORDER_FINISHED), WorkOrder.warning_level != "red",
+                                or_(WorkOrder.due_at <= horizon, WorkOrder.clock == "natural"))
+        .order_by(WorkOrder.due_at).limit(limit).with_for_update(skip_locked=True, of=WorkOrder)).all()
+    yellow_by = calendar.add_working_days(now, threshold)[0]
+    for order in orders:
+        if now > order.due_at:
+            level = "red"
+        elif order.clock == "natural":
+            level = "yellow" if order.due_at - now <= (order.due_at - order.created_at) / 4 else "none"
+        else:
+            level = "yellow" if order.due_at <= yellow_by else "none"
+        if rank(level) > rank(order.warning_level or "none"):
+            order.warning_level = level
+            audit.record(order.case, "order_deadline_warning", None,
+                         data={"level": level, "order_no": order.order_no, "due_at": order.due_at.isoformat(),
+                               "unit": order.handling_unit})
+            announced.append(("order", order.id, level))
     db.session.flush()
     return announced
 

@@ -26,7 +26,7 @@ def _render(task: HumanTask, user: User, values=None, errors=None, status: int =
     form_fields = formrender.fields(schema)
     if values is None:
         values = formrender.initial(form_fields, drafts.shown_data(task))
-    values = formrender.with_case_values(values, form_fields, case.data)
+    values = formrender.with_case_values(values, form_fields, tasks.task_values(task))
     by_field, other = formrender.split_errors(errors)
     other += formrender.stray(form_fields, by_field)
     holder = task.state == "claimed" and task.assignee_id == user.id
@@ -38,7 +38,7 @@ def _render(task: HumanTask, user: User, values=None, errors=None, status: int =
     page = render_template(
         "web/task.html", task=task, case=case, schema=schema, bound=formrender.bind(form_fields, values, by_field),
         form_errors=other, has_data=drafts.shown_data(task) is not None or errors is not None, actions=actions,
-        data_rows=formrender.data_rows(forms.visible_data(schema, case.data),
+        data_rows=formrender.data_rows(forms.visible_data(schema, tasks.task_values(task)),
                                        processes.version_forms(case.process_version)),
         attachments=attachments.list_for_case(case), history=cases.history(case), progress=progress.progress(case),
         status_labels=STATUS_LABELS, state_labels=STATE_LABELS, event_labels=EVENT_LABELS,

@@ -363,3 +363,31 @@ def test_the_dispatcher_decides_extensions_of_the_handling_unit(api, hotline, cl
     assert [e["status"] for e in listed] == ["approved"] * 3
     history = [e["type"] for e in api.get(f"/api/v1/cases/{cid}", "supervisor").get_json()["history"]]
     assert history.count("order_extension_approved") == 3
+
+
+def test_the_worker_warns_once_as_an_order_nears_and_passes_its_due_time(api, app, hotline, clock):
+    """Night noise (24 natural hours): yellow in the last quarter, red once past; a 5-working-day
+    order turns yellow on its last working day."""
+    clock.set_time(datetime(2026, 11, 23, 22, 0, tzinfo=SH))
+    noise = register(api, category="夜间施工噪音")
+    general = register(api)
+
+    def warnings(order):
+        case = api.get(f"/api/v1/cases/{order['case_id']}", "supervisor").get_json()
+        return [e["data"]["level"] for e in case["history"] if e["type"] == "order_deadline_warning"]
+
+    def run(when):
+        clock.set_time(when)
+        return app.test_cli_runner().invoke(args=["worker", "--once"]).output
+
+    run(datetime(2026, 11, 24, 15, 0, tzinfo=SH))  # 17 of 24 hours gone
+    assert warnings(noise) == []
+    assert "announced" in run(datetime(2026, 11, 24, 16, 30, tzinfo=SH))  # 18.5 hours: last quarter
+    assert warnings(noise) == ["yellow"]
+    run(datetime(2026, 11, 24, 17, 0, tzinfo=SH))
+    assert warnings(noise) == ["yellow"]  # once
+    run(datetime(2026, 11, 24, 22, 0, 1, tzinfo=SH))
+    assert warnings(noise) == ["yellow", "red"]
+    assert warnings(general) == []
+    run(datetime(2026, 11, 30, 9, 0, tzinfo=SH))  # due Mon 30 Nov 23:59: its last working day
+    assert warnings(general) == ["yellow"]

@@ -105,16 +105,25 @@ def test_findings_go_to_the_section_for_rectification_until_verified(api, histor
     clean = api.do("legal1", "evaluate", {**OK, "responsible_unit": "window", "evaluation_opinion": "合规"},
                    evaluations[first])
     assert clean["outcome"] == "评价无问题"
-    found = {**OK, "check_procedure": "problem", "findings": "未当场送达决定书", "responsible_unit": "window",
-             "evaluation_opinion": "程序瑕疵"}
+    found = {**OK, "check_procedure": "problem", "finding_procedure": "未当场送达决定书",
+             "check_documents": "problem", "finding_documents": "决定书缺少救济途径告知",
+             "responsible_unit": "window", "evaluation_opinion": "程序和文书瑕疵"}
     case = api.do("legal1", "evaluate", found, evaluations[second])
-    assert [t["bpmn_id"] for t in case["tasks"]] == ["rectify"] and case["tasks"][0]["group"] == "window"
+    assert case["data"]["findings_list"] == ["审批程序：未当场送达决定书", "审批文书：决定书缺少救济途径告知"]
+    # Each finding is a rectification task of the section, showing its own finding.
+    assert [(t["bpmn_id"], t["group"]) for t in case["tasks"]] == [("rectify", "window"), ("rectify", "window")]
+    shown = sorted(api.get(f"/api/v1/tasks/{t['id']}", "window2").get_json()["data"]["finding"] for t in case["tasks"])
+    assert shown == sorted(case["data"]["findings_list"])
     rectify = {"rectify_cause": "窗口未打印送达回证", "rectify_measures": "已补送达并完善流程", "rectify_done": True}
-    api.do("window2", "rectify", rectify, evaluations[second])
-    api.do("legal1", "verify", {"verify_decision": "return", "verify_note": "缺送达回证扫描件"}, evaluations[second])
-    api.do("window2", "rectify", {**rectify, "rectify_measures": "已上传送达回证"}, evaluations[second])
+    for _ in range(2):
+        api.do("window2", "rectify", rectify, evaluations[second])
+    case = api.do("legal1", "verify", {"verify_decision": "return", "verify_note": "缺送达回证扫描件"},
+                  evaluations[second])
+    for _ in range(2):
+        api.do("window2", "rectify", {**rectify, "rectify_measures": "已上传送达回证"}, evaluations[second])
     done = api.do("legal1", "verify", {"verify_decision": "accept"}, evaluations[second])
     assert done["outcome"] == "整改完成"
+    assert {r["finding"] for r in done["data"]["rectifications"]} == set(done["data"]["findings_list"])
     k = api.get("/api/v1/kpis?from=2026-11-23&to=2026-11-29", "leader1").get_json()
     assert (k["post_eval_evaluated"], k["post_eval_problem_rate"], k["post_eval_rectification_rate"]) == (2, 0.5, 1.0)
 
