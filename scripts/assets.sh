@@ -11,6 +11,8 @@ dest=app/static/vendor
 rm -rf "$dest"
 mkdir -p "$dest/bpmn-js/bpmn-font/css" "$dest/bpmn-js/bpmn-font/font"
 cp node_modules/htmx.org/dist/htmx.min.js "$dest/htmx.min.js"
+# The supervisor dashboard (/dashboard) draws its charts with Apache ECharts.
+cp node_modules/echarts/dist/echarts.min.js "$dest/echarts.min.js"
 cp node_modules/bpmn-js/dist/bpmn-navigated-viewer.production.min.js "$dest/bpmn-js/"
 # The process modeler page (/designer/<key>/edit) edits diagrams with the full Modeler.
 cp node_modules/bpmn-js/dist/bpmn-modeler.production.min.js "$dest/bpmn-js/"

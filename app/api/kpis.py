@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+from flask import Response
 from flask_login import current_user
 from flask_smorest import Blueprint
-from marshmallow import EXCLUDE, Schema, fields
+from marshmallow import EXCLUDE, Schema, fields, validate
 
-from ..services import kpis
+from ..services import exports, kpis
 from . import requires
 
 blp = Blueprint("kpis", __name__, description="KPIs (brief §3.4, §4): live figures from the case data")
@@ -79,3 +80,108 @@ def get_kpis(query):
     """The period's figures (formulas: app/services/kpis.py and docs/kpis.md)."""
     period = kpis.period(query["start"], query["end"], query["process_key"], query["group"])
     return kpis.compute(current_user._get_current_object(), period)
+
+
+class SeriesSchema(Schema):
+    daily = fields.List(fields.Dict(), metadata={"description": "[{day, received, completed}] per local day"})
+    reviews_by_level = fields.List(fields.Dict(), metadata={"description": "[{level, count}] 5 … 1"})
+    unit_league = fields.List(fields.Dict(), metadata={"description": "12345 units, best on-time rate first"})
+    top_categories = fields.List(fields.Dict(), metadata={"description": "[{category, orders}]"})
+    warnings = fields.List(fields.Dict(), metadata={"description": "[{kind, count}] warnings announced"})
+
+
+class DrilldownQuerySchema(KpiQuerySchema):
+    metric = fields.String(required=True, validate=validate.OneOf(kpis.CASE_METRICS + kpis.ORDER_METRICS))
+    page = fields.Integer(load_default=1, validate=validate.Range(min=1))
+    per_page = fields.Integer(load_default=50, validate=validate.Range(min=1, max=200))
+
+
+class DrilldownRowSchema(Schema):
+    id = fields.Integer()
+    number = fields.String(metadata={"description": "receipt number or work-order number"})
+    title = fields.String()
+    status = fields.String()
+    started_at = fields.DateTime()
+    ended_at = fields.DateTime(allow_none=True)
+    due_at = fields.DateTime(allow_none=True)
+    case_id = fields.Integer()
+
+
+class DrilldownSchema(Schema):
+    kind = fields.String(metadata={"enum": ["cases", "orders"]})
+    items = fields.List(fields.Nested(DrilldownRowSchema))
+    total = fields.Integer()
+    page = fields.Integer()
+    per_page = fields.Integer()
+
+
+class ExportQuerySchema(KpiQuerySchema):
+    table = fields.String(required=True, validate=validate.OneOf(kpis.TABLES))
+    format = fields.String(load_default="xlsx", validate=validate.OneOf(tuple(exports.FORMATS)))
+
+
+def _period(query):
+    return kpis.period(query["start"], query["end"], query["process_key"], query["group"])
+
+
+def drilldown_rows(rows, kind):
+    if kind == "cases":
+        return [{"id": c.id, "number": c.receipt_no, "title": c.process_version.name, "status": c.status,
+                 "started_at": c.started_at, "ended_at": c.ended_at, "due_at": c.due_at, "case_id": c.id}
+                for c in rows]
+    return [{"id": o.id, "number": o.order_no, "title": f"{o.request_type} · {o.category}", "status": o.status,
+             "started_at": o.created_at, "ended_at": o.closed_at, "due_at": o.due_at, "case_id": o.case_id}
+            for o in rows]
+
+
+@blp.route("/kpis/series", methods=["GET"])
+@blp.arguments(KpiQuerySchema, location="query")
+@blp.response(200, SeriesSchema)
+@requires(*kpis.VIEWERS)
+def get_series(query):
+    """The dashboard's charts: cases per day, 好差评 levels, the 12345 unit league, top categories, warnings."""
+    p = _period(query)
+    return {"daily": kpis.daily_series(p), "reviews_by_level": kpis.review_distribution(p),
+            "unit_league": kpis.unit_league(p), "top_categories": kpis.top_categories(p),
+            "warnings": kpis.warnings_issued(p)}
+
+
+@blp.route("/kpis/drilldown", methods=["GET"])
+@blp.arguments(DrilldownQuerySchema, location="query")
+@blp.response(200, DrilldownSchema)
+@requires(*kpis.VIEWERS)
+def get_drilldown(query):
+    """The cases or work orders behind a figure (``metric``), newest first."""
+    rows, total, kind = kpis.drilldown(current_user._get_current_object(), _period(query), query["metric"],
+                                       query["page"], query["per_page"])
+    return {"kind": kind, "items": drilldown_rows(rows, kind), "total": total, "page": query["page"],
+            "per_page": query["per_page"]}
+
+
+@blp.route("/kpis/export", methods=["GET"])
+@blp.arguments(ExportQuerySchema, location="query")
+@blp.response(200, description="the table as a CSV or XLSX download")
+@requires(*kpis.VIEWERS)
+def export(query):
+    """A dashboard table (summary, departments, daily, units, categories, reductions) as CSV or XLSX."""
+    p = _period(query)
+    title, columns, rows = kpis.export_table(current_user._get_current_object(), p, query["table"])
+    body = exports.table_bytes(title, columns, rows, query["format"])
+    name = f"{title}_{p.start.isoformat()}_{p.end.isoformat()}.{query['format']}"
+    return Response(body, mimetype=exports.FORMATS[query["format"]],
+                    headers={"Content-Disposition": f'attachment; filename="{name}"'})
+
+
+class ReductionsSchema(Schema):
+    bundles = fields.List(fields.Dict(), metadata={"description": "per bundle: key, name, from_revision, "
+                                                                  "to_revision and the figures"})
+    total = fields.Dict()
+
+
+@blp.route("/reports/reductions", methods=["GET"])
+@blp.response(200, ReductionsSchema)
+@requires(*kpis.VIEWERS, "designer")
+def reductions():
+    """六减: steps (items), materials and days removed between each bundle's first and latest catalogue
+    revision, and the total."""
+    return kpis.reductions_report()

@@ -311,3 +311,201 @@ def working_days_used(case_row: Case) -> int:
     used = calendar.working_days_between(calendar.local_date(case_row.started_at),
                                          calendar.local_date(case_row.ended_at))
     return max(used - (case_row.paused_working_days or 0), 0)
+
+
+# -- series, tables and drill-down behind the dashboard ------------------------------------------
+
+def _local_day(column):
+    """The local calendar date of a UTC timestamp column, computed by the database."""
+    if db.session.get_bind().dialect.name == "postgresql":
+        return func.date(func.timezone(str(calendar.local_timezone()), column))
+    # SQLite stores naive UTC text; the service centre's zone has a fixed offset (no DST in China).
+    offset = calendar.local_timezone().utcoffset(datetime(2000, 1, 1))
+    hours = int(offset.total_seconds() // 3600)
+    return func.date(column, f"{hours:+d} hours")
+
+
+def daily_series(p: Period) -> list[dict]:
+    """Cases received and completed per local day of the period (every day listed)."""
+    first, after = p.bounds()
+    scope = _case_filters(p)
+    day = _local_day(Case.started_at)
+    received = dict(db.session.execute(select(day, func.count(Case.id)).where(
+        Case.started_at >= first, Case.started_at < after, *scope).group_by(day)).all())
+    day = _local_day(Case.ended_at)
+    completed = dict(db.session.execute(select(day, func.count(Case.id)).where(
+        Case.status == "completed", Case.ended_at >= first, Case.ended_at < after, *scope).group_by(day)).all())
+    days = []
+    current = p.start
+    while current <= p.end and len(days) < 3700:
+        key = current.isoformat()
+        days.append({"day": key, "received": int(received.get(key, 0)), "completed": int(completed.get(key, 0))})
+        current += timedelta(days=1)
+    return days
+
+
+def review_distribution(p: Period) -> list[dict]:
+    """好差评 reviews of the period per level (5 非常满意 … 1 非常不满意)."""
+    first, after = p.bounds()
+    counts = dict(db.session.execute(select(Review.level, func.count(Review.id)).join(Case, Case.id == Review.case_id)
+                                     .where(Review.created_at >= first, Review.created_at < after,
+                                            *_case_filters(p)).group_by(Review.level)).all())
+    return [{"level": level, "count": int(counts.get(level, 0))} for level in (5, 4, 3, 2, 1)]
+
+
+def unit_league(p: Period) -> list[dict]:
+    """12345 league table: per handling unit, orders that ended with it in the period, on time,
+    satisfied and returned, best on-time rate first."""
+    first, after = p.bounds()
+    rows = db.session.execute(
+        select(WorkOrder.handling_unit, func.count(WorkOrder.id),
+               _sum_if(WorkOrder.closed_at <= WorkOrder.due_at),
+               _sum_if(and_(WorkOrder.satisfaction.is_not(None), WorkOrder.satisfaction != "unreachable")),
+               _sum_if(WorkOrder.satisfaction.in_(SATISFIED)),
+               _sum_if(WorkOrder.returned.is_(True)))
+        .where(WorkOrder.handling_unit.is_not(None), WorkOrder.status.in_(ORDER_CLOSED),
+               WorkOrder.closed_at >= first, WorkOrder.closed_at < after)
+        .group_by(WorkOrder.handling_unit))
+    names = dict(db.session.execute(select(Group.code, Group.name)).all())
+    table = [{"unit": unit, "name": names.get(unit, unit), "orders_closed": int(n),
+              "on_time_rate": _rate(int(on_time or 0), int(n)),
+              "satisfaction_rate": _rate(int(happy or 0), int(rated or 0)),
+              "returned": int(returned or 0)}
+             for unit, n, on_time, rated, happy, returned in rows]
+    return sorted(table, key=lambda r: (-(r["on_time_rate"] or 0), -r["orders_closed"], r["unit"]))
+
+
+def top_categories(p: Period, limit: int = 10) -> list[dict]:
+    """The most frequent 12345 request categories of the period."""
+    first, after = p.bounds()
+    rows = db.session.execute(select(WorkOrder.category, func.count(WorkOrder.id)).where(
+        WorkOrder.created_at >= first, WorkOrder.created_at < after).group_by(WorkOrder.category)
+        .order_by(func.count(WorkOrder.id).desc(), WorkOrder.category).limit(limit))
+    return [{"category": c, "orders": int(n)} for c, n in rows]
+
+
+WARNING_EVENTS = ("deadline_warning", "task_deadline_warning", "order_deadline_warning")
+
+
+def warnings_issued(p: Period) -> list[dict]:
+    """Time-limit warnings the worker announced in the period, by kind."""
+    from ..models import AuditEvent
+
+    first, after = p.bounds()
+    rows = db.session.execute(select(AuditEvent.event_type, func.count(AuditEvent.id)).where(
+        AuditEvent.event_type.in_(WARNING_EVENTS), AuditEvent.at >= first, AuditEvent.at < after)
+        .group_by(AuditEvent.event_type))
+    counts = dict(rows.all())
+    return [{"kind": kind, "count": int(counts.get(kind, 0))} for kind in WARNING_EVENTS]
+
+
+# The numbers the dashboard links to, and the rows behind each.
+CASE_METRICS = ("received", "completed", "immediate", "on_time", "late", "overdue_open", "yellow_open")
+ORDER_METRICS = ("orders_received", "orders_direct", "orders_closed", "orders_late", "orders_returned")
+
+
+def drilldown(user, p: Period, metric: str, page: int = 1, per_page: int = 50, now: datetime | None = None):
+    """(rows, total, kind) behind a figure: cases or work orders, newest first."""
+    permissions.require_role(user, VIEWERS, _("see the KPIs"))
+    now = now or utcnow()
+    first, after = p.bounds()
+    if metric in CASE_METRICS:
+        scope = _case_filters(p)
+        received = [Case.started_at >= first, Case.started_at < after]
+        ended = [Case.status == "completed", Case.ended_at >= first, Case.ended_at < after]
+        running = [Case.status == "active", Case.paused_at.is_(None), Case.due_at.is_not(None)]
+        conditions = {
+            "received": received,
+            "completed": ended,
+            "immediate": [*received, Case.finished_same_day.is_(True)],
+            "on_time": [*ended, Case.due_at.is_not(None), Case.ended_at <= Case.due_at],
+            "late": [*ended, Case.due_at.is_not(None), Case.ended_at > Case.due_at],
+            "overdue_open": [*running, Case.due_at < now],
+            "yellow_open": [*running, Case.due_at >= now,
+                            Case.due_at <= calendar.add_working_days(now, deadlines.warning_working_days())[0]],
+        }[metric]
+        query = select(Case).where(*conditions, *scope)
+        order = (Case.started_at.desc(), Case.id.desc())
+        kind = "cases"
+    elif metric in ORDER_METRICS:
+        scope = [WorkOrder.handling_unit == p.group] if p.group else []
+        received = [WorkOrder.created_at >= first, WorkOrder.created_at < after]
+        closed = [WorkOrder.status.in_(ORDER_CLOSED), WorkOrder.closed_at >= first, WorkOrder.closed_at < after]
+        conditions = {
+            "orders_received": received,
+            "orders_direct": [*received, WorkOrder.direct.is_(True)],
+            "orders_closed": closed,
+            "orders_late": [*closed, WorkOrder.closed_at > WorkOrder.due_at],
+            "orders_returned": [*received, WorkOrder.returned.is_(True)],
+        }[metric]
+        query = select(WorkOrder).where(*conditions, *scope)
+        order = (WorkOrder.created_at.desc(), WorkOrder.id.desc())
+        kind = "orders"
+    else:
+        raise InvalidInput(_("The period or a filter is not valid."),
+                           {"metric": [_("Choose one of the allowed values.")]})
+    total = int(db.session.scalar(select(func.count()).select_from(query.subquery())) or 0)
+    rows = list(db.session.scalars(query.order_by(*order).offset((page - 1) * per_page).limit(per_page)))
+    return rows, total, kind
+
+
+def reductions_report(keys: list[str] | None = None) -> dict:
+    """六减 between each bundle's first and latest catalogue revision (steps = items, materials,
+    promised and statutory days), and in total."""
+    from ..models import CatalogueEntry
+
+    rows = []
+    totals = {"items_removed": 0, "items_added": 0, "materials_removed": 0, "materials_added": 0,
+              "promised_days_reduced": 0, "statutory_days_reduced": 0}
+    for latest in catalogue.all_latest():
+        if keys and latest.key not in keys:
+            continue
+        first = db.session.scalar(select(CatalogueEntry).where(CatalogueEntry.key == latest.key)
+                                  .order_by(CatalogueEntry.revision).limit(1))
+        figures = catalogue.reductions(first.data, latest.data)
+        row = {"key": latest.key, "name": latest.name, "from_revision": first.revision,
+               "to_revision": latest.revision, **figures}
+        rows.append(row)
+        for name in totals:
+            totals[name] += figures.get(name) or 0
+    return {"bundles": rows, "total": totals}
+
+
+# -- export tables -------------------------------------------------------------------------------
+
+SUMMARY_FIELDS = ("cases_received", "cases_completed", "immediate_rate", "on_time_rate", "statutory_on_time_rate",
+                  "overdue_open", "yellow_open", "avg_processing_working_days", "help_count", "speedup_rate",
+                  "on_the_spot_item_share", "reviews", "satisfaction_rate", "bad_review_rectification_rate",
+                  "callbacks", "callback_satisfaction_rate", "post_eval_evaluated", "post_eval_problem_rate",
+                  "post_eval_rectification_rate", "orders_received", "orders_closed", "direct_handling_rate",
+                  "order_on_time_rate", "closure_24h_rate", "order_satisfaction_rate", "return_rate",
+                  "repeat_request_rate")
+TABLES = ("summary", "departments", "daily", "units", "categories", "reductions")
+
+
+def export_table(user, p: Period, table: str) -> tuple[str, list[tuple[str, str]], list[dict]]:
+    """(title, columns, rows) of a dashboard table."""
+    permissions.require_role(user, VIEWERS, _("see the KPIs"))
+    if table == "summary":
+        figures = compute(user, p)
+        rows = [{"kpi": k, "value": figures[k]} for k in SUMMARY_FIELDS]
+        return "summary", [("kpi", "kpi"), ("value", "value")], rows
+    if table == "departments":
+        return "departments", [("group", "group"), ("name", "name"), ("tasks_completed", "tasks_completed"),
+                               ("on_time_rate", "on_time_rate")], department_table(p)
+    if table == "daily":
+        return "daily", [("day", "day"), ("received", "received"), ("completed", "completed")], daily_series(p)
+    if table == "units":
+        return "units", [("unit", "unit"), ("name", "name"), ("orders_closed", "orders_closed"),
+                         ("on_time_rate", "on_time_rate"), ("satisfaction_rate", "satisfaction_rate"),
+                         ("returned", "returned")], unit_league(p)
+    if table == "categories":
+        return "categories", [("category", "category"), ("orders", "orders")], top_categories(p, 100)
+    if table == "reductions":
+        report = reductions_report([p.process_key] if p.process_key else None)
+        columns = [("key", "key"), ("name", "name"), ("from_revision", "from_revision"),
+                   ("to_revision", "to_revision"), ("items_removed", "items_removed"),
+                   ("materials_removed", "materials_removed"), ("promised_days_reduced", "promised_days_reduced"),
+                   ("statutory_days_reduced", "statutory_days_reduced")]
+        return "reductions", columns, [*report["bundles"], {"key": "total", "name": "合计", **report["total"]}]
+    raise InvalidInput(_("The period or a filter is not valid."), {"table": [_("Choose one of the allowed values.")]})

@@ -447,6 +447,16 @@ def list_definitions() -> list[ProcessDefinition]:
     return list(db.session.scalars(select(ProcessDefinition).order_by(ProcessDefinition.key)))
 
 
+def bundle_names() -> list[tuple[str, str]]:
+    """(key, name of the latest version) of every deployed process, by name."""
+    rows = db.session.execute(
+        select(ProcessDefinition.key, ProcessVersion.name)
+        .join(ProcessVersion, (ProcessVersion.definition_id == ProcessDefinition.id)
+              & (ProcessVersion.version == ProcessDefinition.latest_version))
+        .order_by(ProcessVersion.name, ProcessDefinition.key))
+    return [(key, name) for key, name in rows]
+
+
 def latest_version(key: str) -> ProcessVersion:
     """Return the version new cases of ``key`` start on, or raise NotFound."""
     version = _latest(key)

@@ -50,6 +50,7 @@ def init_web(app) -> None:
 
     app.register_blueprint(migration_views.bp)
     from . import assist as assist_views
+    from . import dashboard as dashboard_views
     from . import guide as guide_views
     from . import hotline as hotline_views
     from . import moves as move_views
@@ -60,4 +61,5 @@ def init_web(app) -> None:
     app.register_blueprint(assist_views.bp)
     app.register_blueprint(hotline_views.bp)
     app.register_blueprint(reviews_views.bp)
+    app.register_blueprint(dashboard_views.bp)
     filters.init_filters(app)

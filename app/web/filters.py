@@ -10,10 +10,17 @@ from flask_babel import gettext as _
 from flask_login import current_user
 
 from ..models.types import utcnow
-from ..services import deadlines, messages, work_orders
+from ..services import deadlines, kpis, messages, work_orders
 from ..services.designer import DESIGNERS
 from ..services.privacy import mask_id_number, mask_phone
 from ..services.supervision import WATCHERS
+
+
+def rate(value) -> str:
+    """A rate 0–1 as a percentage with one decimal; — when there is nothing to divide by."""
+    if value is None:
+        return "—"
+    return f"{value * 100:.1f}%"
 
 
 def localtime(value: datetime | None, fmt: str = "yyyy-MM-dd HH:mm") -> str:
@@ -74,6 +81,8 @@ def nav_items() -> list[tuple[str, str]]:
         items.append(("web_moves.messages_page", _("Results to send")))
     if current_user.is_authenticated and current_user.has_role(*WATCHERS):
         items.append(("web_moves.overdue", _("Overdue")))
+    if current_user.is_authenticated and current_user.has_role(*kpis.VIEWERS):
+        items.append(("web_dashboard.dashboard", _("Dashboard")))
     if current_user.is_authenticated and current_user.has_role(*DESIGNERS):
         items.append(("web_designer.library", _("Process library")))
     return [(endpoint, label) for endpoint, label in items if endpoint in current_app.view_functions]
@@ -87,6 +96,7 @@ def priority_label(priority: int) -> str:
 def init_filters(app) -> None:
     """Register the filters and a few template globals."""
     app.add_template_filter(localtime, "localtime")
+    app.add_template_filter(rate, "rate")
     app.add_template_filter(waiting, "waiting")
     app.add_template_filter(mask_id_number, "mask_id")
     app.add_template_filter(mask_phone, "mask_phone")

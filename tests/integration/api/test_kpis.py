@@ -159,3 +159,73 @@ def test_bad_periods_get_field_errors(api, query, field):
     assert r.status_code == 422
     body = r.get_json()
     assert any(field in key for key in body["errors"]), body
+
+
+# -- series, drill-down, exports, 六减 --------------------------------------------------------------
+
+def test_daily_series_lists_every_day_with_its_counts(api, week):
+    series = api.get(WEEK.replace("/kpis?", "/kpis/series?"), "supervisor").get_json()
+    assert [d["day"] for d in series["daily"]] == [f"2026-11-{d}" for d in range(23, 28)]
+    assert [(d["received"], d["completed"]) for d in series["daily"]] == [(3, 1), (1, 1), (0, 0), (0, 1), (0, 0)]
+    assert [r["level"] for r in series["reviews_by_level"]] == [5, 4, 3, 2, 1]
+
+
+@pytest.mark.parametrize(("metric", "expected"), [
+    ("received", {"A", "B", "C", "D"}), ("completed", {"A", "B", "D"}), ("immediate", {"A"}),
+    ("on_time", {"A"}), ("late", {"B", "D"}), ("overdue_open", {"C"}),
+])
+def test_each_figure_drills_down_to_its_cases(api, week, metric, expected):
+    r = api.get(WEEK.replace("/kpis?", "/kpis/drilldown?") + f"&metric={metric}", "leader1")
+    assert r.status_code == 200, r.get_json()
+    body = r.get_json()
+    assert body["kind"] == "cases" and body["total"] == len(expected)
+    names = {name for name, case_id in week.items() if case_id in {i["case_id"] for i in body["items"]}}
+    assert names == expected
+    figures = api.get(WEEK, "leader1").get_json()
+    counted = {"received": "cases_received", "completed": "cases_completed", "immediate": "immediate_cases",
+               "on_time": "on_time_completed", "overdue_open": "overdue_open"}
+    if metric in counted:
+        assert figures[counted[metric]] == body["total"]
+
+
+def test_exports_as_csv_and_xlsx(api, week):
+    import io
+
+    from openpyxl import load_workbook
+
+    r = api.get(WEEK.replace("/kpis?", "/kpis/export?") + "&table=daily&format=xlsx", "supervisor")
+    assert r.status_code == 200
+    assert r.headers["Content-Disposition"].startswith('attachment; filename="daily_2026-11-23_2026-11-27.xlsx')
+    sheet = load_workbook(io.BytesIO(r.data)).active
+    assert [c.value for c in sheet[1]] == ["day", "received", "completed"]
+    assert [c.value for c in sheet[2]] == ["2026-11-23", 3, 1]
+    assert sheet.max_row == 6
+    summary = load_workbook(io.BytesIO(api.get(WEEK.replace("/kpis?", "/kpis/export?") + "&table=summary",
+                                               "supervisor").data)).active
+    values = {row[0].value: row[1].value for row in summary.iter_rows(min_row=2)}
+    assert values["cases_received"] == 4 and values["immediate_rate"] == 0.25 and values["satisfaction_rate"] is None
+    csv = api.get(WEEK.replace("/kpis?", "/kpis/export?") + "&table=departments&format=csv", "supervisor")
+    text = csv.data.decode("utf-8-sig").splitlines()
+    assert text[0] == "group,name,tasks_completed,on_time_rate" and text[1].startswith("window,综合窗口,3,0.3333")
+    assert api.get(WEEK.replace("/kpis?", "/kpis/export?") + "&table=nope", "supervisor").status_code == 422
+    assert api.get(WEEK.replace("/kpis?", "/kpis/export?") + "&table=daily", "window1").status_code == 403
+
+
+def test_six_reductions_between_catalogue_revisions(api, app):
+    """A leaner second revision of one bundle: its items, materials and days removed, and the total."""
+    import io
+
+    assert app.test_cli_runner().invoke(args=["catalogue", "import", str(ROOT / "catalogue")]).exit_code == 0
+    text = (ROOT / "catalogue" / "business_startup.toml").read_text(encoding="utf-8")
+    leaner = text.replace('promised_days = 1\nstatutory_days = 6', 'promised_days = 0\nstatutory_days = 6', 1)
+    leaner = leaner[:leaner.index("[[materials]]\ncode = \"M7\"")]
+    r = api.client.post("/api/v1/catalogue", headers=api.headers("designer"),
+                        data={"file": [(io.BytesIO(leaner.encode()), "business_startup.toml")]},
+                        content_type="multipart/form-data")
+    assert r.status_code == 200, r.get_json()
+    report = api.get("/api/v1/reports/reductions", "leader1").get_json()
+    row = next(b for b in report["bundles"] if b["key"] == "business_startup")
+    assert (row["from_revision"], row["to_revision"], row["promised_days_reduced"]) == (1, 2, 1)
+    assert row["materials_removed"] >= 1
+    assert report["total"]["materials_removed"] == row["materials_removed"]
+    assert report["total"]["promised_days_reduced"] == 1

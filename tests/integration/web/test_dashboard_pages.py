@@ -1,0 +1,55 @@
+"""The dashboard, its drill-down and the monthly report without a browser."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[3]
+TAXI = (ROOT / "bpmn" / "taxi_driver_licence.bpmn", ROOT / "forms" / "taxi_driver_application.json",
+        ROOT / "forms" / "taxi_driver_decision.json")
+APPLICATION = {"driving_licence_no": "140402199001011234", "exam_certificate_no": "KS2025-0001",
+               "no_bad_record_pledge": True}
+
+
+def _cases(api, n=3):
+    assert api.deploy(*TAXI).status_code == 201
+    for _ in range(n):
+        case = api.start("taxi_driver_licence", APPLICATION).get_json()
+        api.do("window1", "window_decision", {"decision": "issue", "licence_no": "X", "decision_opinion": "ok"},
+               case["id"])
+
+
+def test_the_dashboard_is_for_supervisors_leaders_and_admins(api, login):
+    _cases(api)
+    for user in ("supervisor", "leader1", "admin"):
+        html = login(user).html("/dashboard?period=day")
+        assert 'data-kpi="cases_received" data-raw="3"' in html, user
+        assert 'href="/dashboard"' in html
+    assert login("window1").get("/dashboard").status_code == 403
+    assert 'href="/dashboard"' not in login("window1").html("/")
+
+
+def test_numbers_link_to_the_cases_behind_them(api, login):
+    _cases(api, 2)
+    leader = login("leader1")
+    html = leader.html("/dashboard?period=day")
+    assert "/dashboard/drilldown?metric=received" in html
+    drill = leader.html("/dashboard/drilldown?metric=immediate&period=day")
+    assert 'id="drill-total">2<' in drill and drill.count("/cases/") >= 2
+    assert leader.get("/dashboard/drilldown?metric=nonsense&period=day").status_code == 422
+
+
+def test_monthly_report_prints_the_headlines(api, login):
+    _cases(api)
+    html = login("supervisor").html("/reports/monthly")
+    assert 'id="report-headlines"' in html and "100.0%" in html
+    assert login("supervisor").get("/reports/monthly?month=2026-13").status_code == 422
+
+
+def test_the_export_links_work_with_the_browser_session(api, login):
+    _cases(api)
+    leader = login("leader1")
+    html = leader.html("/dashboard?period=day")
+    link = html.split('href="/api/v1/kpis/export?', 1)[1].split('"', 1)[0].replace("&amp;", "&")
+    r = leader.get("/api/v1/kpis/export?" + link)
+    assert r.status_code == 200 and r.headers["Content-Type"].startswith("application/vnd.openxmlformats")
