@@ -38,6 +38,7 @@ deploy: seed
 	$(BIN)/flask bpmn deploy bpmn
 	$(BIN)/flask catalogue import catalogue
 	$(BIN)/flask hotline knowledge hotline/knowledge.toml
+	$(BIN)/flask demo generate --cases 60 --days 30 --if-empty
 
 ## run: set up, migrate, seed demo data, deploy bpmn/, serve on 127.0.0.1:$(PORT) with a timer worker
 run: deploy

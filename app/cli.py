@@ -30,6 +30,22 @@ def seed_command():
     click.echo(f"demo seed: {created} new records")
 
 
+@demo_cli.command("generate")
+@click.option("--cases", "case_count", default=60, show_default=True, type=click.IntRange(1, 100000))
+@click.option("--days", default=30, show_default=True, type=click.IntRange(1, 3650))
+@click.option("--seed", default=2025, show_default=True, type=int)
+@click.option("--if-empty", is_flag=True, help="Do nothing when there are cases already (make run).")
+def generate_command(case_count, days, seed, if_empty):
+    """Make demo history through the real services (cases, 12345 orders, reviews) for the dashboard."""
+    from .services import demo_data
+
+    if if_empty and demo_data.has_history():
+        click.echo("demo history: the database has cases already, nothing generated")
+        return
+    made = demo_data.generate(case_count, days, seed)
+    click.echo("demo history: " + ", ".join(f"{k} {v}" for k, v in made.items()))
+
+
 def _bundles(paths, forms_dir: Path):
     """Yield (diagram path, uploads): each .bpmn (or every one in a folder) with the forms it names."""
     files = []

@@ -6,6 +6,8 @@ Python. Rates are numbers between 0 and 1, ``None`` when their denominator is ze
 
 Definitions (where the brief lists variants, the one chosen is named):
 
+- Approval figures count bundle cases only: diagrams a service starts (12345 orders, oversight
+  items, ``startedBy``) are left out of them and have their own figures.
 - **received**: cases started (accepted at the window) in the period; **completed**: cases whose
   process reached an end event in the period (status ``completed``, whatever the decision —
   approval and refusal are both 办结), withdrawn and rejected-at-intake cases excluded.
@@ -95,8 +97,18 @@ def _rate(numerator: int, denominator: int) -> float | None:
     return None if not denominator else round(numerator / denominator, 4)
 
 
+def _service_process_keys() -> list[str]:
+    """Diagrams a service starts (12345 orders, oversight items): not approval cases."""
+    from .evaluation import _service_processes
+
+    return sorted(_service_processes())
+
+
 def _case_filters(p: Period) -> list:
     filters = []
+    excluded = _service_process_keys()
+    if excluded:
+        filters.append(Case.process_key.not_in(excluded))
     if p.process_key:
         filters.append(Case.process_key == p.process_key)
     if p.group:
@@ -182,6 +194,9 @@ def department_table(p: Period) -> list[dict]:
     conditions = [HumanTask.state == "completed", HumanTask.completed_at >= first, HumanTask.completed_at < after]
     if p.process_key:
         conditions.append(Case.process_key == p.process_key)
+    excluded = _service_process_keys()
+    if excluded:
+        conditions.append(Case.process_key.not_in(excluded))
     if p.group:
         conditions.append(Group.code == p.group)
     due = func.coalesce(HumanTask.due_at, Case.due_at)

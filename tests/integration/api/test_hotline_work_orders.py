@@ -306,6 +306,7 @@ def test_hotline_kpis_of_a_week_match_the_hand_computation(api, hotline, clock):
 
     k = api.get("/api/v1/kpis?from=2026-11-23&to=2026-11-27", "leader1").get_json()
     assert k["orders_received"] == 5 and k["orders_closed"] == 3        # O1 O2 O5 (invalid is not 办结)
+    assert k["cases_received"] == 0 and k["departments"] == []          # orders are not approval cases
     assert k["direct_handling_rate"] == 0.25                          # O1 / 4 accepted
     assert k["closure_24h_rate"] == 0.25                              # O1 / 4 accepted
     assert k["order_on_time_rate"] == pytest.approx(0.6667)           # O1 O2 / 3 closed (O5 late)
