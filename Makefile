@@ -40,7 +40,7 @@ deploy: seed
 	$(BIN)/flask hotline knowledge hotline/knowledge.toml
 	$(BIN)/flask demo generate --cases 60 --days 30 --if-empty
 
-## run: set up, migrate, seed demo data, deploy bpmn/, serve on 127.0.0.1:$(PORT) with a timer worker
+## run: set up, migrate, seed demo data, deploy bpmn/, generate demo history, serve on 127.0.0.1:$(PORT) with a timer worker
 run: deploy
 	scripts/run.sh
 
@@ -55,9 +55,10 @@ format: install
 	$(BIN)/ruff format app tests bench config.py wsgi.py
 	$(BIN)/ruff check --fix .
 
-## bench: newborn bundle throughput — engine ceiling, service layer, HTTP via gunicorn
+## bench: newborn bundle throughput (engine, service layer, HTTP via gunicorn), then KPI API latency
 bench: install
 	$(BIN)/python -m bench.newborn
+	$(BIN)/python -m bench.kpis
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache

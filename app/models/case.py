@@ -24,7 +24,10 @@ class Case(db.Model):
         Index("ix_cases_status_started_at", "status", "started_at"),
         Index("ix_cases_next_timer_at", "next_timer_at"),
         Index("ix_cases_status_due_at", "status", "due_at"),
-        Index("ix_cases_status_ended_at", "status", "ended_at"),
+        Index("ix_cases_status_ended_at", "status", "ended_at",
+              postgresql_include=["process_key", "due_at", "statutory_due_at", "working_days_used"]),
+        Index("ix_cases_started_at", "started_at",
+              postgresql_include=["process_key", "finished_same_day", "assisted_by_id"]),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)

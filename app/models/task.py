@@ -30,6 +30,7 @@ class HumanTask(db.Model):
         Index("ix_human_tasks_completed_by", "completed_by_id", "completed_at"),
         Index("ix_human_tasks_candidate_user_state", "candidate_user_id", "state"),
         Index("ix_human_tasks_state_due_at", "state", "due_at"),
+        Index("ix_human_tasks_state_completed_at", "state", "completed_at"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)

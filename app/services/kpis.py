@@ -98,10 +98,18 @@ def _rate(numerator: int, denominator: int) -> float | None:
 
 
 def _service_process_keys() -> list[str]:
-    """Diagrams a service starts (12345 orders, oversight items): not approval cases."""
+    """Diagrams a service starts (12345 orders, oversight items): not approval cases. Looked up once
+    per request (every figure of a dashboard call filters by it)."""
+    from flask import g, has_request_context
+
     from .evaluation import _service_processes
 
-    return sorted(_service_processes())
+    if has_request_context() and "kpi_service_keys" in g:
+        return g.kpi_service_keys
+    keys = sorted(_service_processes())
+    if has_request_context():
+        g.kpi_service_keys = keys
+    return keys
 
 
 def _case_filters(p: Period) -> list:
