@@ -22,7 +22,9 @@ class KpiQuerySchema(Schema):
     start = fields.Date(required=True, data_key="from", metadata={"description": "first day (local date)"})
     end = fields.Date(required=True, data_key="to", metadata={"description": "last day, included"})
     process_key = fields.String(load_default=None, metadata={"description": "only this bundle"})
-    group = fields.String(load_default=None, metadata={"description": "only cases with a task for this group"})
+    group = fields.String(load_default=None, metadata={
+        "description": "only cases with a task for this group (a department or a window)"})
+    clerk = fields.String(load_default=None, metadata={"description": "only cases this clerk (username) accepted"})
 
 
 class DepartmentSchema(Schema):
@@ -78,7 +80,7 @@ class KpiSchema(Schema):
 @requires(*kpis.VIEWERS)
 def get_kpis(query):
     """The period's figures (formulas: app/services/kpis.py and docs/kpis.md)."""
-    period = kpis.period(query["start"], query["end"], query["process_key"], query["group"])
+    period = kpis.period(query["start"], query["end"], query["process_key"], query["group"], query["clerk"])
     return kpis.compute(current_user._get_current_object(), period)
 
 
@@ -118,10 +120,12 @@ class DrilldownSchema(Schema):
 class ExportQuerySchema(KpiQuerySchema):
     table = fields.String(required=True, validate=validate.OneOf(kpis.TABLES))
     format = fields.String(load_default="xlsx", validate=validate.OneOf(tuple(exports.FORMATS)))
+    metric = fields.String(load_default=None, validate=validate.OneOf(kpis.CASE_METRICS + kpis.ORDER_METRICS),
+                           metadata={"description": "with table=drilldown: the figure whose rows to export"})
 
 
 def _period(query):
-    return kpis.period(query["start"], query["end"], query["process_key"], query["group"])
+    return kpis.period(query["start"], query["end"], query["process_key"], query["group"], query["clerk"])
 
 
 def drilldown_rows(rows, kind):
@@ -165,7 +169,7 @@ def get_drilldown(query):
 def export(query):
     """A dashboard table (summary, departments, daily, units, categories, reductions) as CSV or XLSX."""
     p = _period(query)
-    title, columns, rows = kpis.export_table(current_user._get_current_object(), p, query["table"])
+    title, columns, rows = kpis.export_table(current_user._get_current_object(), p, query["table"], query["metric"])
     body = exports.table_bytes(title, columns, rows, query["format"])
     name = f"{title}_{p.start.isoformat()}_{p.end.isoformat()}.{query['format']}"
     return Response(body, mimetype=exports.FORMATS[query["format"]],

@@ -70,6 +70,8 @@ class Period:
     end: date
     process_key: str | None = None
     group: str | None = None
+    # The user id of the window clerk who accepted the cases (filter ``clerk`` by username).
+    clerk_id: int | None = None
 
     def bounds(self) -> tuple[datetime, datetime]:
         """The period as a half-open UTC range [first midnight, midnight after the last day)."""
@@ -79,9 +81,17 @@ class Period:
         return first, after
 
 
-def period(start: date, end: date, process_key: str | None = None, group: str | None = None) -> Period:
+def period(start: date, end: date, process_key: str | None = None, group: str | None = None,
+           clerk: str | None = None) -> Period:
     """Check the period and the filters; raise InvalidInput with field errors."""
+    from ..models import User
+
     errors: dict[str, list[str]] = {}
+    clerk_id = None
+    if clerk:
+        clerk_id = db.session.scalar(select(User.id).where(User.username == clerk))
+        if clerk_id is None:
+            errors["clerk"] = [_("Unknown user.")]
     if end < start:
         errors["to"] = [_("The end date is before the start date.")]
     elif (end - start).days > MAX_DAYS:
@@ -90,7 +100,7 @@ def period(start: date, end: date, process_key: str | None = None, group: str | 
         errors["group"] = [_("Unknown group.")]
     if errors:
         raise InvalidInput(_("The period or a filter is not valid."), errors)
-    return Period(start, end, process_key or None, group or None)
+    return Period(start, end, process_key or None, group or None, clerk_id)
 
 
 def _rate(numerator: int, denominator: int) -> float | None:
@@ -117,6 +127,8 @@ def _case_filters(p: Period) -> list:
     excluded = _service_process_keys()
     if excluded:
         filters.append(Case.process_key.not_in(excluded))
+    if p.clerk_id:
+        filters.append(Case.started_by_id == p.clerk_id)
     if p.process_key:
         filters.append(Case.process_key == p.process_key)
     if p.group:
@@ -202,6 +214,8 @@ def department_table(p: Period) -> list[dict]:
     conditions = [HumanTask.state == "completed", HumanTask.completed_at >= first, HumanTask.completed_at < after]
     if p.process_key:
         conditions.append(Case.process_key == p.process_key)
+    if p.clerk_id:
+        conditions.append(Case.started_by_id == p.clerk_id)
     excluded = _service_process_keys()
     if excluded:
         conditions.append(Case.process_key.not_in(excluded))
@@ -503,12 +517,29 @@ SUMMARY_FIELDS = ("cases_received", "cases_completed", "immediate_rate", "on_tim
                   "post_eval_rectification_rate", "orders_received", "orders_closed", "direct_handling_rate",
                   "order_on_time_rate", "closure_24h_rate", "order_satisfaction_rate", "return_rate",
                   "repeat_request_rate")
-TABLES = ("summary", "departments", "daily", "units", "categories", "reductions")
+TABLES = ("summary", "departments", "daily", "units", "categories", "reductions", "drilldown")
 
 
-def export_table(user, p: Period, table: str) -> tuple[str, list[tuple[str, str]], list[dict]]:
-    """(title, columns, rows) of a dashboard table."""
+def _iso(value) -> str | None:
+    return value.isoformat() if value is not None else None
+
+
+def export_table(user, p: Period, table: str,
+                 metric: str | None = None) -> tuple[str, list[tuple[str, str]], list[dict]]:
+    """(title, columns, rows) of a dashboard table; ``drilldown`` is the rows behind ``metric``."""
     permissions.require_role(user, VIEWERS, _("see the KPIs"))
+    if table == "drilldown":
+        rows, _total, kind = drilldown(user, p, metric or "", 1, 100000)
+        if kind == "cases":
+            data = [{"number": c.receipt_no, "title": c.process_version.name, "status": c.status,
+                     "started_at": _iso(c.started_at), "ended_at": _iso(c.ended_at), "due_at": _iso(c.due_at)}
+                    for c in rows]
+        else:
+            data = [{"number": o.order_no, "title": f"{o.request_type} {o.category}", "status": o.status,
+                     "started_at": _iso(o.created_at), "ended_at": _iso(o.closed_at), "due_at": _iso(o.due_at)}
+                    for o in rows]
+        columns = [(k, k) for k in ("number", "title", "status", "started_at", "ended_at", "due_at")]
+        return metric or "drilldown", columns, data
     if table == "summary":
         figures = compute(user, p)
         rows = [{"kpi": k, "value": figures[k]} for k in SUMMARY_FIELDS]

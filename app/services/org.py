@@ -113,6 +113,12 @@ def active_users_by_username(usernames) -> dict[str, int]:
                                                                           User.active.is_(True))).all())
 
 
+def users_with_role(role: str) -> list[tuple[str, str]]:
+    """(username, display name) of the active users with ``role``, by username."""
+    users = db.session.scalars(select(User).where(User.active.is_(True)).order_by(User.username))
+    return [(u.username, u.display_name or u.username) for u in users if u.has_role(role)]
+
+
 def group_names() -> dict[str, str]:
     """``{group code: display name}`` of every group."""
     return dict(db.session.execute(select(Group.code, Group.name)).all())

@@ -47,7 +47,8 @@ def _selection():
     preset = preset if preset in PRESETS else "month"
     today = calendar.local_date(clock.now())
     start, end = preset_period(preset, today, args.get("from"), args.get("to"))
-    return preset, kpis.period(start, end, args.get("process_key") or None, args.get("group") or None)
+    return preset, kpis.period(start, end, args.get("process_key") or None, args.get("group") or None,
+                               args.get("clerk") or None)
 
 
 def _query(p: kpis.Period, **extra) -> dict:
@@ -56,6 +57,8 @@ def _query(p: kpis.Period, **extra) -> dict:
         query["process_key"] = p.process_key
     if p.group:
         query["group"] = p.group
+    if p.clerk_id and request.args.get("clerk"):
+        query["clerk"] = request.args["clerk"]
     return {**query, **extra}
 
 
@@ -77,7 +80,9 @@ def dashboard():
     return render_template(
         "web/dashboard.html", preset=preset, period=p, k=figures, series=series, errors=errors,
         categories=kpis.top_categories(p), warnings=kpis.warnings_issued(p), query=_query(p),
-        bundles=processes.bundle_names(), groups=sorted(org.group_names().items()), tables=kpis.TABLES)
+        bundles=processes.bundle_names(), groups=sorted(org.group_names().items()),
+        clerks=org.users_with_role("clerk"), clerk=request.args.get("clerk", ""),
+        tables=[t for t in kpis.TABLES if t != "drilldown"])
 
 
 @bp.get("/dashboard/drilldown")

@@ -229,3 +229,14 @@ def test_six_reductions_between_catalogue_revisions(api, app):
     assert row["materials_removed"] >= 1
     assert report["total"]["materials_removed"] == row["materials_removed"]
     assert report["total"]["promised_days_reduced"] == 1
+
+
+def test_the_clerk_filter_and_the_drilldown_export(api, week):
+    """All of the week's cases were accepted by window1; window2 accepted none."""
+    assert api.get(WEEK + "&clerk=window1", "supervisor").get_json()["cases_received"] == 4
+    assert api.get(WEEK + "&clerk=window2", "supervisor").get_json()["cases_received"] == 0
+    r = api.get(WEEK + "&clerk=nobody", "supervisor")
+    assert r.status_code == 422 and "clerk" in r.get_json()["errors"]
+    csv = api.get(WEEK.replace("/kpis?", "/kpis/export?") + "&table=drilldown&metric=late&format=csv", "leader1")
+    lines = csv.data.decode("utf-8-sig").splitlines()
+    assert lines[0] == "number,title,status,started_at,ended_at,due_at" and len(lines) == 3  # B and D
