@@ -367,11 +367,12 @@ def daily_series(p: Period) -> list[dict]:
     first, after = p.bounds()
     scope = _case_filters(p)
     day = _local_day(Case.started_at)
-    received = dict(db.session.execute(select(day, func.count(Case.id)).where(
-        Case.started_at >= first, Case.started_at < after, *scope).group_by(day)).all())
+    # PostgreSQL returns dates, SQLite text: key both by the ISO date.
+    received = {str(d): n for d, n in db.session.execute(select(day, func.count(Case.id)).where(
+        Case.started_at >= first, Case.started_at < after, *scope).group_by(day)).all()}
     day = _local_day(Case.ended_at)
-    completed = dict(db.session.execute(select(day, func.count(Case.id)).where(
-        Case.status == "completed", Case.ended_at >= first, Case.ended_at < after, *scope).group_by(day)).all())
+    completed = {str(d): n for d, n in db.session.execute(select(day, func.count(Case.id)).where(
+        Case.status == "completed", Case.ended_at >= first, Case.ended_at < after, *scope).group_by(day)).all()}
     days = []
     current = p.start
     while current <= p.end and len(days) < 3700:
