@@ -74,6 +74,11 @@ class Config:
     SESSION_COOKIE_HTTPONLY = True
     SESSION_COOKIE_SAMESITE = "Lax"
     REMEMBER_COOKIE_HTTPONLY = True
+    # Behind TLS (production): cookies only over HTTPS; PROXY_FIX=1 trusts one reverse proxy's
+    # X-Forwarded-* headers (so HSTS is sent and redirects keep https).
+    SESSION_COOKIE_SECURE = _bool("SESSION_COOKIE_SECURE", False)
+    REMEMBER_COOKIE_SECURE = SESSION_COOKIE_SECURE
+    PROXY_FIX = _bool("PROXY_FIX", False)
     WTF_CSRF_CHECK_DEFAULT = False  # checked in app/auth for session-authenticated unsafe requests
     WTF_CSRF_TIME_LIMIT = None
 

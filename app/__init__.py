@@ -73,6 +73,9 @@ def create_app(config: type[Config] | dict | None = None) -> Flask:
     from .errors import register_error_handlers
     register_error_handlers(app)
 
+    from .security import init_security
+    init_security(app)
+
     from .cli import init_cli
     init_cli(app)
     return app

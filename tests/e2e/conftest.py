@@ -27,16 +27,26 @@ def browser():
 
 @pytest.fixture()
 def new_page(browser, server, db_clean):
-    """Open a fresh browser context (own cookies) and return a page factory: new_page()."""
-    contexts = []
+    """Open a fresh browser context (own cookies) and return a page factory: new_page().
+
+    Every page of every browser test is also a Content-Security-Policy check: a script or style
+    the policy refuses makes the test fail."""
+    contexts, refused = [], []
+
+    def _watch(message):
+        if "Content Security Policy" in message.text:
+            refused.append(message.text)
 
     def _open():
         context = browser.new_context(base_url=server, locale="zh-CN", timezone_id="Asia/Shanghai",
                                       viewport={"width": 1366, "height": 900})
         context.set_default_timeout(15_000)
         contexts.append(context)
-        return context.new_page()
+        page = context.new_page()
+        page.on("console", _watch)
+        return page
 
     yield _open
     for context in contexts:
         context.close()
+    assert refused == [], refused

@@ -1,0 +1,33 @@
+"""Security headers (issue 9): CSP without inline scripts on every page, no framing or sniffing,
+HSTS only over TLS; templates carry no inline script or event-handler attribute."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+TEMPLATES = Path(__file__).resolve().parents[3] / "app" / "templates"
+
+
+def test_pages_and_api_answers_carry_the_headers(client, login):
+    for response in (client.get("/login"), login("window1").get("/"), client.get("/api/v1/openapi.json")):
+        csp = response.headers["Content-Security-Policy"]
+        assert "script-src 'self'" in csp and "unsafe-inline" not in csp.split("script-src", 1)[1].split(";")[0]
+        assert "frame-ancestors 'none'" in csp
+        assert response.headers["X-Content-Type-Options"] == "nosniff"
+        assert response.headers["X-Frame-Options"] == "DENY"
+        assert "Strict-Transport-Security" not in response.headers
+
+
+def test_hsts_over_tls(client):
+    response = client.get("/login", base_url="https://approval.example")
+    assert response.headers["Strict-Transport-Security"].startswith("max-age=")
+
+
+def test_no_template_has_an_inline_script_or_handler():
+    for path in TEMPLATES.rglob("*.html"):
+        html = path.read_text(encoding="utf-8")
+        for tag in re.findall(r"<script\b[^>]*>", html):
+            assert "src=" in tag or 'type="application/json"' in tag, (path.name, tag)
+        assert not re.search(r"\son[a-z]+\s*=", html), path.name
+        assert "javascript:" not in html, path.name
