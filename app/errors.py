@@ -42,6 +42,12 @@ class Unauthorized(AppError):
     status, error = 401, "unauthorized"
 
 
+class TooManyAttempts(AppError):
+    """Login refused while the account is locked after repeated failures."""
+
+    status, error = 429, "account_locked"
+
+
 class Forbidden(AppError):
     status, error = 403, "forbidden"
 

@@ -8,7 +8,7 @@ from flask_smorest import Blueprint
 from flask_wtf.csrf import generate_csrf
 
 from .. import transaction
-from ..errors import BadRequest
+from ..errors import AppError, BadRequest
 from ..services import org
 from . import public
 from .schemas import MeSchema, TokenRequestSchema, TokenResponseSchema
@@ -25,11 +25,16 @@ def create_token(body):
     """Exchange username and password for a bearer token (expires; revocable)."""
 
     def _issue():
-        user = org.authenticate(body["username"], body["password"])
+        user, failure = org.attempt_login(body["username"], body["password"])
+        if failure is not None:
+            return failure
         raw, token = org.issue_token(user)
         return {"token": raw, "expires_at": token.expires_at, "user": user}
 
-    return transaction.run(_issue)
+    result = transaction.run(_issue)  # a failed attempt is committed too: it counts towards the lock
+    if isinstance(result, AppError):
+        raise result
+    return result
 
 
 @blp.route("/auth/token", methods=["DELETE"])
@@ -49,7 +54,9 @@ def revoke_token():
 @public
 def create_session(body):
     """Log in a browser session (cookie); returns the CSRF token to send as X-CSRFToken."""
-    user = org.authenticate(body["username"], body["password"])
+    user, failure = transaction.run(org.attempt_login, body["username"], body["password"])
+    if failure is not None:
+        raise failure
     login_user(user)
     return {"user": user, "csrf_token": generate_csrf()}
 

@@ -59,6 +59,10 @@ class User(UserMixin, db.Model):
     roles: Mapped[list] = mapped_column(JSONType, default=list)
     active: Mapped[bool] = mapped_column(default=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    # Login throttling in the database, so it holds across hosts: failures since the last success,
+    # and the end of a lock-out after too many of them.
+    failed_logins: Mapped[int] = mapped_column(default=0, server_default="0")
+    locked_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
     groups: Mapped[list[Group]] = relationship(secondary=group_memberships, lazy="selectin")
 

@@ -9,18 +9,36 @@ from datetime import timedelta
 from flask import current_app
 from sqlalchemy import or_, select
 
-from ..errors import Unauthorized
+from ..errors import AppError, TooManyAttempts, Unauthorized
 from ..extensions import db
 from ..models import ApiToken, Group, User, group_memberships
 from ..models.types import utcnow
 
 
-def authenticate(username: str, password: str) -> User:
-    """Return the active user with these credentials, or raise Unauthorized."""
-    user = db.session.scalar(select(User).where(User.username == username))
-    if user is None or not user.active or not user.check_password(password):
-        raise Unauthorized("Wrong username or password.", error="invalid_credentials")
-    return user
+def attempt_login(username: str, password: str) -> tuple[User | None, AppError | None]:
+    """Check credentials and count the outcome in the database (commit it even when it fails):
+    ``LOGIN_MAX_FAILURES`` wrong passwords in a row lock the account for ``LOGIN_LOCK_MINUTES``;
+    a success resets the count. Returns (user, None) or (None, the error to raise)."""
+    now = utcnow()
+    user = db.session.execute(select(User).where(User.username == username).with_for_update()).scalar_one_or_none()
+    wrong = Unauthorized("Wrong username or password.", error="invalid_credentials")
+    if user is None or not user.active:
+        return None, wrong
+    if user.locked_until is not None and user.locked_until > now:
+        return None, TooManyAttempts(
+            f"Too many failed logins: the account is locked until {user.locked_until.isoformat()}.",
+            {"locked_until": user.locked_until.isoformat()})
+    if not user.check_password(password):
+        user.failed_logins = (user.failed_logins or 0) + 1
+        if user.failed_logins >= current_app.config["LOGIN_MAX_FAILURES"]:
+            user.locked_until = now + timedelta(minutes=current_app.config["LOGIN_LOCK_MINUTES"])
+            user.failed_logins = 0
+        db.session.flush()
+        return None, wrong
+    if user.failed_logins or user.locked_until:
+        user.failed_logins, user.locked_until = 0, None
+        db.session.flush()
+    return user, None
 
 
 def _hash(raw: str) -> str:

@@ -8,7 +8,8 @@ from flask import Blueprint, current_app, flash, redirect, render_template, requ
 from flask_babel import gettext as _
 from flask_login import current_user, login_required, login_user, logout_user
 
-from ..errors import Unauthorized
+from .. import transaction
+from ..errors import TooManyAttempts
 from ..services import org
 
 bp = Blueprint("web_auth", __name__)
@@ -31,14 +32,20 @@ def login():
     error = None
     username = request.form.get("username", "").strip()
     if request.method == "POST":
-        try:
-            user = org.authenticate(username, request.form.get("password", ""))
-        except Unauthorized:
-            error = _("Wrong username or password.")
+        user, failure = transaction.run(org.attempt_login, username, request.form.get("password", ""))
+        if isinstance(failure, TooManyAttempts):
+            error, status = _("Too many failed logins. The account is locked for a while; try again later."), 429
+        elif failure is not None:
+            error, status = _("Wrong username or password."), 401
         else:
+            lang = session.get("lang")
+            session.clear()  # nothing from before the login survives it (no session fixation)
+            if lang:
+                session["lang"] = lang
             login_user(user)
             return redirect(_safe_next(request.args.get("next")))
-    return render_template("web/login.html", error=error, username=username), (401 if error else 200)
+        return render_template("web/login.html", error=error, username=username), status
+    return render_template("web/login.html", error=error, username=username), 200
 
 
 @bp.post("/logout")

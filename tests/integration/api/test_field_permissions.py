@@ -47,6 +47,7 @@ def test_task_page_shows_read_only_value_disabled_and_no_hidden_data(app, api, t
     field = re.search(r'<input[^>]*name="data\.child_name"[^>]*>', page).group(0)
     assert 'value="王小宝"' in field and "disabled" in field
     assert "6222020200112233445" not in page and "bank_account" not in page
+    token = re.search(r'name="csrf_token" value="([^"]+)"', page).group(1)  # a new session after login
     r = client.post(f"/tasks/{task_id}", data={"csrf_token": token, "action": "submit",
                                                "data.child_name": "篡改", "data.decision": "通过"})
     assert r.status_code == 302  # the disabled field is ignored even if a client posts it

@@ -91,6 +91,7 @@ def test_utilities_page_lists_and_sends_results(app, api, case_id):
     client.post("/login", data={"username": "utilities1", "password": PASSWORD, "csrf_token": token})
     page = client.get("/messages").get_data(as_text=True)
     assert 'href="/messages"' in page and "供水过户" in page and "燃气过户" in page
+    token = re.search(r'name="csrf_token" value="([^"]+)"', page).group(1)  # a new session after login
     assert client.get(f"/cases/{case_id}").status_code == 200  # the utility may read the case it serves
     r = client.post(f"/cases/{case_id}/messages", data={"csrf_token": token, "name": "water_transfer_done",
                                                         "result": "done", "note": "户号S-1001"},

@@ -62,6 +62,8 @@ def log_in(app, username: str, english: bool = True, follow: bool = False) -> Br
     assert r.status_code == 302, r.get_data(as_text=True)
     if english:
         client.get("/lang/en")
+    # Logging in starts a fresh session, so the forms carry a new CSRF token from now on.
+    token = _CSRF_META.search(client.get("/cases").get_data(as_text=True)).group(1)
     return Browser(client, token, follow)
 
 
