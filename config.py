@@ -79,6 +79,8 @@ class Config:
     SESSION_COOKIE_SECURE = _bool("SESSION_COOKIE_SECURE", False)
     REMEMBER_COOKIE_SECURE = SESSION_COOKIE_SECURE
     PROXY_FIX = _bool("PROXY_FIX", False)
+    # A .ttf/.ttc font with Chinese glyphs for PDF reports (default: the usual Debian CJK fonts).
+    REPORT_FONT = os.environ.get("REPORT_FONT", "")
     # Login throttling (counted in the database, so it holds across hosts).
     LOGIN_MAX_FAILURES = _int("LOGIN_MAX_FAILURES", 5)
     LOGIN_LOCK_MINUTES = _int("LOGIN_LOCK_MINUTES", 15)

@@ -6,13 +6,13 @@ from __future__ import annotations
 import calendar as month_calendar
 from datetime import date, timedelta
 
-from flask import Blueprint, render_template, request
+from flask import Blueprint, Response, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user, login_required
 
 from .. import clock
 from ..errors import Forbidden, InvalidInput
-from ..services import calendar, kpis, org, permissions, processes
+from ..services import calendar, kpis, org, permissions, processes, reports
 
 bp = Blueprint("web_dashboard", __name__)
 PRESETS = ("day", "week", "month", "year", "custom")
@@ -105,6 +105,27 @@ def drilldown():
 @login_required
 def monthly_report():
     """《民声"数"递》-style monthly report: headline figures, top categories, slowest units, warnings."""
+    context = _monthly_context()
+    return render_template("web/monthly_report.html", **context)
+
+
+@bp.get("/reports/monthly.pdf")
+@login_required
+def monthly_report_pdf():
+    """The same report as a PDF download."""
+    context = _monthly_context()
+    try:
+        body = reports.monthly_pdf(context["month"], context["k"], context["categories"],
+                                   context["slow_departments"], context["slow_units"], context["warnings"],
+                                   context["reductions"])
+    except reports.NoReportFont as exc:  # say why, and offer the printable page instead
+        flash(exc.message, "error")
+        return redirect(url_for("web_dashboard.monthly_report", month=context["month"].strftime("%Y-%m")))
+    name = f"monthly_report_{context['month'].strftime('%Y-%m')}.pdf"
+    return Response(body, mimetype="application/pdf", headers={"Content-Disposition": f'attachment; filename="{name}"'})
+
+
+def _monthly_context() -> dict:
     user = _user()
     if not user.has_role(*kpis.VIEWERS):
         raise Forbidden(_("You may not see the KPIs."))
@@ -121,6 +142,6 @@ def monthly_report():
                               key=lambda d: (d["on_time_rate"], -d["tasks_completed"]))[:5]
     slow_units = sorted((u for u in kpis.unit_league(p) if u["on_time_rate"] is not None),
                         key=lambda u: (u["on_time_rate"], -u["orders_closed"]))[:5]
-    return render_template("web/monthly_report.html", month=first, k=figures, categories=kpis.top_categories(p),
-                           slow_departments=slow_departments, slow_units=slow_units,
-                           warnings=kpis.warnings_issued(p), reductions=kpis.reductions_report())
+    return {"month": first, "k": figures, "categories": kpis.top_categories(p),
+            "slow_departments": slow_departments, "slow_units": slow_units,
+            "warnings": kpis.warnings_issued(p), "reductions": kpis.reductions_report()}

@@ -53,3 +53,26 @@ def test_the_export_links_work_with_the_browser_session(api, login):
     link = html.split('href="/api/v1/kpis/export?', 1)[1].split('"', 1)[0].replace("&amp;", "&")
     r = leader.get("/api/v1/kpis/export?" + link)
     assert r.status_code == 200 and r.headers["Content-Type"].startswith("application/vnd.openxmlformats")
+
+
+def test_monthly_report_as_pdf(api, login):
+    """fpdf2 with the installed CJK font: a PDF download of the month (CI installs fonts-wqy-microhei)."""
+    _cases(api)
+    leader = login("leader1")
+    assert "/reports/monthly.pdf?month=" in leader.html("/reports/monthly")
+    r = leader.get("/reports/monthly.pdf?month=2026-11")
+    assert r.status_code == 200 and r.mimetype == "application/pdf"
+    assert r.data.startswith(b"%PDF-") and b"/FontFile2" in r.data  # the CJK font is embedded
+    assert r.headers["Content-Disposition"] == 'attachment; filename="monthly_report_2026-11.pdf"'
+    assert login("window1").get("/reports/monthly.pdf").status_code == 403
+
+
+def test_without_a_chinese_font_the_pdf_is_refused_clearly(api, app, login, monkeypatch):
+    from app.services import reports
+
+    monkeypatch.setattr(reports, "CANDIDATES", ())
+    monkeypatch.setitem(app.config, "REPORT_FONT", "/nonexistent/font.ttc")
+    leader = login("leader1")
+    r = leader.get("/reports/monthly.pdf?month=2026-11")
+    assert r.status_code == 302 and r.headers["Location"].endswith("/reports/monthly?month=2026-11")
+    assert "REPORT_FONT" in leader.html("/reports/monthly?month=2026-11")  # the flash says why
