@@ -3,12 +3,15 @@ and 办件回访 callbacks."""
 
 from __future__ import annotations
 
+import json
+
+from flask import Response
 from flask_login import current_user
 from flask_smorest import Blueprint
 from marshmallow import Schema, fields, validate
 
 from .. import transaction
-from ..services import callbacks, evaluation, oversight, reviews
+from ..services import audit_export, callbacks, evaluation, exports, oversight, privacy, reviews
 from . import public
 from .schemas import CaseSchema
 
@@ -136,3 +139,55 @@ def start_item(body, kind):
     """Start 督办 (``supervision``), 预警函 (``warning-letter``), 重大行政执法决定法制审核
     (``legality-review``) or 企业诉求 (``enterprise-demand``); its steps then appear in the inboxes."""
     return transaction.run(oversight.start, _user(), kind, body["data"])
+
+
+# -- personal data and the audit trail ------------------------------------------------------------
+
+class RevealSchema(Schema):
+    reason = fields.String(required=True, validate=validate.Length(min=1, max=200))
+
+
+class ApplicantSchema(Schema):
+    name = fields.String()
+    id_number = fields.String()
+    phone = fields.String(allow_none=True)
+
+
+class AuditQuerySchema(Schema):
+    start = fields.Date(required=True, data_key="from")
+    end = fields.Date(required=True, data_key="to")
+    case_id = fields.Integer(load_default=None)
+    format = fields.String(load_default="json", validate=validate.OneOf(("json", "csv", "xlsx")))
+
+
+@blp.route("/cases/<int:case_id>/reveal", methods=["POST"])
+@blp.arguments(RevealSchema)
+@blp.response(200, ApplicantSchema)
+def reveal_applicant(body, case_id):
+    """The applicant's unmasked ID number and phone, for someone who may see the case; audited."""
+    return transaction.run(privacy.reveal_applicant, _user(), case_id, body["reason"])
+
+
+class AuditEventSchema(Schema):
+    id = fields.Integer()
+    at = fields.String()
+    receipt_no = fields.String()
+    case_id = fields.Integer()
+    event = fields.String()
+    actor = fields.String()
+    task = fields.String()
+    data = fields.Raw(allow_none=True)
+
+
+@blp.route("/audit", methods=["GET"])
+@blp.arguments(AuditQuerySchema, location="query")
+@blp.response(200, AuditEventSchema(many=True))
+def audit_trail(query):
+    """The audit trail of a period (optionally one case), as JSON or a CSV/XLSX download."""
+    rows = audit_export.events(_user(), query["start"], query["end"], query["case_id"])
+    if query["format"] == "json":
+        return rows
+    body = exports.table_bytes("audit", audit_export.COLUMNS, [{**r, "data": json.dumps(r["data"], ensure_ascii=False)}
+                                                               for r in rows], query["format"])
+    return Response(body, mimetype=exports.FORMATS[query["format"]],
+                    headers={"Content-Disposition": f'attachment; filename="audit.{query["format"]}"'})

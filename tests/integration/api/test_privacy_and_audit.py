@@ -1,0 +1,56 @@
+"""Personal data is masked by default and revealing it is audited; the audit trail is exported
+and nothing in the code updates or deletes it (issue 9)."""
+
+from __future__ import annotations
+
+import io
+import re
+from datetime import date
+
+from support import ROOT
+
+TAXI = (ROOT / "bpmn" / "taxi_driver_licence.bpmn", ROOT / "forms" / "taxi_driver_application.json",
+        ROOT / "forms" / "taxi_driver_decision.json")
+APPLICATION = {"driving_licence_no": "140402199001011234", "exam_certificate_no": "KS2025-0001",
+               "no_bad_record_pledge": True}
+
+
+def _case(api):
+    assert api.deploy(*TAXI).status_code == 201
+    return api.start("taxi_driver_licence", APPLICATION).get_json()
+
+
+def test_revealing_the_applicant_is_audited_and_needs_a_reason(api):
+    case = _case(api)
+    assert case["applicant"]["id_number"] == "1404**********1234"
+    path = f"/api/v1/cases/{case['id']}/reveal"
+    assert api.post(path, "window1", json={}).status_code == 422
+    r = api.post(path, "window1", json={"reason": "申请人来电核对身份"})
+    assert r.status_code == 200 and r.get_json()["id_number"] == "140402199001011234"
+    assert api.post(path, "health1", json={"reason": "x"}).status_code == 404  # may not see the case
+    history = api.get(f"/api/v1/cases/{case['id']}", "supervisor").get_json()["history"]
+    reveals = [e for e in history if e["type"] == "pii_revealed"]
+    assert len(reveals) == 1 and reveals[0]["actor"] == "window1"
+    assert reveals[0]["data"]["reason"] == "申请人来电核对身份"
+
+
+def test_the_audit_trail_exports(api):
+    from openpyxl import load_workbook
+
+    case = _case(api)
+    today = date.today().isoformat()
+    rows = api.get(f"/api/v1/audit?from={today}&to={today}&case_id={case['id']}", "supervisor").get_json()
+    assert [r["event"] for r in rows] == ["case_started"] and rows[0]["receipt_no"] == case["receipt_no"]
+    r = api.get(f"/api/v1/audit?from={today}&to={today}&format=xlsx", "leader1")
+    sheet = load_workbook(io.BytesIO(r.data)).active
+    assert [c.value for c in sheet[1]] == ["id", "at", "receipt_no", "case_id", "event", "actor", "task", "data"]
+    assert sheet.cell(row=2, column=5).value == "case_started"
+    assert api.get(f"/api/v1/audit?from={today}&to={today}", "window1").status_code == 403
+
+
+def test_no_code_updates_or_deletes_audit_events():
+    """Append-only: the application never issues an UPDATE or DELETE on audit_events."""
+    pattern = re.compile(r"(update|delete)\(\s*AuditEvent|AuditEvent\)\.(update|delete)|audit_events\s+(set|where)",
+                         re.IGNORECASE)
+    for path in (ROOT / "app").rglob("*.py"):
+        assert not pattern.search(path.read_text(encoding="utf-8")), path
