@@ -195,3 +195,20 @@ def decide_extension(body, order_id, extension_id):
     """The dispatcher approves (the due time moves) or rejects an extension request."""
     return transaction.run(work_orders.decide_extension, _user(), order_id, extension_id, body["approve"],
                            body["note"])
+
+
+class RevealCallerSchema(Schema):
+    reason = fields.String(required=True, validate=validate.Length(min=1, max=200))
+
+
+class CallerOutSchema(Schema):
+    name = fields.String()
+    phone = fields.String()
+
+
+@blp.route("/work-orders/<int:order_id>/reveal", methods=["POST"])
+@blp.arguments(RevealCallerSchema)
+@blp.response(200, CallerOutSchema)
+def reveal_caller(body, order_id):
+    """The caller's unmasked phone for the hotline centre, with a reason; audited."""
+    return transaction.run(work_orders.reveal_caller, _user(), order_id, body["reason"])

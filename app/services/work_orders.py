@@ -444,3 +444,16 @@ def decide_extension(user: User, order_id: int, extension_id: int, approve: bool
 def extensions(order: WorkOrder) -> list[WorkOrderExtension]:
     return list(db.session.scalars(select(WorkOrderExtension).where(WorkOrderExtension.order_id == order.id)
                                    .order_by(WorkOrderExtension.id)))
+
+
+def reveal_caller(user: User, order_id: int, reason: str) -> dict:
+    """The caller's full phone for the hotline centre (never a handling unit), with a reason;
+    audited as ``pii_revealed`` on the order's case. Confidential callers: supervisors only."""
+    if not isinstance(reason, str) or not reason.strip() or len(reason) > 200:
+        raise InvalidInput(_("Say why you need to see the personal data."), {"reason": [_("This field is required.")]})
+    order = get(user, order_id)
+    if not sees_callers(user) or (order.confidential and not user.has_role(*READ_ALL)):
+        raise Forbidden(_("You may not see this caller."))
+    audit.record(order.case, "pii_revealed", user, data={"fields": ["caller_name", "caller_phone"],
+                                                         "order_no": order.order_no, "reason": reason.strip()})
+    return {"name": order.caller_name, "phone": order.caller_phone}

@@ -392,3 +392,18 @@ def test_the_worker_warns_once_as_an_order_nears_and_passes_its_due_time(api, ap
     assert warnings(general) == []
     run(datetime(2026, 11, 30, 9, 0, tzinfo=SH))  # due Mon 30 Nov 23:59: its last working day
     assert warnings(general) == ["yellow"]
+
+
+def test_revealing_a_callers_phone_is_for_the_centre_and_audited(api, hotline):
+    order = register(api)
+    path = f"/api/v1/work-orders/{order['id']}/reveal"
+    r = api.post(path, "callback1", json={"reason": "回访需拨打电话"})
+    assert r.status_code == 200 and r.get_json()["phone"] == "13912345678"
+    assert api.post(path, "callback1", json={}).status_code == 422
+    cid = dispatch(api, order)
+    assert api.post(path, "urban_management1", json={"reason": "x"}).status_code == 403
+    secret = register(api, caller={"name": "张先生", "phone": "13700001111", "confidential": True})
+    assert api.post(f"/api/v1/work-orders/{secret['id']}/reveal", "callback1",
+                    json={"reason": "x"}).status_code == 403
+    history = api.get(f"/api/v1/cases/{cid}", "supervisor").get_json()["history"]
+    assert [e["actor"] for e in history if e["type"] == "pii_revealed"] == ["callback1"]
