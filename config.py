@@ -81,6 +81,8 @@ class Config:
     PROXY_FIX = _bool("PROXY_FIX", False)
     # A .ttf/.ttc font with Chinese glyphs for PDF reports (default: the usual Debian CJK fonts).
     REPORT_FONT = os.environ.get("REPORT_FONT", "")
+    # New passwords (flask users set-password): length, and three kinds of characters.
+    PASSWORD_MIN_LENGTH = _int("PASSWORD_MIN_LENGTH", 10)
     # Login throttling (counted in the database, so it holds across hosts).
     LOGIN_MAX_FAILURES = _int("LOGIN_MAX_FAILURES", 5)
     LOGIN_LOCK_MINUTES = _int("LOGIN_LOCK_MINUTES", 15)

@@ -260,13 +260,36 @@ def calendar_recompute_command():
 
 tokens_cli = AppGroup("tokens", help="API tokens for other systems (e.g. the 12345 hotline system).")
 hotline_cli = AppGroup("hotline", help="The 12345 hotline.")
+users_cli = AppGroup("users", help="User accounts.")
+
+
+@users_cli.command("set-password")
+@click.argument("username")
+@click.password_option(help="The new password (asked twice when not given).")
+def users_set_password_command(username, password):
+    """Set a user's password; it must meet the password policy. Also lifts a login lock-out."""
+    from sqlalchemy import select
+
+    from .extensions import db
+    from .models import User
+    from .services import org
+
+    user = db.session.scalar(select(User).where(User.username == username))
+    if user is None:
+        raise click.ClickException(f"no user {username!r}")
+    try:
+        transaction.run(org.set_password, user, password)
+    except ValueError as exc:
+        raise click.ClickException(str(exc)) from None
+    click.echo(f"password of {username} changed")
 
 
 @tokens_cli.command("create")
 @click.option("--user", "username", required=True, help="The account the system acts as (e.g. hotline1).")
 @click.option("--name", required=True, help="A label for the token, e.g. 12345-system.")
 @click.option("--days", default=365, show_default=True, type=click.IntRange(1, 3650), help="Days until it expires.")
-def tokens_create_command(username, name, days):
+@click.option("--scope", "scopes", multiple=True, help="Limit the token to these API areas (e.g. work-orders).")
+def tokens_create_command(username, name, days, scopes):
     """Print a new API token (shown once; only its SHA-256 is stored)."""
     from sqlalchemy import select
 
@@ -277,7 +300,10 @@ def tokens_create_command(username, name, days):
     user = db.session.scalar(select(User).where(User.username == username, User.active.is_(True)))
     if user is None:
         raise click.ClickException(f"no active user {username!r}")
-    raw, token = transaction.run(org.issue_token, user, name, days)
+    try:
+        raw, token = transaction.run(org.issue_token, user, name, days, list(scopes) or None)
+    except ValueError as exc:
+        raise click.ClickException(str(exc)) from None
     click.echo(raw)
     click.echo(f"token {name!r} for {username}, expires {token.expires_at:%Y-%m-%d}", err=True)
 
@@ -325,5 +351,6 @@ def init_cli(app: Flask) -> None:
     app.cli.add_command(calendar_cli)
     app.cli.add_command(catalogue_cli)
     app.cli.add_command(tokens_cli)
+    app.cli.add_command(users_cli)
     app.cli.add_command(hotline_cli)
     app.cli.add_command(evaluation_cli)

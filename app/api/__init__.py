@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from flask import current_app, jsonify, request
+from flask import current_app, g, jsonify, request
 
 from ..auth import authenticated_user, protect_unsafe_session_request
 from ..errors import Forbidden, Unauthorized
 from ..extensions import api
+from ..services.org import token_allows
 
 PREFIX = "/api/v1"
 
@@ -36,6 +37,8 @@ def _guard():
     user = authenticated_user()
     if user is None:
         raise Unauthorized("Log in or send a bearer token.")
+    if not token_allows(g.get("token_scopes"), request.path, PREFIX):
+        raise Forbidden("This token's scope does not allow this call.", error="token_scope")
     roles = getattr(view, "_required_roles", None)
     if roles and not user.has_role(*roles):
         raise Forbidden("Your role does not allow this.")

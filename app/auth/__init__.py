@@ -33,10 +33,12 @@ def _load_token_user(req) -> User | None:
     raw = _bearer()
     if raw is None:
         return None
-    user = org.user_for_token(raw)
-    if user is not None:
-        g.auth_via = "token"
-    return user
+    token = org.token_for(raw)
+    if token is None:
+        return None
+    g.auth_via = "token"
+    g.token_scopes = token.scopes
+    return token.user
 
 
 def authenticated_user() -> User | None:

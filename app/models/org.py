@@ -103,6 +103,8 @@ class ApiToken(db.Model):
     token_hash: Mapped[str] = mapped_column(String(64))
     # A label for tokens made for another system (``flask tokens create --name``), e.g. the hotline.
     name: Mapped[str | None] = mapped_column(String(100))
+    # What the token may call (app.services.org.TOKEN_SCOPES); None: whatever its user may.
+    scopes: Mapped[list | None] = mapped_column(JSONType)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
     revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)

@@ -15,6 +15,32 @@ from ..models import ApiToken, Group, User, group_memberships
 from ..models.types import utcnow
 
 
+def password_problems(username: str, password: str) -> list[str]:
+    """Why a new password is refused (empty: acceptable): at least ``PASSWORD_MIN_LENGTH``
+    characters, three of lower case, upper case, digits and symbols, and not the user name."""
+    problems = []
+    minimum = current_app.config["PASSWORD_MIN_LENGTH"]
+    if len(password) < minimum:
+        problems.append(f"at least {minimum} characters")
+    kinds = sum((any(c.islower() for c in password), any(c.isupper() for c in password),
+                 any(c.isdigit() for c in password), any(not c.isalnum() for c in password)))
+    if kinds < 3:
+        problems.append("three of: lower case, upper case, digits, symbols")
+    if username and username.lower() in password.lower():
+        problems.append("not the user name")
+    return problems
+
+
+def set_password(user: User, password: str) -> None:
+    """Set a new password that meets the policy (ValueError otherwise); unlocks the account."""
+    problems = password_problems(user.username, password)
+    if problems:
+        raise ValueError("the password needs " + "; ".join(problems))
+    user.set_password(password)
+    user.failed_logins, user.locked_until = 0, None
+    db.session.flush()
+
+
 def attempt_login(username: str, password: str) -> tuple[User | None, AppError | None]:
     """Check credentials and count the outcome in the database (commit it even when it fails):
     ``LOGIN_MAX_FAILURES`` wrong passwords in a row lock the account for ``LOGIN_LOCK_MINUTES``;
@@ -45,7 +71,24 @@ def _hash(raw: str) -> str:
     return hashlib.sha256(raw.encode()).hexdigest()
 
 
-def issue_token(user: User, name: str | None = None, days: int | None = None) -> tuple[str, ApiToken]:
+# Scopes of tokens made for other systems: the API paths each allows (prefixes under /api/v1).
+TOKEN_SCOPES = {
+    "work-orders": ("/work-orders", "/knowledge"),
+    "kpis": ("/kpis", "/reports"),
+    "reviews": ("/reviews",),
+}
+
+
+def token_allows(scopes, path: str, prefix: str = "/api/v1") -> bool:
+    """Whether a token with ``scopes`` (None: unrestricted) may call ``path``."""
+    if not scopes:
+        return True
+    allowed = [prefix + p for scope in scopes for p in TOKEN_SCOPES.get(scope, ())]
+    return any(path == p or path.startswith(p + "/") for p in allowed)
+
+
+def issue_token(user: User, name: str | None = None, days: int | None = None,
+                scopes: list[str] | None = None) -> tuple[str, ApiToken]:
     """Create a bearer token for ``user``; return the raw token (shown once) and its row.
 
     ``name`` labels a token made for another system; ``days`` overrides the session lifetime
@@ -53,18 +96,28 @@ def issue_token(user: User, name: str | None = None, days: int | None = None) ->
     raw = secrets.token_urlsafe(32)
     now = utcnow()
     ttl = timedelta(days=days) if days else timedelta(hours=current_app.config["TOKEN_TTL_HOURS"])
-    token = ApiToken(user_id=user.id, token_hash=_hash(raw), created_at=now, name=name, expires_at=now + ttl)
+    unknown = [s for s in scopes or [] if s not in TOKEN_SCOPES]
+    if unknown:
+        raise ValueError(f"unknown token scope(s): {', '.join(unknown)} (known: {', '.join(TOKEN_SCOPES)})")
+    token = ApiToken(user_id=user.id, token_hash=_hash(raw), created_at=now, name=name, expires_at=now + ttl,
+                     scopes=list(scopes) if scopes else None)
     db.session.add(token)
     db.session.flush()
     return raw, token
 
 
+def token_for(raw: str) -> ApiToken | None:
+    """Return a valid, unexpired, unrevoked token of an active user, else None."""
+    token = db.session.scalar(select(ApiToken).where(ApiToken.token_hash == _hash(raw)))
+    if token is None or token.revoked_at is not None or token.expires_at <= utcnow() or not token.user.active:
+        return None
+    return token
+
+
 def user_for_token(raw: str) -> User | None:
     """Return the user of a valid, unexpired, unrevoked token, else None."""
-    token = db.session.scalar(select(ApiToken).where(ApiToken.token_hash == _hash(raw)))
-    if token is None or token.revoked_at is not None or token.expires_at <= utcnow():
-        return None
-    return token.user if token.user.active else None
+    token = token_for(raw)
+    return token.user if token is not None else None
 
 
 def revoke_token(raw: str) -> bool:

@@ -407,3 +407,18 @@ def test_revealing_a_callers_phone_is_for_the_centre_and_audited(api, hotline):
                     json={"reason": "x"}).status_code == 403
     history = api.get(f"/api/v1/cases/{cid}", "supervisor").get_json()["history"]
     assert [e["actor"] for e in history if e["type"] == "pii_revealed"] == ["callback1"]
+
+
+def test_a_scoped_token_reaches_only_its_part_of_the_api(api, app, client, hotline):
+    runner = app.test_cli_runner()
+    out = runner.invoke(args=["tokens", "create", "--user", "hotline1", "--name", "12345-system",
+                              "--scope", "work-orders"])
+    assert out.exit_code == 0, out.output
+    headers = {"Authorization": f"Bearer {out.stdout.strip().splitlines()[0]}"}
+    assert client.post("/api/v1/work-orders", json=ORDER, headers=headers).status_code == 201
+    assert client.get("/api/v1/knowledge?q=噪音", headers=headers).status_code == 200
+    refused = client.get("/api/v1/tasks?view=available", headers=headers)
+    assert refused.status_code == 403 and refused.get_json()["error"] == "token_scope"
+    assert client.get("/api/v1/work-ordersx", headers=headers).status_code in (403, 404)
+    bad = runner.invoke(args=["tokens", "create", "--user", "hotline1", "--name", "x", "--scope", "everything"])
+    assert bad.exit_code != 0 and "unknown token scope" in bad.output
