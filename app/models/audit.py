@@ -34,3 +34,13 @@ class AuditEvent(db.Model):
     data: Mapped[dict | None] = mapped_column(JSONType)
 
     actor: Mapped[User | None] = relationship(lazy="joined")
+
+
+class AuditMaintenance(db.Model):
+    """While this table holds a row, SQLite's append-only triggers on ``audit_events`` let an
+    operator's purge through (PostgreSQL: ``SET LOCAL app.audit_maintenance = 'on'``). The
+    application never writes it."""
+
+    __tablename__ = "audit_maintenance"
+
+    id: Mapped[int] = mapped_column(primary_key=True)

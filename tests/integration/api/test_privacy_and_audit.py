@@ -54,3 +54,23 @@ def test_no_code_updates_or_deletes_audit_events():
                          re.IGNORECASE)
     for path in (ROOT / "app").rglob("*.py"):
         assert not pattern.search(path.read_text(encoding="utf-8")), path
+
+
+def test_the_database_refuses_to_change_or_delete_audit_events(api, app):
+    """A trigger (PostgreSQL and SQLite) keeps the audit trail append-only, whatever the code does."""
+    import pytest
+    from sqlalchemy import text
+    from sqlalchemy.exc import DBAPIError
+
+    _case(api)
+    with app.app_context():
+        from app.extensions import db
+
+        for statement in ("UPDATE audit_events SET event_type = 'forged'", "DELETE FROM audit_events"):
+            with pytest.raises(DBAPIError, match="append-only"):
+                db.session.execute(text(statement))
+            db.session.rollback()
+        assert db.session.execute(text("SELECT count(*) FROM audit_events")).scalar() >= 1
+        db.session.execute(text("INSERT INTO audit_events (case_id, event_type, at) "
+                                "SELECT case_id, 'note', at FROM audit_events LIMIT 1"))  # appending works
+        db.session.rollback()
