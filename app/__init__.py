@@ -57,8 +57,8 @@ def create_app(config: type[Config] | dict | None = None) -> Flask:
     db.init_app(app)
     migrate.init_app(app, db, directory=str(Path(__file__).resolve().parent.parent / "migrations"))
     csrf.init_app(app)
-
     from .i18n import init_i18n
+    from .services import kpi_rollups  # noqa: F401  (its session events keep the KPI rollups current)
     init_i18n(app)
 
     from .auth import init_auth

@@ -258,6 +258,21 @@ def calendar_recompute_command():
     click.echo(f"recomputed {count} running case(s)")
 
 
+kpis_cli = AppGroup("kpis", help="The KPI dashboard's daily rollups.")
+
+
+@kpis_cli.command("rebuild")
+def kpis_rebuild_command():
+    """Recompute the daily KPI rollups from the cases and tasks (after a restore, or a bulk import
+    that bypassed the services). Safe while the application runs."""
+    from .extensions import db
+    from .services import kpi_rollups
+
+    days, group_days, task_days = transaction.run(kpi_rollups.rebuild, db.session)
+    click.echo(f"kpi_case_days: {days} row(s), kpi_group_case_days: {group_days} row(s), "
+               f"kpi_task_days: {task_days} row(s)")
+
+
 tokens_cli = AppGroup("tokens", help="API tokens for other systems (e.g. the 12345 hotline system).")
 hotline_cli = AppGroup("hotline", help="The 12345 hotline.")
 users_cli = AppGroup("users", help="User accounts.")
@@ -354,3 +369,4 @@ def init_cli(app: Flask) -> None:
     app.cli.add_command(users_cli)
     app.cli.add_command(hotline_cli)
     app.cli.add_command(evaluation_cli)
+    app.cli.add_command(kpis_cli)

@@ -8,6 +8,7 @@ from .case import Case, CaseExtension, CaseNotice, CasePause, MessageWait, Recei
 from .catalogue import CatalogueEntry
 from .draft import PendingDeployment, ProcessDraft
 from .hotline import KnowledgeArticle, WorkOrder, WorkOrderExtension
+from .kpi import KpiCaseDay, KpiGroupCaseDay, KpiTaskDay
 from .org import ROLES, ApiToken, Department, Group, User, group_memberships
 from .oversight import EvaluationSample, OversightLink, Review
 from .process import DeploymentEvent, ProcessDefinition, ProcessFile, ProcessVersion
@@ -32,6 +33,9 @@ __all__ = [
     "Group",
     "HumanTask",
     "KnowledgeArticle",
+    "KpiCaseDay",
+    "KpiGroupCaseDay",
+    "KpiTaskDay",
     "MessageWait",
     "OversightLink",
     "PendingDeployment",

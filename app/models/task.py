@@ -61,6 +61,9 @@ class HumanTask(db.Model):
     timeout_handled: Mapped[bool] = mapped_column(default=False)
     # The last warning level the timer worker announced for this task (none/yellow/red).
     warning_level: Mapped[str] = mapped_column(String(8), default="none")
+    # Completed by its deadline in force at completion (its own due date, else its case's promised
+    # one); None when it had none. Fixed when the task completes, so later extensions change nothing.
+    completed_on_time: Mapped[bool | None]
     submitted_data: Mapped[dict | None] = mapped_column(JSONType)
     # One instance of a multi-instance task: its input item (e.g. {"finding": "…"}), shown with the case data.
     instance_data: Mapped[dict | None] = mapped_column(JSONType)

@@ -17,7 +17,7 @@ from ..errors import InvalidInput, NotFound
 from ..extensions import db
 from ..models import AuditEvent, Case, HumanTask, MessageWait, ReceiptCounter, TaskCandidate, TaskCopy, User
 from ..models.types import utcnow
-from . import audit, calendar, deadlines, forms, kpis, permissions, processes
+from . import audit, calendar, deadlines, forms, kpi_rollups, kpis, permissions, processes
 from .projection import clear_waits, sync_tasks, sync_waits
 from .runtime import compiled, engine
 
@@ -114,6 +114,7 @@ def save_workflow(case: Case, workflow, actor: User | None) -> None:
                 raise workflow_error(exc) from None
             row.state = "completed"
             row.completed_at = utcnow()
+            row.completed_on_time = kpi_rollups.on_time(row, case, row.completed_at)
             audit.record(case, "task_skipped", actor, row, data={"groups": row.group_codes})
         save_workflow(case, workflow, actor)
         return

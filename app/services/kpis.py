@@ -1,8 +1,9 @@
-"""The bureau's KPIs (brief §3.4 and §4), computed live with SQL aggregates over the case tables.
+"""The bureau's KPIs (brief §3.4 and §4), computed live with SQL aggregates.
 
-Every figure is a count or an average the database computes (indexes: ``cases(status, started_at)``,
-``cases(status, due_at)``, ``human_tasks(completed_by, completed_at)``); no case is loaded into
-Python. Rates are numbers between 0 and 1, ``None`` when their denominator is zero.
+Every figure is a count or an average the database computes; no case is loaded into Python. The
+case and task figures sum the daily rollups that ``kpi_rollups`` keeps exact in every transaction
+(``source="live"`` aggregates the cases and tasks themselves instead: the reference the tests hold
+the rollups to). Rates are numbers between 0 and 1, ``None`` when their denominator is zero.
 
 Definitions (where the brief lists variants, the one chosen is named):
 
@@ -17,7 +18,8 @@ Definitions (where the brief lists variants, the one chosen is named):
   due date (which already includes pauses and approved extensions) / such completed cases;
   **statutory_on_time_rate** likewise against the statutory limit.
 - **overdue_open** / **yellow_open**: running cases (clock not stopped) past their promised due
-  date / due within the warning threshold — a snapshot at ``now``, not per period.
+  date / due within the warning threshold — a snapshot at ``now``, not per period; with a group
+  filter, the cases with a task waiting in that group now.
 - **avg_processing_working_days**: mean working days from acceptance to the end of completed cases,
   pauses (补正, 特别程序) excluded; stored on each case when it ends.
 - **speedup_rate** (平均提速率, weighted variant): 1 − Σ promised / Σ statutory over the items of the
@@ -45,7 +47,7 @@ Definitions (where the brief lists variants, the one chosen is named):
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date, datetime, time, timedelta
 
 from flask_babel import gettext as _
@@ -53,10 +55,10 @@ from sqlalchemy import and_, case, exists, func, or_, select
 
 from ..errors import InvalidInput
 from ..extensions import db
-from ..models import Case, Group, HumanTask, OversightLink, Review, WorkOrder
+from ..models import Case, Group, HumanTask, KpiCaseDay, KpiGroupCaseDay, KpiTaskDay, OversightLink, Review, WorkOrder
 from ..models.task import TaskCandidate
 from ..models.types import utcnow
-from . import calendar, catalogue, deadlines, permissions
+from . import calendar, catalogue, deadlines, kpi_rollups, permissions
 
 VIEWERS = ("supervisor", "leader", "admin")
 MAX_DAYS = 3660  # ten years
@@ -139,6 +141,21 @@ def _case_filters(p: Period) -> list:
     return filters
 
 
+def _running(p: Period) -> list:
+    """Running cases whose clock runs and that have a promised due date; with a group filter, those
+    with a task waiting in that group now (the snapshot asks where cases are stuck, not who ever
+    touched them)."""
+    filters = [Case.status == "active", Case.paused_at.is_(None), Case.due_at.is_not(None)]
+    filters += [f for f in _case_filters(replace(p, group=None))]
+    if p.group:
+        group_id = select(Group.id).where(Group.code == p.group).scalar_subquery()
+        filters.append(exists(
+            select(HumanTask.id).join(TaskCandidate, TaskCandidate.task_id == HumanTask.id)
+            .where(HumanTask.case_id == Case.id, HumanTask.state.in_(("open", "claimed")),
+                   TaskCandidate.group_id == group_id)))
+    return filters
+
+
 def _count(*conditions) -> int:
     return int(db.session.scalar(select(func.count(Case.id)).where(*conditions)) or 0)
 
@@ -147,11 +164,9 @@ def _sum_if(condition):
     return func.coalesce(func.sum(case((condition, 1), else_=0)), 0)
 
 
-def case_figures(p: Period, now: datetime | None = None) -> dict:
-    """The approval-side figures of the period (see the module docstring)."""
-    now = now or utcnow()
-    first, after = p.bounds()
-    scope = _case_filters(p)
+def _live_case_figures(p: Period, first: datetime, after: datetime, scope: list) -> tuple:
+    """The received/completed figures from the cases themselves (used with a group filter, which
+    the daily rollups do not carry)."""
     received = and_(Case.started_at >= first, Case.started_at < after, *scope)
     row = db.session.execute(select(
         func.count(Case.id),
@@ -172,11 +187,64 @@ def case_figures(p: Period, now: datetime | None = None) -> dict:
     completed, with_limit, on_time, with_statutory, within_statutory, avg_days = row
     completed, with_limit, on_time = int(completed or 0), int(with_limit or 0), int(on_time or 0)
     with_statutory, within_statutory = int(with_statutory or 0), int(within_statutory or 0)
+    return (cases_received, immediate, helped, completed, with_limit, on_time, with_statutory, within_statutory,
+            None if avg_days is None else float(avg_days))
 
-    running = and_(Case.status == "active", Case.paused_at.is_(None), Case.due_at.is_not(None), *scope)
+
+def _rollup_filters(p: Period, model) -> list:
+    filters = [model.day >= p.start, model.day <= p.end]
+    excluded = _service_process_keys()
+    if excluded:
+        filters.append(model.process_key.not_in(excluded))
+    if p.process_key:
+        filters.append(model.process_key == p.process_key)
+    if p.clerk_id:
+        filters.append(model.clerk_id == p.clerk_id)
+    if p.group:
+        filters.append(model.group_code == p.group)
+    return filters
+
+
+def _case_days(p: Period):
+    """The case rollup to sum: per group when the period filters by one."""
+    return KpiGroupCaseDay if p.group else KpiCaseDay
+
+
+def _rolled_case_figures(p: Period) -> tuple:
+    """The received/completed figures summed from the daily rollups (``kpi_rollups``)."""
+    model = _case_days(p)
+    sums = db.session.execute(select(*(func.coalesce(func.sum(getattr(model, name)), 0)
+                                       for name in kpi_rollups.CASE_FIELDS))
+                              .where(*_rollup_filters(p, model))).one()
+    sums = [int(v or 0) for v in sums]
+    wd_sum, wd_count = sums[8], sums[9]
+    return (*sums[:8], wd_sum / wd_count if wd_count else None)
+
+
+def _rolled(p: Period, source: str) -> bool:
+    """Whether to sum the daily rollups ("rollup", the default) or to aggregate the cases and tasks
+    themselves ("live": the reference the tests hold the rollups to). Both give the same figures."""
+    if source not in ("rollup", "live"):
+        raise ValueError(source)
+    return source == "rollup"
+
+
+def case_figures(p: Period, now: datetime | None = None, source: str = "rollup") -> dict:
+    """The approval-side figures of the period (see the module docstring)."""
+    now = now or utcnow()
+    first, after = p.bounds()
+    scope = _case_filters(p)
+    if _rolled(p, source):
+        cases_received, immediate, helped, completed, with_limit, on_time, with_statutory, within_statutory, \
+            avg_days = _rolled_case_figures(p)
+    else:
+        cases_received, immediate, helped, completed, with_limit, on_time, with_statutory, within_statutory, \
+            avg_days = _live_case_figures(p, first, after, scope)
+
     horizon = calendar.add_working_days(now, deadlines.warning_working_days())[0]
-    overdue_open = _count(running, Case.due_at < now)
-    yellow_open = _count(running, Case.due_at >= now, Case.due_at <= horizon)
+    overdue_open, yellow_open = (int(v or 0) for v in db.session.execute(select(
+        _sum_if(Case.due_at < now), _sum_if(and_(Case.due_at >= now, Case.due_at <= horizon)))
+        .where(*_running(p))).one())
 
     return {
         "cases_received": cases_received,
@@ -207,34 +275,39 @@ def catalogue_figures(process_key: str | None = None) -> dict:
     }
 
 
-def department_table(p: Period) -> list[dict]:
-    """Per candidate group: tasks completed in the period, and the share of those with a due date
-    completed by it (the task's own limit, else its case's promised due date), busiest first."""
-    first, after = p.bounds()
-    conditions = [HumanTask.state == "completed", HumanTask.completed_at >= first, HumanTask.completed_at < after]
-    if p.process_key:
-        conditions.append(Case.process_key == p.process_key)
-    if p.clerk_id:
-        conditions.append(Case.started_by_id == p.clerk_id)
-    excluded = _service_process_keys()
-    if excluded:
-        conditions.append(Case.process_key.not_in(excluded))
-    if p.group:
-        conditions.append(Group.code == p.group)
-    due = func.coalesce(HumanTask.due_at, Case.due_at)
-    rows = db.session.execute(
-        select(Group.code, Group.name, func.count(HumanTask.id),
-               _sum_if(due.is_not(None)),
-               _sum_if(and_(due.is_not(None), HumanTask.completed_at <= due)))
-        .join(TaskCandidate, TaskCandidate.group_id == Group.id)
-        .join(HumanTask, HumanTask.id == TaskCandidate.task_id)
-        .join(Case, Case.id == HumanTask.case_id)
-        .where(*conditions)
-        .group_by(Group.code, Group.name)
-        .order_by(func.count(HumanTask.id).desc(), Group.code))
-    return [{"group": code, "name": name, "tasks_completed": int(done),
+def department_table(p: Period, source: str = "rollup") -> list[dict]:
+    """Per candidate group: tasks completed in the period, and the share of those with a deadline
+    completed by it (``completed_on_time``: the task's own limit, else its case's promised due date,
+    as in force at completion), busiest first."""
+    if _rolled(p, source):
+        done = func.sum(KpiTaskDay.completed)
+        query = (select(Group.code, Group.name, done, func.sum(KpiTaskDay.timed), func.sum(KpiTaskDay.on_time))
+                 .join(KpiTaskDay, KpiTaskDay.group_code == Group.code)
+                 .where(*_rollup_filters(p, KpiTaskDay)))
+    else:
+        first, after = p.bounds()
+        conditions = [HumanTask.state == "completed", HumanTask.completed_at >= first,
+                      HumanTask.completed_at < after]
+        if p.process_key:
+            conditions.append(Case.process_key == p.process_key)
+        if p.clerk_id:
+            conditions.append(Case.started_by_id == p.clerk_id)
+        excluded = _service_process_keys()
+        if excluded:
+            conditions.append(Case.process_key.not_in(excluded))
+        if p.group:
+            conditions.append(Group.code == p.group)
+        done = func.count(HumanTask.id)
+        query = (select(Group.code, Group.name, done, _sum_if(HumanTask.completed_on_time.is_not(None)),
+                        _sum_if(HumanTask.completed_on_time.is_(True)))
+                 .join(TaskCandidate, TaskCandidate.group_id == Group.id)
+                 .join(HumanTask, HumanTask.id == TaskCandidate.task_id)
+                 .join(Case, Case.id == HumanTask.case_id)
+                 .where(*conditions))
+    rows = db.session.execute(query.group_by(Group.code, Group.name).order_by(done.desc(), Group.code))
+    return [{"group": code, "name": name, "tasks_completed": int(n),
              "on_time_rate": _rate(int(on_time or 0), int(timed or 0))}
-            for code, name, done, timed, on_time in rows]
+            for code, name, n, timed, on_time in rows if n]
 
 
 SATISFIED = ("very_satisfied", "satisfied", "basically_satisfied")
@@ -354,30 +427,33 @@ def working_days_used(case_row: Case) -> int:
 
 def _local_day(column):
     """The local calendar date of a UTC timestamp column, computed by the database."""
-    if db.session.get_bind().dialect.name == "postgresql":
-        return func.date(func.timezone(str(calendar.local_timezone()), column))
-    # SQLite stores naive UTC text; the service centre's zone has a fixed offset (no DST in China).
-    offset = calendar.local_timezone().utcoffset(datetime(2000, 1, 1))
-    hours = int(offset.total_seconds() // 3600)
-    return func.date(column, f"{hours:+d} hours")
+    return kpi_rollups.local_day(column, db.session.get_bind().dialect.name)
 
 
-def daily_series(p: Period) -> list[dict]:
+def daily_series(p: Period, source: str = "rollup") -> list[dict]:
     """Cases received and completed per local day of the period (every day listed)."""
-    first, after = p.bounds()
-    scope = _case_filters(p)
-    day = _local_day(Case.started_at)
-    # PostgreSQL returns dates, SQLite text: key both by the ISO date.
-    received = {str(d): n for d, n in db.session.execute(select(day, func.count(Case.id)).where(
-        Case.started_at >= first, Case.started_at < after, *scope).group_by(day)).all()}
-    day = _local_day(Case.ended_at)
-    completed = {str(d): n for d, n in db.session.execute(select(day, func.count(Case.id)).where(
-        Case.status == "completed", Case.ended_at >= first, Case.ended_at < after, *scope).group_by(day)).all()}
+    if _rolled(p, source):
+        model = _case_days(p)
+        rows = db.session.execute(select(model.day, func.sum(model.received), func.sum(model.completed))
+                                  .where(*_rollup_filters(p, model)).group_by(model.day)).all()
+        received = {str(d): n for d, n, _c in rows}
+        completed = {str(d): c for d, _n, c in rows}
+    else:
+        first, after = p.bounds()
+        scope = _case_filters(p)
+        day = _local_day(Case.started_at)
+        # PostgreSQL returns dates, SQLite text: key both by the ISO date.
+        received = {str(d): n for d, n in db.session.execute(select(day, func.count(Case.id)).where(
+            Case.started_at >= first, Case.started_at < after, *scope).group_by(day)).all()}
+        day = _local_day(Case.ended_at)
+        completed = {str(d): n for d, n in db.session.execute(select(day, func.count(Case.id)).where(
+            Case.status == "completed", Case.ended_at >= first, Case.ended_at < after, *scope)
+            .group_by(day)).all()}
     days = []
     current = p.start
     while current <= p.end and len(days) < 3700:
         key = current.isoformat()
-        days.append({"day": key, "received": int(received.get(key, 0)), "completed": int(completed.get(key, 0))})
+        days.append({"day": key, "received": int(received.get(key) or 0), "completed": int(completed.get(key) or 0)})
         current += timedelta(days=1)
     return days
 
@@ -451,7 +527,7 @@ def drilldown(user, p: Period, metric: str, page: int = 1, per_page: int = 50, n
         scope = _case_filters(p)
         received = [Case.started_at >= first, Case.started_at < after]
         ended = [Case.status == "completed", Case.ended_at >= first, Case.ended_at < after]
-        running = [Case.status == "active", Case.paused_at.is_(None), Case.due_at.is_not(None)]
+        running = _running(p)
         conditions = {
             "received": received,
             "completed": ended,
@@ -462,7 +538,9 @@ def drilldown(user, p: Period, metric: str, page: int = 1, per_page: int = 50, n
             "yellow_open": [*running, Case.due_at >= now,
                             Case.due_at <= calendar.add_working_days(now, deadlines.warning_working_days())[0]],
         }[metric]
-        query = select(Case).where(*conditions, *scope)
+        if metric not in ("overdue_open", "yellow_open"):  # the snapshot carries its own scope
+            conditions = [*conditions, *scope]
+        query = select(Case).where(*conditions)
         order = (Case.started_at.desc(), Case.id.desc())
         kind = "cases"
     elif metric in ORDER_METRICS:

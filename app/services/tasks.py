@@ -12,7 +12,7 @@ from ..errors import Conflict, Forbidden, NotFound
 from ..extensions import db
 from ..models import Case, HumanTask, TaskCandidate, TaskCopy, User
 from ..models.types import utcnow
-from . import audit, forms, permissions, processes
+from . import audit, forms, kpi_rollups, permissions, processes
 from .cases import load_workflow, lock_case, save_workflow, workflow_error
 from .runtime import engine
 
@@ -191,6 +191,7 @@ def advance(case: Case, task: HumanTask, data, actor: User | None) -> Case:
     task.state = "completed"
     task.completed_at = now
     task.completed_by_id = actor.id if actor else None
+    task.completed_on_time = kpi_rollups.on_time(task, case, now)
     task.submitted_data = data
     audit.record(case, "task_completed", actor, task, data=data)
     save_workflow(case, workflow, actor)

@@ -245,3 +245,44 @@ def test_simultaneous_department_completions_repeated(server, api):
     deploy_newborn(api)
     for n in range(1, 6):
         complete_departments_together(server, api, n)
+
+
+# -- the KPI rollups under concurrent commits ---------------------------------------------------------
+TAXI = (ROOT / "bpmn" / "taxi_driver_licence.bpmn", ROOT / "forms" / "taxi_driver_application.json",
+        ROOT / "forms" / "taxi_driver_decision.json")
+
+
+def test_simultaneous_case_endings_all_count_in_the_daily_rollups(server, api, app):
+    """Twelve window clerks' cases decided at the same moment: every commit adds to the same
+    kpi_case_days and kpi_task_days rows, and none of the twelve is lost."""
+    from sqlalchemy import select
+
+    from app.extensions import db
+    from app.models import KpiCaseDay, KpiTaskDay
+    from app.services import kpi_rollups
+
+    assert api.deploy(*TAXI).status_code == 201
+    application = {"driving_licence_no": "140402199001011234", "exam_certificate_no": "KS2025-0001",
+                   "no_bad_record_pledge": True}
+    token = api.token("window1")
+    tasks = []
+    for _ in range(12):
+        case_id = api.start("taxi_driver_licence", application).get_json()["id"]
+        task = api.find_task("window1", "window_decision", case_id)
+        assert http.post(f"{server}/api/v1/tasks/{task['id']}/claim", token=token).status == 200
+        tasks.append(task["id"])
+    decision = {"decision": "issue", "licence_no": "CZ-TAXI-0001", "decision_opinion": "当场核发"}
+    results = together([lambda t=t: http.post(f"{server}/api/v1/tasks/{t}/complete", {"data": decision},
+                                              token=token) for t in tasks])
+    assert [r.status for r in results] == [200] * 12, [(r.status, r.body) for r in results]
+
+    with app.app_context():
+        days = list(db.session.scalars(select(KpiCaseDay).where(KpiCaseDay.process_key == "taxi_driver_licence")))
+        assert sum(d.received for d in days) == 12 and sum(d.completed for d in days) == 12
+        window = db.session.scalars(select(KpiTaskDay).where(KpiTaskDay.group_code == "window")).all()
+        assert sum(t.completed for t in window) == 12
+        kept = [(d.day, d.received, d.completed, d.immediate) for d in days]
+        kpi_rollups.rebuild(db.session)
+        db.session.commit()
+        again = db.session.scalars(select(KpiCaseDay).where(KpiCaseDay.process_key == "taxi_driver_licence"))
+        assert [(d.day, d.received, d.completed, d.immediate) for d in again] == kept

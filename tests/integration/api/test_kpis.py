@@ -106,6 +106,13 @@ def test_filters_by_bundle_and_group(api, week):
     assert (other["cases_received"], other["overdue_open"], other["departments"]) == (0, 0, [])
     by_window = api.get(WEEK + "&group=window&process_key=taxi_driver_licence", "supervisor").get_json()
     assert by_window["cases_received"] == 4
+    # The snapshot with a group: C is overdue and waits at the window (not in health).
+    assert by_window["overdue_open"] == 1
+    rows = api.get("/api/v1/kpis/drilldown?from=2026-11-23&to=2026-11-27&metric=overdue_open&group=window",
+                   "supervisor").get_json()["items"]
+    assert [r["case_id"] for r in rows] == [week["C"]]
+    assert api.get("/api/v1/kpis/drilldown?from=2026-11-23&to=2026-11-27&metric=overdue_open&group=health",
+                   "supervisor").get_json()["items"] == []
     health = api.get(WEEK + "&group=health", "supervisor").get_json()
     assert (health["cases_received"], health["overdue_open"]) == (0, 0)
 
