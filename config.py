@@ -38,6 +38,8 @@ class Config:
     ATTACHMENT_MAX_BYTES = _int("ATTACHMENT_MAX_BYTES", 5 * 1024 * 1024)
     # Wall-clock limit for one diagram script or condition, in seconds.
     SCRIPT_TIME_LIMIT = _float("SCRIPT_TIME_LIMIT", 1.0)
+    # Memory one diagram script or condition may allocate, in MB (0: no limit); beyond, it fails.
+    SCRIPT_MEMORY_LIMIT_MB = _float("SCRIPT_MEMORY_LIMIT_MB", 256)
     # Compiled process versions kept in memory per worker.
     SPEC_CACHE_SIZE = _int("SPEC_CACHE_SIZE", 128)
     # Receipt numbers use this calendar day.

@@ -33,7 +33,7 @@ from SpiffWorkflow.util.task import TaskState
 from . import clock as engine_clock
 from .errors import ScriptError, TaskNotReady, WorkflowRunError
 from .gateways import WRITTEN_KEYS, record_writes
-from .sandbox import DEFAULT_TIME_LIMIT, SandboxEnvironment
+from .sandbox import DEFAULT_MEMORY_LIMIT_MB, DEFAULT_TIME_LIMIT, SandboxEnvironment
 from .serializer import SERIALIZER_VERSION, dump_state, load_state
 from .specs import HUMAN_TASK_SPECS, CompiledProcess
 
@@ -190,7 +190,8 @@ class Engine:
                  clock: Callable[[], datetime] | None = None,
                  working_days: Callable[[datetime, int], datetime] | None = None,
                  group_members: Callable[[str], list[str]] | None = None,
-                 today: Callable[[], date] | None = None):
+                 today: Callable[[], date] | None = None,
+                 script_memory_limit_mb: float = DEFAULT_MEMORY_LIMIT_MB):
         """``clock`` is the application's ``now`` (aware UTC), which timers then follow;
         ``working_days(start, n)`` returns the end of the n-th working day after ``start`` and
         backs the diagram function ``working_days(n)`` for timers counted in working days;
@@ -205,7 +206,8 @@ class Engine:
             functions["group_members"] = _group_members_function(group_members)
         functions.update(_date_functions(today or (lambda: engine_clock.now().date())))
         self.script_engine = WriteTrackingScriptEngine(
-            environment=SandboxEnvironment(script_time_limit, functions=functions))
+            environment=SandboxEnvironment(script_time_limit, functions=functions,
+                                           memory_limit_mb=script_memory_limit_mb))
 
     # -- lifecycle -------------------------------------------------------------------
     def start(self, process: CompiledProcess, data: dict | None = None) -> BpmnWorkflow:

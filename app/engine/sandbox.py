@@ -3,7 +3,11 @@
 SpiffWorkflow's default environment hands expressions to ``eval``/``exec`` with full
 builtins (engine notes, pitfall 3). Everything a designer writes in a diagram runs here
 instead: compiled with RestrictedPython (no imports, no underscore names, guarded
-attribute and item access), cached by source text, and stopped after a time limit.
+attribute and item access), cached by source text, and stopped after a time limit and a memory
+budget. A huge allocation fails inside the script (the address-space limit is lowered to the
+process's current size plus the budget while it runs, so ``'a' * 10**10`` or a doubling loop
+raises MemoryError there); operations that compute for long inside one C call before they
+allocate (``2 ** 10**10``, ``math.factorial(10**7)``) are refused by size before they start.
 """
 
 from __future__ import annotations
@@ -11,8 +15,10 @@ from __future__ import annotations
 import ast
 import math
 import operator
+import os
 import signal
 import threading
+import types
 from contextlib import contextmanager
 from functools import lru_cache
 from typing import Any
@@ -28,10 +34,55 @@ from RestrictedPython.Guards import (
 )
 from RestrictedPython.Limits import limited_builtins
 from RestrictedPython.PrintCollector import PrintCollector
+from RestrictedPython.transformer import RestrictingNodeTransformer
 
 from .errors import ScriptError
 
+try:
+    import resource
+except ImportError:  # not on this platform: no memory budget
+    resource = None
+
 DEFAULT_TIME_LIMIT = 1.0
+DEFAULT_MEMORY_LIMIT_MB = 256
+# The largest integer power or factorial a script may compute (in bits of the result).
+MAX_INTEGER_BITS = 1_000_000
+
+
+def _pow(base: Any, exponent: Any, modulo: Any = None) -> Any:
+    """``**`` and ``pow()``, refused when an integer result would exceed MAX_INTEGER_BITS."""
+    if (modulo is None and isinstance(base, int) and isinstance(exponent, int) and exponent > 0
+            and abs(base) > 1 and exponent * abs(base).bit_length() > MAX_INTEGER_BITS):
+        raise ScriptError(f"the power would exceed {MAX_INTEGER_BITS} bits")
+    return pow(base, exponent) if modulo is None else pow(base, exponent, modulo)
+
+
+def _bounded(function, name: str):
+    def call(*args):
+        n = max((a for a in args if isinstance(a, int)), default=0)
+        if n > 20_000:  # 20000! has about 260,000 bits
+            raise ScriptError(f"math.{name} of {n} is too large")
+        return function(*args)
+    return call
+
+
+def _math() -> types.SimpleNamespace:
+    """The math module's public functions and constants, the unbounded ones bounded."""
+    names = {name: getattr(math, name) for name in dir(math) if not name.startswith("_")}
+    for name in ("factorial", "comb", "perm"):
+        names[name] = _bounded(names[name], name)
+    return types.SimpleNamespace(**names)
+
+
+class _Policy(RestrictingNodeTransformer):
+    """RestrictedPython's rules, plus ``a ** b`` through the size-checked ``_pow_``."""
+
+    def visit_BinOp(self, node: ast.BinOp):
+        node = self.node_contents_visit(node)
+        if isinstance(node.op, ast.Pow):
+            name = ast.copy_location(ast.Name(id="_pow_", ctx=ast.Load()), node)
+            return ast.copy_location(ast.Call(func=name, args=[node.left, node.right], keywords=[]), node)
+        return node
 
 _INPLACE_OPS = {
     "+=": operator.iadd,
@@ -40,7 +91,7 @@ _INPLACE_OPS = {
     "/=": operator.itruediv,
     "//=": operator.ifloordiv,
     "%=": operator.imod,
-    "**=": operator.ipow,
+    "**=": _pow,
     "|=": operator.ior,
     "&=": operator.iand,
 }
@@ -60,7 +111,8 @@ def _builtins() -> dict[str, Any]:
     for name in ("dict", "list", "set", "frozenset", "enumerate", "all", "any", "sum", "min", "max",
                  "sorted", "reversed", "map", "filter"):
         allowed[name] = __builtins__[name] if isinstance(__builtins__, dict) else getattr(__builtins__, name)
-    allowed["math"] = math
+    allowed["pow"] = _pow
+    allowed["math"] = _math()
     return allowed
 
 
@@ -78,6 +130,7 @@ _GUARDS = {
     "_unpack_sequence_": guarded_unpack_sequence,
     "_inplacevar_": _inplacevar,
     "_print_": PrintCollector,
+    "_pow_": _pow,
 }
 
 
@@ -104,7 +157,7 @@ def compile_expression(source: str):
     """Compile a condition or expression under the sandbox, or raise ScriptError."""
     source = source.strip()
     _check_tree(source, "eval")
-    result = compile_restricted_eval(source, "<expression>")
+    result = compile_restricted_eval(source, "<expression>", policy=_Policy)
     if result.errors:
         raise ScriptError("; ".join(result.errors))
     return result.code
@@ -114,7 +167,7 @@ def compile_expression(source: str):
 def compile_script(source: str):
     """Compile a script task body under the sandbox, or raise ScriptError."""
     _check_tree(source, "exec")
-    result = compile_restricted_exec(source, "<script>")
+    result = compile_restricted_exec(source, "<script>", policy=_Policy)
     if result.errors:
         raise ScriptError("; ".join(result.errors))
     return result.code
@@ -145,6 +198,41 @@ def time_limit(seconds: float):
         signal.signal(signal.SIGALRM, previous)
 
 
+def _address_space() -> int | None:
+    """This process's virtual memory size in bytes (Linux), or None."""
+    try:
+        with open("/proc/self/statm", encoding="ascii") as statm:
+            return int(statm.read().split()[0]) * os.sysconf("SC_PAGE_SIZE")
+    except (OSError, ValueError, IndexError):
+        return None
+
+
+@contextmanager
+def memory_limit(megabytes: float):
+    """Let the block allocate at most about ``megabytes`` more; beyond, MemoryError is raised
+    where it allocates and becomes a ScriptError here.
+
+    The soft address-space limit (RLIMIT_AS) is lowered for the block and restored after it;
+    like the time limit, only on the main thread (a sync worker runs one request at a time).
+    """
+    current = _address_space() if resource is not None else None
+    if megabytes <= 0 or current is None or threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    soft, hard = resource.getrlimit(resource.RLIMIT_AS)
+    limit = current + int(megabytes * 1024 * 1024)
+    for ceiling in (soft, hard):
+        if ceiling != resource.RLIM_INFINITY:
+            limit = min(limit, ceiling)
+    resource.setrlimit(resource.RLIMIT_AS, (limit, hard))
+    try:
+        yield
+    except MemoryError:
+        raise ScriptError(f"script used more than {megabytes:g} MB of memory and was stopped") from None
+    finally:
+        resource.setrlimit(resource.RLIMIT_AS, (soft, hard))
+
+
 def _add_globals(scope: dict) -> None:
     """``globals()`` as SpiffWorkflow scripts use it (``globals().get("votes", [])``): a snapshot
     of the data names the script sees, never the guards or builtins."""
@@ -161,8 +249,10 @@ class SandboxEnvironment:
     usable for deploy-time checks.
     """
 
-    def __init__(self, time_limit_s: float = DEFAULT_TIME_LIMIT, functions: dict[str, Any] | None = None):
+    def __init__(self, time_limit_s: float = DEFAULT_TIME_LIMIT, functions: dict[str, Any] | None = None,
+                 memory_limit_mb: float = DEFAULT_MEMORY_LIMIT_MB):
         self.time_limit_s = time_limit_s
+        self.memory_limit_mb = memory_limit_mb
         self.globals: dict[str, Any] = {}
         # Host functions diagrams may call (e.g. ``working_days(n)`` in a timer); plain names.
         self.functions: dict[str, Any] = dict(functions or {})
@@ -175,7 +265,7 @@ class SandboxEnvironment:
             scope.update(external_context)
         scope.update(_GUARDS)
         _add_globals(scope)
-        with time_limit(self.time_limit_s):
+        with memory_limit(self.memory_limit_mb), time_limit(self.time_limit_s):
             return eval(code, scope)  # noqa: S307 - code was compiled by RestrictedPython
 
     def execute(self, script: str, context: dict, external_context: dict | None = None) -> bool:
@@ -186,7 +276,7 @@ class SandboxEnvironment:
             scope.update(external_context)
         scope.update(_GUARDS)
         _add_globals(scope)
-        with time_limit(self.time_limit_s):
+        with memory_limit(self.memory_limit_mb), time_limit(self.time_limit_s):
             exec(code, scope)  # noqa: S102 - code was compiled by RestrictedPython
         # Copy back what the script left as plain data; drop helpers and guards.
         result = {

@@ -19,7 +19,7 @@ def engine() -> Engine:
     if _engine is None:
         _engine = Engine(script_time_limit=current_app.config["SCRIPT_TIME_LIMIT"], clock=clock.now,
                          working_days=_working_days, group_members=org.member_usernames,
-                         today=_today)
+                         today=_today, script_memory_limit_mb=current_app.config["SCRIPT_MEMORY_LIMIT_MB"])
     return _engine
 
 

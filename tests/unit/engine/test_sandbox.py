@@ -163,3 +163,55 @@ def test_compiled_code_is_cached_by_source():
     """Compiling the same source twice returns the same code object."""
     assert compile_script("y = 1 + 1") is compile_script("y = 1 + 1")
     assert compile_expression("a > 1") is compile_expression("a > 1")
+
+
+# -- huge allocations and long single operations (issue 9) -------------------------------------------
+@pytest.mark.parametrize("source", [
+    "x = 'a' * 10**10",
+    "x = [0] * 10**10",
+    "x = 1 << 10**10",
+    "s = 'ab'\nfor i in range(60):\n    s = s + s",
+    "x = [1]\nfor i in range(60):\n    x.extend(x)",
+    "x = [1]\nfor i in range(60):\n    x += x",
+    "x = f'{1:>9999999999}'",
+    "x = '%9999999999d' % 1",
+    "x = 'a'.ljust(10**10)",
+    "x = 'a' * 10**8\ny = x.replace('', 'bb')",
+    "x = '-'.join(['a' * 10**6] * 10**4)",
+])
+def test_huge_allocations_fail_inside_the_memory_budget(env, source):
+    """The address-space limit is lowered while a script runs: the allocation raises there and
+    the step fails with a ScriptError; the limit is restored and the sandbox keeps working."""
+    import resource
+
+    before = resource.getrlimit(resource.RLIMIT_AS)
+    with pytest.raises(ScriptError, match="MB of memory"):
+        env.execute(source, {})
+    assert resource.getrlimit(resource.RLIMIT_AS) == before
+    context = {}
+    env.execute("y = 'ok' * 3", context)
+    assert context["y"] == "okokok"
+
+
+@pytest.mark.parametrize(("source", "message"), [
+    ("x = 2 ** 10**10", "power would exceed"),
+    ("x = pow(10, 10**9)", "power would exceed"),
+    ("n = 2\nn **= 10**9", "power would exceed"),
+    ("x = math.factorial(10**7)", "factorial of 10000000 is too large"),
+    ("x = math.comb(10**9, 10**5)", "comb of 1000000000 is too large"),
+])
+def test_long_single_operations_are_refused_before_they_start(env, source, message):
+    """One C call that computes for minutes before it allocates cannot be interrupted by the
+    time limit: its size is checked first."""
+    with pytest.raises(ScriptError, match=message):
+        env.execute(source, {})
+
+
+def test_ordinary_arithmetic_still_works(env):
+    context = {"r": 3}
+    env.execute("a = r ** 2\nb = pow(2, 10)\nc = 2 ** 0.5\nd = math.factorial(10)\ne = pow(3, 4, 5)\n"
+                "r **= 3\nf = (-2) ** 3", context)
+    assert (context["a"], context["b"], context["d"], context["e"], context["r"], context["f"]) == (
+        9, 1024, 3628800, 1, 27, -8)
+    assert context["c"] == pytest.approx(1.41421356)
+    assert env.evaluate("10 ** 3 > 999", {}) is True
