@@ -29,6 +29,18 @@ class Config:
     # SQLite at instance/app.db by default; PostgreSQL: postgresql+psycopg://user:pw@host/db
     SQLALCHEMY_DATABASE_URI = os.environ.get("DATABASE_URL") or f"sqlite:///{BASE_DIR / 'instance' / 'app.db'}"
     SQLALCHEMY_ENGINE_OPTIONS = {"pool_pre_ping": True}
+    # PostgreSQL connection pool per worker process (each gunicorn sync worker serves one request
+    # at a time; the timer worker uses one connection): size, overflow, seconds to wait for a free
+    # connection, and seconds after which a connection is replaced.
+    DB_POOL_SIZE = _int("DB_POOL_SIZE", 3)
+    DB_MAX_OVERFLOW = _int("DB_MAX_OVERFLOW", 2)
+    DB_POOL_TIMEOUT = _float("DB_POOL_TIMEOUT", 10.0)
+    DB_POOL_RECYCLE = _int("DB_POOL_RECYCLE", 1800)
+    # PostgreSQL: a web request's statement running longer than this is cancelled (503), and a
+    # connection idle inside a transaction this long is closed. CLI commands, migrations and the
+    # timer worker are not limited. 0 turns a limit off.
+    DB_STATEMENT_TIMEOUT_MS = _int("DB_STATEMENT_TIMEOUT_MS", 15000)
+    DB_IDLE_IN_TRANSACTION_TIMEOUT_MS = _int("DB_IDLE_IN_TRANSACTION_TIMEOUT_MS", 60000)
     # Bearer tokens from POST /api/v1/auth/token live this many hours.
     TOKEN_TTL_HOURS = _int("TOKEN_TTL_HOURS", 8)
     # Uploads (diagram deployments) larger than this get 413.

@@ -6,7 +6,7 @@ import os
 import secrets
 from pathlib import Path
 
-from flask import Flask
+from flask import Flask, has_request_context
 from sqlalchemy import event
 from sqlalchemy.engine import Engine as SAEngine
 
@@ -39,6 +39,35 @@ def _sqlite_pragmas(dbapi_connection, connection_record):
         cursor.close()
 
 
+def _engine_options(config) -> dict:
+    """The pool settings for PostgreSQL (SQLite keeps SQLAlchemy's own pool)."""
+    options = dict(config.get("SQLALCHEMY_ENGINE_OPTIONS") or {})
+    if str(config.get("SQLALCHEMY_DATABASE_URI", "")).startswith("postgresql"):
+        options.setdefault("pool_size", config["DB_POOL_SIZE"])
+        options.setdefault("max_overflow", config["DB_MAX_OVERFLOW"])
+        options.setdefault("pool_timeout", config["DB_POOL_TIMEOUT"])
+        options.setdefault("pool_recycle", config["DB_POOL_RECYCLE"])
+        idle = int(config["DB_IDLE_IN_TRANSACTION_TIMEOUT_MS"])
+        if idle > 0:
+            connect_args = dict(options.get("connect_args") or {})
+            connect_args["options"] = f"{connect_args.get('options', '')} -c idle_in_transaction_session_timeout={idle}"
+            options["connect_args"] = connect_args
+    return options
+
+
+def _request_timeouts(app: Flask, engine) -> None:
+    """On PostgreSQL, every transaction a web request begins gets ``statement_timeout``
+    (``SET LOCAL``: it ends with the transaction). A cancelled statement answers 503."""
+    limit = int(app.config["DB_STATEMENT_TIMEOUT_MS"])
+    if engine.dialect.name != "postgresql" or limit <= 0:
+        return
+
+    @event.listens_for(engine, "begin")
+    def _limit(conn):
+        if has_request_context():
+            conn.exec_driver_sql(f"SET LOCAL statement_timeout = {limit}")
+
+
 def create_app(config: type[Config] | dict | None = None) -> Flask:
     """Build the app: settings, extensions, blueprints, error handlers."""
     app = Flask(__name__, instance_path=str(Path(__file__).resolve().parent.parent / "instance"))
@@ -54,7 +83,10 @@ def create_app(config: type[Config] | dict | None = None) -> Flask:
 
         _parse_closing(app.config["CLOSING_TIME"].strip())
 
+    app.config["SQLALCHEMY_ENGINE_OPTIONS"] = _engine_options(app.config)
     db.init_app(app)
+    with app.app_context():
+        _request_timeouts(app, db.engine)
     migrate.init_app(app, db, directory=str(Path(__file__).resolve().parent.parent / "migrations"))
     csrf.init_app(app)
     from .i18n import init_i18n

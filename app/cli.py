@@ -258,6 +258,24 @@ def calendar_recompute_command():
     click.echo(f"recomputed {count} running case(s)")
 
 
+@click.command("backup")
+@with_appcontext
+@click.argument("path", type=click.Path(dir_okay=False, path_type=Path))
+def backup_command(path):
+    """Write a consistent copy of the database to PATH while the application runs (SQLite: the
+    online backup API; PostgreSQL: pg_dump --format=custom, restore with pg_restore)."""
+    from .services import backup
+
+    try:
+        kind = backup.create(path)
+    except AppError as exc:
+        for problems in (exc.errors or {}).values():
+            for problem in problems:
+                click.echo(problem, err=True)
+        raise click.ClickException(exc.message) from None
+    click.echo(f"backup written to {path} ({kind})")
+
+
 kpis_cli = AppGroup("kpis", help="The KPI dashboard's daily rollups.")
 
 
@@ -370,3 +388,4 @@ def init_cli(app: Flask) -> None:
     app.cli.add_command(hotline_cli)
     app.cli.add_command(evaluation_cli)
     app.cli.add_command(kpis_cli)
+    app.cli.add_command(backup_command)

@@ -12,7 +12,7 @@ import logging
 from flask import jsonify, render_template, request
 from flask_babel import lazy_gettext as _l
 from flask_wtf.csrf import CSRFError
-from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import DBAPIError, OperationalError
 from werkzeug.exceptions import HTTPException
 
 from .extensions import db
@@ -134,6 +134,16 @@ def _respond(status: int, error: str, message: str, errors=None):
         return f"<!doctype html><title>{status}</title><h1>{status}</h1>", status
 
 
+def _discard_session() -> None:
+    """Roll back and remove the request's session; a connection the database dropped is
+    invalidated by SQLAlchemy, and the pool opens a fresh one for the next request."""
+    try:
+        db.session.remove()
+    except DBAPIError as exc:
+        log.warning("database connection lost while closing the session: %s", exc.orig)
+        db.session.registry.clear()
+
+
 def register_error_handlers(app) -> None:
     """Install the handlers that map errors to responses."""
 
@@ -168,9 +178,15 @@ def register_error_handlers(app) -> None:
 
     @app.errorhandler(OperationalError)
     def _db_down(exc: OperationalError):
-        db.session.rollback()
+        _discard_session()
         log.warning("database error: %s", exc)
         return _respond(503, "unavailable", "The database is not available; try again shortly.")
+
+    @app.teardown_appcontext
+    def _close_session(exc):
+        """Runs before Flask-SQLAlchemy's own teardown: closing a session whose connection died
+        (a database restart) must not turn an answered request into a 500."""
+        _discard_session()
 
     @app.errorhandler(Exception)
     def _unexpected(exc: Exception):

@@ -1,0 +1,271 @@
+"""Database faults (issue 9) on a PostgreSQL cluster of the test's own (scripts/pg.sh on another
+port), so that it can be stopped and restarted under load without touching the suite's database.
+
+- A crash-restart of the server while requests run: every request either succeeds or answers
+  503 JSON (never a 500 or a stack trace), nothing half-done is stored, and the same app object
+  serves again once the server is back (pool pre-ping; no restart of the app).
+- A web request's statement is cancelled after ``DB_STATEMENT_TIMEOUT_MS`` and answers 503; CLI
+  work in the same process is not limited.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import os
+import subprocess
+import threading
+import time
+from pathlib import Path
+
+import pytest
+from sqlalchemy import func, select, text
+
+from support import PASSWORD, ROOT, Api
+
+PORT = int(os.environ.get("FAULT_PGPORT", "55452"))
+TAXI = (ROOT / "bpmn" / "taxi_driver_licence.bpmn", ROOT / "forms" / "taxi_driver_application.json",
+        ROOT / "forms" / "taxi_driver_decision.json")
+APPLICATION = {"driving_licence_no": "140402199001011234", "exam_certificate_no": "KS2025-0001",
+               "no_bad_record_pledge": True}
+APPLICANT = {"name": "王小明", "id_number": "140402199001011234", "phone": "13800000000"}
+
+
+def _pg(action: str, root: Path) -> str:
+    env = {**os.environ, "PGPORT": str(PORT), "PGROOT": str(root)}
+    done = subprocess.run([str(ROOT / "scripts" / "pg.sh"), action], env=env, capture_output=True, text=True,
+                          timeout=120)
+    assert done.returncode == 0, done.stderr
+    return done.stdout.strip()
+
+
+def _pg_ctl(root: Path, *args: str) -> None:
+    """pg_ctl on the test's cluster, as its owner (the cluster belongs to postgres when run as root)."""
+    bindir = sorted(Path("/usr/lib/postgresql").glob("*/bin"), key=lambda p: [int(x) for x in p.parent.name.split(".")
+                                                                              if x.isdigit()])[-1]
+    command = [str(bindir / "pg_ctl"), "-D", str(root / "data"), *args]
+    if os.geteuid() == 0:
+        command = ["runuser", "-u", "postgres", "--", *command]
+    done = subprocess.run(command, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+
+
+def _start(root: Path) -> None:
+    """Start the cluster with commits that survive a crash (fsync and synchronous commit on)."""
+    _pg_ctl(root, "-l", str(root / "server.log"), "-w", "-t", "60", "-o",
+            f"-p {PORT} -k {root} -c listen_addresses=127.0.0.1 -c fsync=on -c synchronous_commit=on", "start")
+
+
+@pytest.fixture(scope="module")
+def own_postgres(tmp_path_factory):
+    root = Path(f"/tmp/approval-pg-faults-{os.getpid()}")
+    url = _pg("start", root)  # creates the cluster; then run it durable (pg.sh trades that for speed)
+    _pg_ctl(root, "-m", "fast", "stop")
+    _start(root)
+    yield url, root
+    _pg("stop", root)
+    subprocess.run(["rm", "-rf", str(root)], check=False)
+
+
+@pytest.fixture(scope="module")
+def fault_app(own_postgres):
+    from flask_migrate import upgrade
+
+    from app import create_app
+    from app.extensions import db
+    from app.services import demo
+    from config import TestConfig
+
+    url, _root = own_postgres
+
+    class Settings(TestConfig):
+        SQLALCHEMY_DATABASE_URI = url
+        DB_STATEMENT_TIMEOUT_MS = 300
+
+    application = create_app(Settings)
+    with application.app_context(), contextlib.redirect_stderr(io.StringIO()):
+        with db.engine.begin() as conn:
+            conn.execute(text("DROP SCHEMA public CASCADE; CREATE SCHEMA public"))
+        upgrade(directory=str(ROOT / "migrations"))
+        demo.seed()
+        db.session.commit()
+    r = Api(application.test_client()).deploy(*TAXI)
+    assert r.status_code == 201, r.get_json()
+    yield application
+    with application.app_context():
+        db.session.remove()
+        db.engine.dispose()
+
+
+def _token(client, user: str) -> str:
+    r = client.post("/api/v1/auth/token", json={"username": user, "password": PASSWORD})
+    assert r.status_code == 200, r.get_json()
+    return r.get_json()["token"]
+
+
+def test_a_server_crash_under_load_answers_503_and_the_app_recovers(fault_app, own_postgres):
+    from app.extensions import db
+    from app.models import Case, HumanTask
+
+    _url, root = own_postgres
+    token = _token(fault_app.test_client(), "window1")
+    headers = {"Authorization": f"Bearer {token}"}
+    outcomes: list[tuple[str, int, dict]] = []
+    stop = threading.Event()
+
+    def load():
+        client = fault_app.test_client()
+        while not stop.is_set():
+            r = client.post("/api/v1/cases", json={"process_key": "taxi_driver_licence", "applicant": APPLICANT,
+                                                   "data": APPLICATION}, headers=headers)
+            outcomes.append(("start", r.status_code, r.get_json(silent=True) or {}))
+            r = client.get("/api/v1/tasks?view=available", headers=headers)
+            outcomes.append(("inbox", r.status_code, r.get_json(silent=True) or {}))
+
+    workers = [threading.Thread(target=load, daemon=True) for _ in range(3)]
+    for worker in workers:
+        worker.start()
+    time.sleep(1.0)
+    _pg_ctl(root, "-m", "immediate", "stop")  # a crash: no checkpoint, connections cut
+    time.sleep(1.5)
+    _start(root)
+    time.sleep(2.0)
+    stop.set()
+    for worker in workers:
+        worker.join(timeout=60)
+    assert not any(worker.is_alive() for worker in workers)
+
+    statuses = {status for _kind, status, _body in outcomes}
+    assert statuses <= {200, 201, 503}, sorted({(k, s) for k, s, _b in outcomes if s not in (200, 201, 503)})
+    down = [body for _kind, status, body in outcomes if status == 503]
+    assert down, "no request met the stopped server"
+    assert all(body.get("error") == "unavailable" and body.get("code") == 503 for body in down), down[:3]
+    # The same app object serves again, and the requests after the restart succeeded.
+    assert [status for _kind, status, _body in outcomes[-4:]] and all(
+        status in (200, 201) for _kind, status, _body in outcomes[-4:]), outcomes[-4:]
+    client = fault_app.test_client()
+    assert client.get("/api/v1/tasks?view=available", headers=headers).status_code == 200
+
+    # Nothing half-done: every stored case has its open task, and every case the API reported
+    # as started is stored.
+    started = {body["id"] for kind, status, body in outcomes if kind == "start" and status == 201}
+    with fault_app.app_context():
+        stored = set(db.session.scalars(select(Case.id)))
+        assert started <= stored
+        without_task = db.session.scalar(select(func.count(Case.id)).where(
+            ~select(HumanTask.id).where(HumanTask.case_id == Case.id).exists()))
+        assert without_task == 0
+        db.session.remove()
+
+
+def test_a_slow_statement_of_a_web_request_is_cancelled_but_not_a_cli_one(fault_app):
+    from sqlalchemy.exc import OperationalError
+
+    from app.extensions import db
+
+    with fault_app.test_request_context("/api/v1/tasks"):
+        assert db.session.scalar(text("SHOW statement_timeout")) == "300ms"
+        with pytest.raises(OperationalError, match="statement timeout"):
+            db.session.execute(text("SELECT pg_sleep(1)"))
+        db.session.rollback()
+        db.session.remove()
+    with fault_app.app_context():  # the worker, migrations, flask commands
+        assert db.session.scalar(text("SHOW statement_timeout")) == "0"
+        db.session.execute(text("SELECT pg_sleep(0.5)"))
+        db.session.remove()
+
+
+def test_the_pool_settings_apply_to_postgresql(fault_app):
+    from app.extensions import db
+
+    with fault_app.app_context():
+        pool = db.engine.pool
+        assert (pool.size(), pool._max_overflow, pool._timeout) == (3, 2, 10.0)
+        assert db.session.scalar(text("SHOW idle_in_transaction_session_timeout")) == "1min"
+        db.session.remove()
+
+
+def test_pages_answer_503_while_the_database_is_down_and_serve_again_after(fault_app, own_postgres):
+    import re
+
+    _url, root = own_postgres
+    client = fault_app.test_client()
+    token = re.search(r'name="csrf_token"[^>]*value="([^"]+)"', client.get("/login").get_data(as_text=True)).group(1)
+    r = client.post("/login", data={"username": "window1", "password": PASSWORD, "csrf_token": token})
+    assert r.status_code == 302
+    assert client.get("/").status_code == 200
+    _pg_ctl(root, "-m", "immediate", "stop")
+    try:
+        down = client.get("/")
+        assert down.status_code == 503, down.get_data(as_text=True)[:300]
+        assert "Traceback" not in down.get_data(as_text=True)
+        api = client.get("/api/v1/tasks?view=available")
+        assert api.status_code == 503 and api.get_json()["error"] == "unavailable"
+    finally:
+        _start(root)
+    assert client.get("/").status_code == 200  # the same session and app, a fresh connection
+
+
+def test_pg_dump_backup_restores_into_a_new_database_that_continues_the_cases(fault_app, own_postgres, tmp_path):
+    """``flask backup`` (pg_dump, custom format) while the app runs; ``pg_restore`` into an empty
+    database; the restored database is at the head migration and its running cases continue."""
+    import shutil
+
+    from sqlalchemy import create_engine
+    from sqlalchemy.engine import make_url
+
+    from app import create_app
+    from app.extensions import db
+    from app.models import Case
+    from config import TestConfig
+
+    url, _root = own_postgres
+    api = Api(fault_app.test_client())
+    started = [api.start("taxi_driver_licence", APPLICATION).get_json()["id"] for _ in range(2)]
+    dump = tmp_path / "approval.dump"
+    out = fault_app.test_cli_runner().invoke(args=["backup", str(dump)])
+    assert out.exit_code == 0, out.output
+    later = api.start("taxi_driver_licence", APPLICATION).get_json()["id"]
+
+    base = make_url(url)
+    admin = create_engine(base.set(database="postgres"), isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text("DROP DATABASE IF EXISTS approval_restored"))
+        conn.execute(text("CREATE DATABASE approval_restored"))
+    admin.dispose()
+    target = base.set(database="approval_restored")
+    done = subprocess.run([shutil.which("pg_restore"), "--no-owner", "--exit-on-error",
+                           f"--dbname={target.set(drivername='postgresql').render_as_string(hide_password=False)}",
+                           str(dump)], capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr
+
+    class Settings(TestConfig):
+        SQLALCHEMY_DATABASE_URI = target.render_as_string(hide_password=False)
+
+    restored = create_app(Settings)
+    try:
+        with restored.app_context():
+            from alembic.migration import MigrationContext
+            from alembic.script import ScriptDirectory
+
+            with db.engine.connect() as conn:
+                assert MigrationContext.configure(conn).get_current_revision() == ScriptDirectory(
+                    str(ROOT / "migrations")).get_current_head()
+            ids = set(db.session.scalars(select(Case.id)))
+            assert set(started) <= ids and later not in ids
+            db.session.remove()
+        case = Api(restored.test_client()).do("window1", "window_decision", {
+            "decision": "issue", "licence_no": "CZ-TAXI-0010", "decision_opinion": "当场核发"}, started[0])
+        assert case["status"] == "completed", case
+        # The restored audit trail is append-only too (the trigger came with the dump).
+        with restored.app_context():
+            from sqlalchemy.exc import DBAPIError
+
+            with pytest.raises(DBAPIError, match="append-only"):
+                db.session.execute(text("DELETE FROM audit_events"))
+            db.session.rollback()
+            db.session.remove()
+    finally:
+        with restored.app_context():
+            db.session.remove()
+            db.engine.dispose()
