@@ -5,7 +5,7 @@ BIN     = $(VENV)/bin
 PORT   ?= 8000
 export FLASK_APP = wsgi:app
 
-.PHONY: run test lint format bench install assets translations messages migrate seed deploy clean
+.PHONY: run test fuzz lint format bench install assets translations messages migrate seed deploy clean
 
 $(BIN)/.installed: pyproject.toml requirements.lock
 	$(PYTHON) -m venv $(VENV)
@@ -48,6 +48,10 @@ run: deploy
 test: install
 	scripts/test.sh
 
+## fuzz: schemathesis against the JSON API's OpenAPI document, in-process on fresh SQLite: no 5xx (tests/fuzz)
+fuzz: install
+	env -u TEST_DATABASE_URL $(BIN)/python -m pytest tests/fuzz -q -p no:cacheprovider
+
 lint: install
 	$(BIN)/ruff check .
 
@@ -55,10 +59,12 @@ format: install
 	$(BIN)/ruff format app tests bench config.py wsgi.py
 	$(BIN)/ruff check --fix .
 
-## bench: newborn bundle throughput (engine, service layer, HTTP via gunicorn), then KPI API latency
+## bench: newborn bundle throughput (engine, service layer, HTTP via gunicorn), KPI API latency, inbox latency and a claim storm (wrk)
 bench: install
 	$(BIN)/python -m bench.newborn
 	$(BIN)/python -m bench.kpis
+	$(BIN)/python -m bench.inbox
+	$(BIN)/python -m bench.claims
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache
