@@ -44,6 +44,13 @@ class ReductionQuerySchema(Schema):
 
 class MaterialSchema(Schema):
     code = fields.String()
+
+    def get_attribute(self, obj, attr, default):
+        """Materials are dicts: a missing ``items`` is absent, never the dict's ``items`` method."""
+        if isinstance(obj, dict):
+            return obj.get(attr, default)
+        return super().get_attribute(obj, attr, default)
+
     name = fields.String()
     form = fields.String(metadata={"enum": ["original", "copy", "electronic", "original_and_copy"]})
     copies = fields.Integer()

@@ -13,7 +13,7 @@ from .org import ROLES, ApiToken, Department, Group, User, group_memberships
 from .oversight import EvaluationSample, OversightLink, Review
 from .process import DeploymentEvent, ProcessDefinition, ProcessFile, ProcessVersion
 from .saved_filter import SavedFilter
-from .task import HumanTask, TaskCandidate, TaskCopy, TaskNote
+from .task import HumanTask, InboxEntry, TaskCandidate, TaskCopy, TaskNote
 
 __all__ = [
     "AssistedApplication",
@@ -32,6 +32,7 @@ __all__ = [
     "EvaluationSample",
     "Group",
     "HumanTask",
+    "InboxEntry",
     "KnowledgeArticle",
     "KpiCaseDay",
     "KpiGroupCaseDay",

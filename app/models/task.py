@@ -124,6 +124,20 @@ class TaskCopy(db.Model):
     by: Mapped[User] = relationship(foreign_keys=[by_id])
 
 
+class InboxEntry(db.Model):
+    """An open task offered to one of its candidate groups: what ``available`` inboxes read, one
+    index range per group ordered by creation. Kept by database triggers on ``human_tasks`` and
+    ``task_candidates`` (migration 1d5c7e9a2b40), so every path that opens, claims, releases,
+    completes or cancels a task keeps it exact; the application never writes it."""
+
+    __tablename__ = "inbox_entries"
+    __table_args__ = (Index("ix_inbox_entries_group_created", "group_id", "created_at", "task_id"),)
+
+    task_id: Mapped[int] = mapped_column(ForeignKey("human_tasks.id", ondelete="CASCADE"), primary_key=True)
+    group_id: Mapped[int] = mapped_column(ForeignKey("groups.id", ondelete="CASCADE"), primary_key=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
 class TaskCandidate(db.Model):
     """A candidate group of a human task (a task may have several)."""
 

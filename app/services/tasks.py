@@ -5,12 +5,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from flask_babel import gettext as _
-from sqlalchemy import and_, func, or_, select, update
+from sqlalchemy import func, or_, select, union, update
 
 from ..engine import TaskNotReady, WorkflowRunError
 from ..errors import Conflict, Forbidden, NotFound
 from ..extensions import db
-from ..models import Case, HumanTask, TaskCandidate, TaskCopy, User
+from ..models import Case, HumanTask, InboxEntry, TaskCopy, User
 from ..models.types import utcnow
 from . import audit, forms, kpi_rollups, permissions, processes
 from .cases import load_workflow, lock_case, save_workflow, workflow_error
@@ -30,13 +30,6 @@ class Page:
 
 
 def _inbox_query(user: User, view: str):
-    if view == "available":
-        in_my_groups = select(TaskCandidate.task_id).where(TaskCandidate.group_id.in_(user.group_ids or [-1]))
-        return (select(HumanTask).where(
-                    HumanTask.state == "open",
-                    or_(and_(HumanTask.candidate_user_id.is_(None), HumanTask.id.in_(in_my_groups)),
-                        HumanTask.candidate_user_id == user.id)),
-                (HumanTask.created_at, HumanTask.id))
     if view == "mine":
         return (select(HumanTask).where(HumanTask.state == "claimed", HumanTask.assignee_id == user.id),
                 (HumanTask.created_at, HumanTask.id))
@@ -47,8 +40,40 @@ def _inbox_query(user: User, view: str):
             (HumanTask.completed_at.desc(), HumanTask.id.desc()))
 
 
+def _available(user: User, page: int, per_page: int) -> Page:
+    """Open tasks offered to the user's groups (``inbox_entries``, one index range per group) or
+    to the user by name, oldest first. Each stream is cut at the page's end before they are merged,
+    so a page costs the same with ten thousand open tasks or a million."""
+    upto = page * per_page
+    offered = InboxEntry.__table__.c
+    streams = [select(offered.task_id.label("id"), offered.created_at.label("created_at"))
+               .where(offered.group_id == group_id).order_by(offered.created_at, offered.task_id).limit(upto)
+               for group_id in user.group_ids]
+    streams.append(select(HumanTask.id.label("id"), HumanTask.created_at.label("created_at"))
+                   .where(HumanTask.candidate_user_id == user.id, HumanTask.state == "open")
+                   .order_by(HumanTask.created_at, HumanTask.id).limit(upto))
+    # SQLite wants a compound's ordered, limited members wrapped; UNION drops a task offered twice.
+    members = [select(s.c.id, s.c.created_at) for s in (stream.subquery() for stream in streams)]
+    merged = union(*members).subquery()
+    ids = list(db.session.scalars(select(merged.c.id).order_by(merged.c.created_at, merged.c.id)
+                                  .offset((page - 1) * per_page).limit(per_page)))
+    # Entries never hold a task offered by name, so the two counts add up; a task in two of the
+    # user's groups counts once.
+    groups = user.group_ids
+    in_groups = (0 if not groups else db.session.scalar(
+        select(func.count()).select_from(InboxEntry).where(offered.group_id == groups[0])) if len(groups) == 1
+        else db.session.scalar(select(func.count(func.distinct(offered.task_id))).where(offered.group_id.in_(groups))))
+    by_name = db.session.scalar(select(func.count(HumanTask.id)).where(HumanTask.candidate_user_id == user.id,
+                                                                       HumanTask.state == "open"))
+    total = (in_groups or 0) + (by_name or 0)
+    rows = {t.id: t for t in db.session.scalars(select(HumanTask).where(HumanTask.id.in_(ids)))} if ids else {}
+    return Page([rows[i] for i in ids if i in rows], total, page, per_page)
+
+
 def inbox(user: User, view: str, page: int = 1, per_page: int = 20) -> Page:
     """Return one page of ``available``, ``mine`` or ``completed`` tasks; never loads workflow state."""
+    if view == "available":
+        return _available(user, page, per_page)
     query, order = _inbox_query(user, view)
     total = db.session.scalar(select(func.count()).select_from(query.subquery()))
     items = db.session.scalars(query.order_by(*order).offset((page - 1) * per_page).limit(per_page)).all()

@@ -77,6 +77,15 @@ def test_public_guide_and_checklist(client, imported):
     assert client.get("/guide/no_such_bundle").status_code == 404
 
 
+def test_every_bundle_checklist_and_entry_answer_over_the_api(client, imported):
+    """Materials without sub-items (the newborn's M1–M4) once made the API answer 500."""
+    for key in imported:
+        r = client.post(f"/api/v1/catalogue/{key}/checklist", json={"answers": {}})
+        assert r.status_code == 200, (key, r.get_json())
+        assert r.get_json() and all("code" in m for m in r.get_json())
+        assert client.get(f"/api/v1/catalogue/{key}").status_code == 200, key
+
+
 def test_intake_checklist_feeds_the_correction_notice(session_for, api, imported):
     assert api.deploy(BUNDLE, *FORMS).status_code == 201
     window = session_for("window1")
