@@ -5,9 +5,10 @@ from __future__ import annotations
 from flask import current_app, g, jsonify, request
 
 from ..auth import authenticated_user, protect_unsafe_session_request
-from ..errors import Forbidden, Unauthorized
+from ..errors import Forbidden, NotFound, Unauthorized
 from ..extensions import api
 from ..services.org import token_allows
+from .schemas import MAX_ID
 
 PREFIX = "/api/v1"
 
@@ -43,6 +44,9 @@ def _guard():
     if roles and not user.has_role(*roles):
         raise Forbidden("Your role does not allow this.")
     protect_unsafe_session_request()
+    # Ids are 64-bit in the database: a larger one in the path names no row (SQLite cannot even bind it).
+    if any(isinstance(v, int) and v > MAX_ID for v in (request.view_args or {}).values()):
+        raise NotFound("No such record.")
     return None
 
 

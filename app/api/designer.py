@@ -10,6 +10,7 @@ from marshmallow import EXCLUDE, Schema, fields, validate
 
 from ..services import designer, processes
 from . import requires
+from .schemas import MAX_ID
 
 blp = Blueprint("designer", __name__, description="Process library: versions, files and diffs (designers)")
 
@@ -75,9 +76,9 @@ class DiffQuerySchema(Schema):
     class Meta:
         unknown = EXCLUDE
 
-    from_version = fields.Integer(data_key="from", load_default=None, validate=validate.Range(min=1),
+    from_version = fields.Integer(data_key="from", load_default=None, validate=validate.Range(min=1, max=MAX_ID),
                                   metadata={"description": "older version (default: the one before `to`)"})
-    to_version = fields.Integer(data_key="to", load_default=None, validate=validate.Range(min=1),
+    to_version = fields.Integer(data_key="to", load_default=None, validate=validate.Range(min=1, max=MAX_ID),
                                 metadata={"description": "newer version (default: the latest)"})
 
 

@@ -11,7 +11,7 @@ from .. import transaction
 from ..errors import InvalidDiagram
 from ..services import drafts_designer, permissions
 from . import requires
-from .schemas import DeployResponseSchema
+from .schemas import INT64, MAX_ID, DeployResponseSchema
 
 blp = Blueprint("drafts", __name__, description="Process drafts and deployment requests (designers, admins)")
 
@@ -44,7 +44,7 @@ class DraftSchema(DraftBriefSchema):
 
 class DraftCreateSchema(Schema):
     key = fields.String(required=True, validate=validate.Length(min=1, max=200))
-    base_version = fields.Integer(load_default=None, allow_none=True, validate=validate.Range(min=1),
+    base_version = fields.Integer(load_default=None, allow_none=True, validate=validate.Range(min=1, max=MAX_ID),
                                   metadata={"description": "the version the draft starts from (latest if omitted)"})
     files = fields.Dict(keys=fields.String(), values=fields.String(), load_default=None, allow_none=True,
                         metadata={"description": "omit to copy the base version's files"})
@@ -52,7 +52,7 @@ class DraftCreateSchema(Schema):
 
 class DraftUpdateSchema(Schema):
     files = fields.Dict(keys=fields.String(), values=fields.String(), required=True)
-    revision = fields.Integer(load_default=None, allow_none=True,
+    revision = fields.Integer(load_default=None, allow_none=True, validate=INT64,
                               metadata={"description": "the revision you loaded; 409 if someone saved since"})
 
 

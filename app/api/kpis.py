@@ -9,6 +9,7 @@ from marshmallow import EXCLUDE, Schema, fields, validate
 
 from ..services import exports, kpis
 from . import requires
+from .schemas import DATES, MAX_PAGE
 
 blp = Blueprint("kpis", __name__, description="KPIs (brief §3.4, §4): live figures from the case data")
 
@@ -19,8 +20,9 @@ class KpiQuerySchema(Schema):
     class Meta:
         unknown = EXCLUDE
 
-    start = fields.Date(required=True, data_key="from", metadata={"description": "first day (local date)"})
-    end = fields.Date(required=True, data_key="to", metadata={"description": "last day, included"})
+    start = fields.Date(required=True, data_key="from", validate=DATES,
+                        metadata={"description": "first day (local date)"})
+    end = fields.Date(required=True, data_key="to", validate=DATES, metadata={"description": "last day, included"})
     process_key = fields.String(load_default=None, metadata={"description": "only this bundle"})
     group = fields.String(load_default=None, metadata={
         "description": "only cases with a task for this group (a department or a window)"})
@@ -94,7 +96,7 @@ class SeriesSchema(Schema):
 
 class DrilldownQuerySchema(KpiQuerySchema):
     metric = fields.String(required=True, validate=validate.OneOf(kpis.CASE_METRICS + kpis.ORDER_METRICS))
-    page = fields.Integer(load_default=1, validate=validate.Range(min=1))
+    page = fields.Integer(load_default=1, validate=validate.Range(min=1, max=MAX_PAGE))
     per_page = fields.Integer(load_default=50, validate=validate.Range(min=1, max=200))
 
 

@@ -9,6 +9,7 @@ from marshmallow import EXCLUDE, Schema, ValidationError, fields, validate, vali
 from ..errors import InvalidInput
 from ..services import migration, permissions
 from . import requires
+from .schemas import MAX_ID
 
 blp = Blueprint("migration", __name__, description="Preview and move running cases to a newer process version")
 
@@ -24,8 +25,8 @@ class PreviewQuerySchema(Schema):
     class Meta:
         unknown = EXCLUDE
 
-    from_version = fields.Integer(data_key="from", required=True, validate=validate.Range(min=1))
-    to_version = fields.Integer(data_key="to", required=True, validate=validate.Range(min=1))
+    from_version = fields.Integer(data_key="from", required=True, validate=validate.Range(min=1, max=MAX_ID))
+    to_version = fields.Integer(data_key="to", required=True, validate=validate.Range(min=1, max=MAX_ID))
     map = fields.List(fields.String(validate=validate.Regexp(r"^[^:]+:[^:]+$")), load_default=list, metadata={
         "description": "task mapping, repeated: `map=old_bpmn_id:new_bpmn_id`"})
 
@@ -35,9 +36,9 @@ class PreviewQuerySchema(Schema):
 
 
 class MigrateRequestSchema(Schema):
-    from_version = fields.Integer(data_key="from", required=True, validate=validate.Range(min=1))
-    to_version = fields.Integer(data_key="to", required=True, validate=validate.Range(min=1))
-    case_ids = fields.List(fields.Integer(validate=validate.Range(min=1)), load_default=None,
+    from_version = fields.Integer(data_key="from", required=True, validate=validate.Range(min=1, max=MAX_ID))
+    to_version = fields.Integer(data_key="to", required=True, validate=validate.Range(min=1, max=MAX_ID))
+    case_ids = fields.List(fields.Integer(validate=validate.Range(min=1, max=MAX_ID)), load_default=None,
                            validate=validate.Length(max=10000),
                            metadata={"description": "cases to move (default: every active case of `from`; "
                                                     "those that cannot move are reported as refused)"})

@@ -13,7 +13,7 @@ from marshmallow import Schema, fields, validate
 from .. import transaction
 from ..services import audit_export, callbacks, evaluation, exports, oversight, privacy, reviews
 from . import public
-from .schemas import CaseSchema
+from .schemas import DATES, INT64, CaseSchema
 
 blp = Blueprint("oversight", __name__, description="Oversight: 后评价 samples, 好差评 reviews, 办件回访")
 
@@ -23,8 +23,8 @@ def _user():
 
 
 class SampleInSchema(Schema):
-    week = fields.Date(required=True, metadata={"description": "the Monday of the week; its population is the "
-                                                              "cases completed in the week before"})
+    week = fields.Date(required=True, validate=DATES, metadata={
+        "description": "the Monday of the week; its population is the cases completed in the week before"})
     seed = fields.Integer(load_default=None, validate=validate.Range(min=0, max=2**62),
                           metadata={"description": "default: a new random seed (stored)"})
     size = fields.Integer(load_default=None, validate=validate.Range(min=1, max=evaluation.MAX_SIZE))
@@ -95,8 +95,8 @@ class ReviewSchema(Schema):
 
 
 class CallbackDrawSchema(Schema):
-    start = fields.Date(required=True, data_key="from")
-    end = fields.Date(required=True, data_key="to")
+    start = fields.Date(required=True, data_key="from", validate=DATES)
+    end = fields.Date(required=True, data_key="to", validate=DATES)
     rate = fields.Float(load_default=1.0, validate=validate.Range(min=0, max=1, min_inclusive=False),
                         metadata={"description": "share of the completed cases to call back (1 = all)"})
     seed = fields.Integer(load_default=None, validate=validate.Range(min=0, max=2**62))
@@ -154,9 +154,9 @@ class ApplicantSchema(Schema):
 
 
 class AuditQuerySchema(Schema):
-    start = fields.Date(required=True, data_key="from")
-    end = fields.Date(required=True, data_key="to")
-    case_id = fields.Integer(load_default=None)
+    start = fields.Date(required=True, data_key="from", validate=DATES)
+    end = fields.Date(required=True, data_key="to", validate=DATES)
+    case_id = fields.Integer(load_default=None, validate=INT64)
     format = fields.String(load_default="json", validate=validate.OneOf(("json", "csv", "xlsx")))
 
 
@@ -182,6 +182,8 @@ class AuditEventSchema(Schema):
 @blp.route("/audit", methods=["GET"])
 @blp.arguments(AuditQuerySchema, location="query")
 @blp.response(200, AuditEventSchema(many=True))
+@blp.doc(responses={200: {"content": {mimetype: {"schema": {"type": "string", "format": "binary"}}
+                                        for mimetype in exports.FORMATS.values()}}})
 def audit_trail(query):
     """The audit trail of a period (optionally one case), as JSON or a CSV/XLSX download."""
     rows = audit_export.events(_user(), query["start"], query["end"], query["case_id"])

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import date
+
 from marshmallow import EXCLUDE, Schema, fields, validate
 
 from ..services.cases import history, open_tasks
@@ -10,6 +12,16 @@ from ..services.forms import visible_data
 from ..services.privacy import ID_NUMBER, PHONE, mask_id_number, mask_phone
 from ..services.supervision import overdue_working_days
 from ..services.tasks import task_form, task_values
+
+# Integers a request sends to the database (ids, versions) must fit its 64-bit columns: SQLite
+# cannot even bind larger ones (OverflowError, a 500), so they are invalid input.
+MAX_ID = 2**63 - 1
+INT64 = validate.Range(min=-MAX_ID - 1, max=MAX_ID)
+# The last page a list serves: far beyond any real list, and page x per_page stays a valid offset.
+MAX_PAGE = 1_000_000
+# Dates a request may name: wide, but clear of years 1 and 9999, where local midnight in UTC (or
+# the day after the end of a period) is out of Python's range.
+DATES = validate.Range(min=date(1900, 1, 1), max=date(2999, 12, 31))
 
 
 class ErrorSchema(Schema):
@@ -138,7 +150,7 @@ class TaskListQuerySchema(Schema):
 
     view = fields.String(load_default="available", validate=validate.OneOf(
         ("available", "mine", "completed", "copied")), metadata={"description": "copied: 抄送我的"})
-    page = fields.Integer(load_default=1, validate=validate.Range(min=1))
+    page = fields.Integer(load_default=1, validate=validate.Range(min=1, max=MAX_PAGE))
     per_page = fields.Integer(load_default=20, validate=validate.Range(min=1, max=100))
 
 
@@ -312,7 +324,7 @@ class NoteSchema(Schema):
 
 
 class HandOverRequestSchema(Schema):
-    user_id = fields.Integer(required=True, strict=True)
+    user_id = fields.Integer(required=True, strict=True, validate=INT64)
     note = fields.String(load_default="", validate=validate.Length(max=2000))
 
 
@@ -332,7 +344,7 @@ class OverdueQuerySchema(Schema):
         unknown = EXCLUDE
 
     level = fields.String(load_default="all", validate=validate.OneOf(("all", "red", "yellow")))
-    page = fields.Integer(load_default=1, validate=validate.Range(min=1))
+    page = fields.Integer(load_default=1, validate=validate.Range(min=1, max=MAX_PAGE))
     per_page = fields.Integer(load_default=50, validate=validate.Range(min=1, max=200))
 
 
@@ -363,12 +375,13 @@ class ReturnTargetSchema(Schema):
 
 
 class ReturnRequestSchema(Schema):
-    target_task_id = fields.Integer(required=True, strict=True)
+    target_task_id = fields.Integer(required=True, strict=True, validate=INT64)
     opinion = fields.String(required=True, validate=validate.Length(min=1, max=2000))
 
 
 class CopyRequestSchema(Schema):
-    user_ids = fields.List(fields.Integer(strict=True), required=True, validate=validate.Length(min=1, max=20))
+    user_ids = fields.List(fields.Integer(strict=True, validate=INT64), required=True,
+                           validate=validate.Length(min=1, max=20))
     note = fields.String(load_default="", validate=validate.Length(max=2000))
 
 
@@ -405,7 +418,7 @@ class RemoveSignerRequestSchema(Schema):
         unknown = EXCLUDE
 
     message = fields.String(load_default="", validate=validate.Length(max=2000))
-    user_id = fields.Integer(load_default=None, allow_none=True, strict=True, metadata={
+    user_id = fields.Integer(load_default=None, allow_none=True, strict=True, validate=INT64, metadata={
         "description": "sequential: a signer still waiting for their turn (default: this task's signer)"})
 
 

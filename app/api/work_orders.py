@@ -9,6 +9,7 @@ from marshmallow import EXCLUDE, Schema, fields, validate
 from .. import transaction
 from ..models.hotline import ORDER_STATES, REQUEST_TYPES, URGENCIES
 from ..services import work_orders
+from .schemas import INT64, MAX_PAGE
 
 blp = Blueprint("work_orders", __name__, description="12345 hotline work orders (工单) and knowledge base")
 
@@ -85,7 +86,7 @@ class WorkOrderQuerySchema(Schema):
 
     status = fields.String(load_default=None, validate=validate.OneOf(ORDER_STATES))
     q = fields.String(load_default=None, validate=validate.Length(max=100))
-    page = fields.Integer(load_default=1, validate=validate.Range(min=1))
+    page = fields.Integer(load_default=1, validate=validate.Range(min=1, max=MAX_PAGE))
     per_page = fields.Integer(load_default=50, validate=validate.Range(min=1, max=200))
 
 
@@ -142,7 +143,8 @@ def search_knowledge(query):
 
 
 class OrderMergeSchema(Schema):
-    into = fields.Integer(required=True, metadata={"description": "the id of the open order this one repeats"})
+    into = fields.Integer(required=True, validate=INT64,
+                          metadata={"description": "the id of the open order this one repeats"})
 
 
 class OrderExtensionInSchema(Schema):
