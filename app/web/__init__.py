@@ -23,6 +23,16 @@ def _csrf_for_forms():
         csrf.protect()
 
 
+def _no_huge_ids():
+    """A page id beyond 64 bits names no row (SQLite cannot even bind it): 404, not a 500."""
+    from ..api.schemas import MAX_ID
+    from ..errors import NotFound
+
+    if not request.path.startswith("/api/") and any(
+            isinstance(v, int) and v > MAX_ID for v in (request.view_args or {}).values()):
+        raise NotFound("No such record.")
+
+
 def init_web(app) -> None:
     """Register the browser blueprints and their helpers."""
     from flask_babel import lazy_gettext
@@ -37,6 +47,7 @@ def init_web(app) -> None:
     login_manager.login_message = lazy_gettext("Please log in to continue.")
     login_manager.login_message_category = "info"
     app.before_request(_csrf_for_forms)
+    app.before_request(_no_huge_ids)
     app.register_blueprint(bp)
     app.register_blueprint(auth_views.bp)
     app.register_blueprint(inbox.bp)

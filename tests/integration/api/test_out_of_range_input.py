@@ -89,3 +89,17 @@ def test_the_audit_download_formats_are_documented(client):
     content = doc["paths"]["/api/v1/audit"]["get"]["responses"]["200"]["content"]
     assert {"application/json", "text/csv; charset=utf-8",
             "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"} <= set(content)
+
+
+def test_pages_with_ids_beyond_64_bits_answer_404(client):
+    """The browser routes too: a case or task page with a huge id is not found, never a 500."""
+    import re
+
+    from support import PASSWORD
+
+    token = re.search(r'name="csrf_token"[^>]*value="([^"]+)"', client.get("/login").get_data(as_text=True)).group(1)
+    assert client.post("/login", data={"username": "window1", "password": PASSWORD,
+                                       "csrf_token": token}).status_code == 302
+    for path in ("/cases/1180591620717411303424", "/tasks/1180591620717411303424"):
+        assert client.get(path).status_code == 404, path
+    assert client.get("/cases/999999").status_code == 404
