@@ -64,7 +64,9 @@ class User(UserMixin, db.Model):
     failed_logins: Mapped[int] = mapped_column(default=0, server_default="0")
     locked_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
-    groups: Mapped[list[Group]] = relationship(secondary=group_memberships, lazy="selectin")
+    # Loaded when read: most users a request loads (holders, starters, actors in a history) are shown
+    # by name only; the signed-in user's groups come with the token lookup or on first permission check.
+    groups: Mapped[list[Group]] = relationship(secondary=group_memberships, lazy="select")
 
     @property
     def is_active(self) -> bool:  # flask-login

@@ -10,7 +10,7 @@ from flask import current_app
 from flask_babel import gettext as _
 from sqlalchemy import select
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.orm import undefer
+from sqlalchemy.orm import lazyload, undefer
 
 from ..engine import TaskNotReady, WorkflowRunError
 from ..errors import InvalidInput, NotFound
@@ -144,7 +144,7 @@ def lock_case(case_id: int) -> Case:
     """
     case = db.session.execute(
         select(Case).where(Case.id == case_id).with_for_update(of=Case)
-        .options(undefer(Case.workflow_state))
+        .options(undefer(Case.workflow_state), lazyload(Case.process_version))  # versions never change
         .execution_options(populate_existing=True)).scalar_one_or_none()
     if case is None:
         raise NotFound("No such case.")
@@ -196,7 +196,8 @@ def open_tasks(case: Case) -> list[HumanTask]:
     """Return the case's open and claimed tasks, oldest first."""
     return list(db.session.scalars(
         select(HumanTask).where(HumanTask.case_id == case.id, HumanTask.state.in_(("open", "claimed")))
-        .order_by(HumanTask.created_at, HumanTask.id)))
+        .order_by(HumanTask.created_at, HumanTask.id)
+        .options(lazyload(HumanTask.case), lazyload(HumanTask.candidates))))  # the case is ``case``
 
 
 def history(case: Case) -> list[AuditEvent]:

@@ -13,9 +13,24 @@ bypassed the services).
 
 from __future__ import annotations
 
+import functools
 from datetime import datetime
 
-from sqlalchemy import Integer, and_, case, delete, event, func, insert, inspect, literal, select, text, union_all
+from sqlalchemy import (
+    Integer,
+    and_,
+    bindparam,
+    case,
+    delete,
+    event,
+    func,
+    insert,
+    inspect,
+    literal,
+    select,
+    text,
+    union_all,
+)
 from sqlalchemy.orm import Session
 
 from ..models import Case, Group, HumanTask, KpiCaseDay, KpiGroupCaseDay, KpiTaskDay, TaskCandidate
@@ -254,17 +269,21 @@ def _apply(session: Session) -> None:
     for (kind, key), vector in sorted(merged.items(), key=lambda item: (item[0][0], item[0][1])):
         if any(vector):
             model, key_names, fields = TABLES[kind]
-            session.execute(_upsert(dialect, model, key_names, fields, key, vector))
+            session.execute(_upsert(dialect, kind),
+                            {**dict(zip(key_names, key, strict=True)), **dict(zip(fields, vector, strict=True))})
 
 
-def _upsert(dialect: str, model, key_names, fields, key, vector):
+@functools.cache
+def _upsert(dialect: str, kind: str):
+    """``INSERT … ON CONFLICT (key) DO UPDATE SET n = n + excluded.n`` for one rollup table, with a
+    bound parameter per column (built once per dialect and table)."""
     if dialect == "postgresql":
         from sqlalchemy.dialects.postgresql import insert as dialect_insert
     else:
         from sqlalchemy.dialects.sqlite import insert as dialect_insert
+    model, key_names, fields = TABLES[kind]
     table = model.__table__
-    values = {**dict(zip(key_names, key, strict=True)), **dict(zip(fields, vector, strict=True))}
-    stmt = dialect_insert(table).values(values)
+    stmt = dialect_insert(table).values({name: bindparam(name) for name in (*key_names, *fields)})
     return stmt.on_conflict_do_update(index_elements=list(key_names),
                                       set_={f: table.c[f] + stmt.excluded[f] for f in fields})
 

@@ -108,6 +108,8 @@ def issue_token(user: User, name: str | None = None, days: int | None = None,
 
 def token_for(raw: str) -> ApiToken | None:
     """Return a valid, unexpired, unrevoked token of an active user, else None."""
+    # Every API request asks: plain statements (token, user by key, groups when first read) are the
+    # cheapest way through the ORM here; eager-loading options cost more than the queries they save.
     token = db.session.scalar(select(ApiToken).where(ApiToken.token_hash == _hash(raw)))
     if token is None or token.revoked_at is not None or token.expires_at <= utcnow() or not token.user.active:
         return None

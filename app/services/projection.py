@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 from sqlalchemy import delete, select
+from sqlalchemy.orm import lazyload
 
 from ..extensions import db
 from ..models import Case, HumanTask, MessageWait, TaskCandidate, User
@@ -14,7 +15,8 @@ from . import audit, deadlines, org
 def sync_tasks(case: Case, ready, actor: User | None) -> list[HumanTask]:
     """Insert rows for newly READY tasks and cancel live rows the engine no longer has."""
     live = {t.engine_task_id: t for t in db.session.scalars(
-        select(HumanTask).where(HumanTask.case_id == case.id, HumanTask.state.in_(("open", "claimed"))))}
+        select(HumanTask).where(HumanTask.case_id == case.id, HumanTask.state.in_(("open", "claimed")))
+        .options(lazyload(HumanTask.case), lazyload(HumanTask.assignee), lazyload(HumanTask.candidates)))}
     ready_ids = {t.id for t in ready}
     for engine_id, row in live.items():
         if engine_id not in ready_ids:
@@ -86,7 +88,7 @@ def sync_waits(case: Case, waits) -> None:
     """Replace the case's projected message waits with the engine's current ones."""
     current = {(w.name, g) for w in waits for g in w.sender_groups}
     stored = {(m.name, m.group_code): m for m in db.session.scalars(
-        select(MessageWait).where(MessageWait.case_id == case.id))}
+        select(MessageWait).where(MessageWait.case_id == case.id).options(lazyload(MessageWait.case)))}
     for key, row in stored.items():
         if key not in current:
             db.session.delete(row)

@@ -6,11 +6,12 @@ from dataclasses import dataclass
 
 from flask_babel import gettext as _
 from sqlalchemy import func, or_, select, union, update
+from sqlalchemy.orm import defer, joinedload, lazyload
 
 from ..engine import TaskNotReady, WorkflowRunError
 from ..errors import Conflict, Forbidden, NotFound
 from ..extensions import db
-from ..models import Case, HumanTask, InboxEntry, TaskCopy, User
+from ..models import Case, HumanTask, InboxEntry, ProcessVersion, TaskCopy, User
 from ..models.types import utcnow
 from . import audit, forms, kpi_rollups, permissions, processes
 from .cases import load_workflow, lock_case, save_workflow, workflow_error
@@ -66,8 +67,18 @@ def _available(user: User, page: int, per_page: int) -> Page:
     by_name = db.session.scalar(select(func.count(HumanTask.id)).where(HumanTask.candidate_user_id == user.id,
                                                                        HumanTask.state == "open"))
     total = (in_groups or 0) + (by_name or 0)
-    rows = {t.id: t for t in db.session.scalars(select(HumanTask).where(HumanTask.id.in_(ids)))} if ids else {}
+    rows = {t.id: t for t in db.session.scalars(_listed(select(HumanTask).where(HumanTask.id.in_(ids))))} if ids else {}
     return Page([rows[i] for i in ids if i in rows], total, page, per_page)
+
+
+def _listed(query):
+    """Load listed tasks with what a list shows: their case's columns without case data, intake or
+    routing, and no candidate rows (the list shows ``group_codes``)."""
+    return query.options(
+        lazyload(HumanTask.candidates), defer(HumanTask.submitted_data), defer(HumanTask.draft_data),
+        joinedload(HumanTask.case).options(
+            defer(Case.data), defer(Case.intake),
+            joinedload(Case.process_version).options(defer(ProcessVersion.meta), defer(ProcessVersion.description))))
 
 
 def inbox(user: User, view: str, page: int = 1, per_page: int = 20) -> Page:
@@ -76,7 +87,7 @@ def inbox(user: User, view: str, page: int = 1, per_page: int = 20) -> Page:
         return _available(user, page, per_page)
     query, order = _inbox_query(user, view)
     total = db.session.scalar(select(func.count()).select_from(query.subquery()))
-    items = db.session.scalars(query.order_by(*order).offset((page - 1) * per_page).limit(per_page)).all()
+    items = db.session.scalars(_listed(query).order_by(*order).offset((page - 1) * per_page).limit(per_page)).all()
     return Page(list(items), total, page, per_page)
 
 
@@ -85,6 +96,19 @@ def _get(task_id: int) -> HumanTask:
     if task is None:
         raise NotFound("No such task.")
     return task
+
+
+# What another transaction may have changed on a task we loaded: its state and holder (claims,
+# releases, completions, cancellations), its deadline and its routing (moves, reassignments).
+_LIVE_TASK_COLUMNS = ["state", "assignee_id", "claimed_at", "completed_at", "completed_by_id", "due_at",
+                      "group_codes", "candidate_user_id"]
+
+
+def _refresh_claim(task: HumanTask) -> None:
+    """Re-read the columns of ``task`` a concurrent transaction may change (one narrow SELECT,
+    no eager joins); its holder is loaded again when next read."""
+    db.session.refresh(task, _LIVE_TASK_COLUMNS)
+    db.session.expire(task, ["assignee"])
 
 
 def get_task(user: User, task_id: int) -> HumanTask:
@@ -141,7 +165,7 @@ def claim(user: User, task_id: int) -> HumanTask:
         .where(HumanTask.id == task_id, HumanTask.state == "open")
         .values(state="claimed", assignee_id=user.id, claimed_at=now)
         .execution_options(synchronize_session=False))
-    db.session.refresh(task)
+    _refresh_claim(task)
     if result.rowcount == 1:
         audit.record(task.case, "task_claimed", user, task)
         db.session.flush()
@@ -171,7 +195,7 @@ def unclaim(user: User, task_id: int) -> HumanTask:
                HumanTask.assignee_id == task.assignee_id)
         .values(state="open", assignee_id=None, claimed_at=None)
         .execution_options(synchronize_session=False))
-    db.session.refresh(task)
+    _refresh_claim(task)
     if result.rowcount != 1:
         if task.state == "open":
             return task
@@ -189,7 +213,7 @@ def complete(user: User, task_id: int, data) -> Case:
     _check_independent(user, task)
     # Serialise transitions of one case: row lock (PostgreSQL) + optimistic lock_version.
     case = lock_case(task.case_id)
-    db.session.refresh(task)
+    _refresh_claim(task)
     if task.state in ("completed", "cancelled"):
         raise Conflict(f"The task is already {task.state}.", error="task_not_open")
     if task.state != "claimed" or task.assignee_id != user.id:
