@@ -92,6 +92,12 @@ def run_migrations_online():
     connectable = get_engine()
 
     with connectable.connect() as connection:
+        def include_object(obj, name, type_, reflected, compare_to):
+            # Objects the models create on one database only (an index with info["dialect"]).
+            only = getattr(obj, "info", {}).get("dialect")
+            return only is None or only == connection.dialect.name
+
+        conf_args.setdefault("include_object", include_object)
         context.configure(
             connection=connection,
             target_metadata=get_metadata(),

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import date, datetime
 
-from sqlalchemy import Date, ForeignKey, Index, String, Text
+from sqlalchemy import Date, ForeignKey, Index, String, Text, text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from ..extensions import db
@@ -28,6 +28,17 @@ class Case(db.Model):
               postgresql_include=["process_key", "due_at", "statutory_due_at", "working_days_used"]),
         Index("ix_cases_started_at", "started_at",
               postgresql_include=["process_key", "finished_same_day", "assisted_by_id"]),
+        # Case search (queries.search_cases; EXPLAIN in docs/performance.md): a full ID number
+        # whatever the case of its check character; on PostgreSQL a receipt number prefix
+        # (LIKE 'CZ2025…%' needs pattern operators outside the C collation) and a part of a name
+        # (trigrams, when the pg_trgm extension could be created: see the migration).
+        Index("ix_cases_applicant_id_number_upper", text("upper(applicant_id_number)")),
+        # (``info["dialect"]`` tells migrations/env.py to leave them out of autogenerate elsewhere.)
+        Index("ix_cases_receipt_no_pattern", "receipt_no", postgresql_ops={"receipt_no": "varchar_pattern_ops"},
+              info={"dialect": "postgresql"}).ddl_if(dialect="postgresql"),
+        Index("ix_cases_applicant_name_trgm", "applicant_name", postgresql_using="gin",
+              postgresql_ops={"applicant_name": "gin_trgm_ops"},
+              info={"dialect": "postgresql"}).ddl_if(dialect="postgresql"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)

@@ -216,3 +216,49 @@ def test_id_search_pages_are_posted(deployed, login):
     assert not re.search(r'href="[^"]*id_number', first)
     second = search_id(window, APPLICANT["id_number"], page=2).get_data(as_text=True)
     assert len(result_ids(second)) == 1 and "Page 2 of 2" in second
+
+
+def test_search_counts_up_to_a_limit_and_pages_within_it(app, deployed, login, monkeypatch):
+    """Beyond SEARCH_COUNT_LIMIT matches the page says "more than …" and pages through that many;
+    a page past the results shows the last one; a search that fits on one page is not counted."""
+    from app.extensions import db
+    from app.models import User
+    from app.services import queries
+
+    ids = [start(deployed, applicant={**OTHER, "name": f"欧阳{n}号"})["id"] for n in range(22)]
+    newest_first = list(reversed(ids))
+
+    def search(page, name="欧阳"):
+        with app.test_request_context():
+            user = db.session.scalar(select(User).where(User.username == "window1"))
+            return queries.search_cases(user, queries.CaseCriteria(applicant_name=name), page, per_page=2)
+
+    monkeypatch.setattr(queries, "SEARCH_COUNT_LIMIT", 4)
+    first = search(1)
+    assert (first.total, first.capped, first.pages, [c.id for c in first.items]) == (4, True, 2, newest_first[:2])
+    last = search(2)
+    assert [c.id for c in last.items] == newest_first[2:4] and not last.has_next
+    assert search(99).page == 2  # clamped into the counted pages
+    one = search(1, "欧阳3号")  # one match: on the first page, nothing else to count
+    assert (one.total, one.capped, [c.id for c in one.items]) == (1, False, [ids[3]])
+
+    monkeypatch.setattr(queries, "SEARCH_COUNT_LIMIT", 21)
+    window = login("window1")
+    html = window.html("/cases?applicant_name=欧阳")
+    assert 'id="results-capped"' in html and "More than 21 results" in html
+    assert result_ids(html) == newest_first[:20]
+    monkeypatch.setattr(queries, "SEARCH_COUNT_LIMIT", 22)
+    html = window.html("/cases?applicant_name=欧阳")
+    assert 'id="results-capped"' not in html and "22 results" in html
+
+
+@pytest.mark.parametrize("part", ["阳", "欧阳", "阳5号", "欧阳5号", "5号"])
+def test_search_finds_name_parts_of_any_length(deployed, login, part):
+    """Short parts (one or two characters: a scan) and longer ones (trigram index on PostgreSQL)
+    find the same cases."""
+    ids = {n: start(deployed, applicant={**OTHER, "name": f"欧阳{n}号"})["id"] for n in (4, 5)}
+    start(deployed, applicant={**OTHER, "name": "Ada Lovelace"})
+    window = login("window1")
+    expected = [ids[5]] if "5" in part else sorted(ids.values(), reverse=True)
+    assert result_ids(window.html(f"/cases?applicant_name={part}")) == expected
+    assert result_ids(window.html("/cases?applicant_name=LOVE")) != []  # letters: any case
