@@ -59,12 +59,14 @@ format: install
 	$(BIN)/ruff format app tests bench config.py wsgi.py
 	$(BIN)/ruff check --fix .
 
-## bench: newborn bundle throughput (engine, service layer, HTTP via gunicorn), KPI API latency, inbox latency and a claim storm (wrk)
+## bench: newborn throughput (engine, service layer, HTTP via gunicorn + wrk), KPI API and inbox latency, a claim storm, case search, memory per worker
 bench: install
 	$(BIN)/python -m bench.newborn
 	$(BIN)/python -m bench.kpis
 	$(BIN)/python -m bench.inbox
 	$(BIN)/python -m bench.claims
+	$(BIN)/python -m bench.search
+	$(BIN)/python -m bench.memory
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache

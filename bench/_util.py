@@ -220,8 +220,10 @@ def free_port() -> int:
 
 
 @contextlib.contextmanager
-def gunicorn(database_url: str, workers: int = 2):
-    """Run ``gunicorn --config gunicorn.conf.py wsgi:app`` on ``database_url``; yield its base URL."""
+def gunicorn(database_url: str, workers: int = 2, info: dict | None = None):
+    """Run ``gunicorn --config gunicorn.conf.py wsgi:app`` on ``database_url``; yield its base URL.
+
+    ``info``, when given, receives the master's ``pid``."""
     port = free_port()
     env = dict(
         os.environ,
@@ -242,6 +244,8 @@ def gunicorn(database_url: str, workers: int = 2):
             stderr=log,
         )
         base = f"http://127.0.0.1:{port}"
+        if info is not None:
+            info["pid"] = proc.pid
         try:
             _wait_until_up(proc, base, log)
             yield base

@@ -1,6 +1,6 @@
 """Throughput of the newborn bundle (新生儿出生一件事): engine ceiling, service layer, HTTP.
 
-    python -m bench.newborn [--cases 200] [--threads 4] [--workers 2] [--no-postgres]
+    python -m bench.newborn [--cases 200] [--connections 4] [--http-seconds 30] [--workers 2] [--no-postgres]
 
 Every case takes the happy path with the maternity allowance: start, 形式审查 accept, all six
 department tasks approve, 统一出件 -> 办结 (8 user tasks), each completed with data generated
@@ -12,7 +12,10 @@ from its form. Three measurements:
 2. service: the service layer on a SQLite file (migrated, seeded, deployed): start_case, claim
    and complete, each in its own unit of work (app.transaction.run).
 3. http: gunicorn (sync workers) on SQLite, and on PostgreSQL when available (BENCH_DATABASE_URL,
-   else scripts/pg.sh), driven by client threads that each run whole cases end to end.
+   else scripts/pg.sh), driven by ``wrk`` (Debian package; bench/newborn.lua): each connection
+   walks whole cases end to end (start, then claim + complete every open task), checking every
+   answer. Cases per second = cases finished in the run / its length; the database's count of
+   cases completed in that time is reported beside it as a cross-check.
 
 Prints one table, writes it to .bench/newborn.json and, when http/engine < 0.5, profiles the
 HTTP path in-process and writes .bench/profile.txt.
@@ -27,9 +30,9 @@ import json
 import os
 import platform
 import pstats
+import subprocess
 import sys
 import tempfile
-import threading
 import time
 from pathlib import Path
 
@@ -150,118 +153,96 @@ def run_service(app, plan: NewbornPlan, cases: int) -> tuple[float, list[float],
 
 
 # -- 3. HTTP --------------------------------------------------------------------------------------
-class HttpDriver:
-    """Client threads, each running whole cases end to end over its own connection."""
+WRK_SCRIPT = Path(__file__).with_name("newborn.lua")
 
-    def __init__(self, base: str, plan: NewbornPlan):
-        self.base = base
-        self.plan = plan
-        client = HttpClient(base)
-        self.tokens = {}
-        for name in GROUP_USERS.values():
+
+def _lua_string(text: str) -> str:
+    assert "]==]" not in text
+    return "[==[" + text + "]==]"
+
+
+def wrk_script(base: str, plan: NewbornPlan, directory: Path) -> Path:
+    """bench/newborn.lua with a prelude of bearer tokens (one demo user per group) and request bodies."""
+    client = HttpClient(base)
+    tokens = {}
+    try:
+        for group, name in {"": "window1", **GROUP_USERS}.items():
             status, body, _ = client.request("POST", "/api/v1/auth/token", {"username": name, "password": PASSWORD})
             if status != 200:
                 raise RuntimeError(f"http: no token for {name}: {status} {body}")
-            self.tokens[name] = body["token"]
+            tokens[group] = body["token"]
+    finally:
         client.close()
-        self.lock = threading.Lock()
-
-    def one_case(self, client: HttpClient, claims: list, completes: list) -> None:
-        plan = self.plan
-        window = self.tokens["window1"]
-        status, case, _ = client.request(
-            "POST", "/api/v1/cases", {"process_key": plan.key, "applicant": APPLICANT, "data": plan.start_data}, window
-        )
-        if status != 201:
-            raise RuntimeError(f"start case: {status} {case}")
-        while True:
-            pending = [t for t in case["tasks"] if t["state"] == "open"]
-            if not pending:
-                break
-            task = pending[0]
-            groups = task.get("groups") or []
-            token = self.tokens[GROUP_USERS[groups[0]]] if groups else window
-            status, body, claim_s = client.request("POST", f"/api/v1/tasks/{task['id']}/claim", None, token)
-            if status != 200:
-                raise RuntimeError(f"claim {task['bpmn_id']}: {status} {body}")
-            status, case, complete_s = client.request(
-                "POST", f"/api/v1/tasks/{task['id']}/complete", {"data": plan.task_data[task["bpmn_id"]]}, token
-            )
-            if status != 200:
-                raise RuntimeError(f"complete {task['bpmn_id']}: {status} {case}")
-            claims.append(claim_s)
-            completes.append(complete_s)
-        if case["status"] != "completed" or case["outcome"] != plan.outcome:
-            raise RuntimeError(f"case {case['id']} ended {case['status']}/{case['outcome']}")
-
-    def run(self, cases: int, threads: int, max_seconds: float | None = None) -> dict:
-        """Run ``cases`` cases; no new case is started after ``max_seconds`` (a busy machine)."""
-        claims: list[float] = []
-        completes: list[float] = []
-        errors: list[str] = []
-        remaining = [cases]
-        done = [0]
-        barrier = threading.Barrier(threads + 1)
-        deadline = [float("inf")]
-
-        def worker():
-            client = HttpClient(self.base)
-            my_claims: list[float] = []
-            my_completes: list[float] = []
-            barrier.wait()
-            while True:
-                with self.lock:
-                    if remaining[0] <= 0 or time.perf_counter() > deadline[0]:
-                        break
-                    remaining[0] -= 1
-                try:
-                    self.one_case(client, my_claims, my_completes)
-                    with self.lock:
-                        done[0] += 1
-                except Exception as exc:  # noqa: BLE001 - reported, and the run fails below
-                    with self.lock:
-                        errors.append(str(exc)[:300])
-            client.close()
-            with self.lock:
-                claims.extend(my_claims)
-                completes.extend(my_completes)
-
-        pool = [threading.Thread(target=worker, daemon=True) for _ in range(threads)]
-        for t in pool:
-            t.start()
-        started = time.perf_counter()
-        if max_seconds is not None:
-            deadline[0] = started + max_seconds
-        barrier.wait()
-        for t in pool:
-            t.join()
-        seconds = time.perf_counter() - started
-        return {"seconds": seconds, "done": done[0], "claims": claims, "completes": completes, "errors": errors}
+    start = {"process_key": plan.key, "applicant": APPLICANT, "data": plan.start_data}
+    prelude = [
+        f"START_BODY = {_lua_string(json.dumps(start))}",
+        f"OUTCOME = {_lua_string(plan.outcome)}",
+        "TOKENS = {" + ", ".join(f"[ {_lua_string(g)} ] = {_lua_string(t)}" for g, t in tokens.items()) + "}",
+        "TASK_BODIES = {" + ", ".join(f"[ {_lua_string(k)} ] = {_lua_string(json.dumps({'data': v}))}"
+                                      for k, v in plan.task_data.items()) + "}",
+    ]
+    path = directory / "newborn-run.lua"
+    path.write_text("\n".join(prelude) + "\n" + WRK_SCRIPT.read_text(encoding="utf-8"), encoding="utf-8")
+    return path
 
 
-def run_http(
-    url: str, database: str, plan: NewbornPlan, cases: int, threads: int, workers: int, max_seconds: float
-) -> dict:
+def run_wrk(base: str, script: Path, connections: int, seconds: float) -> dict:
+    """``wrk -t N -c N``: N connections, each walking whole cases; parse the script's RESULT line."""
+    done = subprocess.run(
+        ["wrk", "-t", str(connections), "-c", str(connections), "-d", f"{max(1, round(seconds))}s", "--timeout", "30s",
+         "-s", str(script), base],
+        capture_output=True, text=True, timeout=seconds + 120, check=False,
+    )
+    result = None
+    last_error = None
+    for line in done.stdout.splitlines():
+        if line.startswith("RESULT "):
+            result = {k: float(v) for k, v in (item.split("=") for item in line.split()[1:])}
+        elif line.startswith("LAST_ERROR "):
+            last_error = line[len("LAST_ERROR "):]
+    if done.returncode != 0 or result is None:
+        raise RuntimeError(f"wrk failed ({done.returncode}): {done.stderr[-1000:]} {done.stdout[-1000:]}")
+    result["last_error"] = last_error
+    return result
+
+
+def completed_cases(url: str) -> int:
+    from sqlalchemy import create_engine, text
+
+    engine = create_engine(url)
+    try:
+        with engine.connect() as conn:
+            return conn.scalar(text("SELECT count(*) FROM cases WHERE status = 'completed'"))
+    finally:
+        engine.dispose()
+
+
+def run_http(url: str, database: str, plan: NewbornPlan, connections: int, workers: int, seconds: float) -> dict:
+    """gunicorn on ``url`` driven by wrk for ``seconds`` (after a 5-second warm-up)."""
     app = make_app(url)
     prepare_database(app, plan)
-    with gunicorn(url, workers=workers) as base:
-        driver = HttpDriver(base, plan)
-        driver.run(max(threads, workers) * 2, threads)  # warm up: every worker compiles the spec once
-        result = driver.run(cases, threads, max_seconds)
-    if result["errors"]:
-        print(f"http/{database}: {len(result['errors'])} case(s) failed, first: {result['errors'][0]}", file=sys.stderr)
-    done = result["done"]
-    if done + len(result["errors"]) < cases:
-        print(f"http/{database}: stopped after {max_seconds:.0f} s with {done} of {cases} cases", file=sys.stderr)
+    with gunicorn(url, workers=workers) as base, tempfile.TemporaryDirectory(prefix="bench-wrk-") as tmp:
+        script = wrk_script(base, plan, Path(tmp))
+        warm = run_wrk(base, script, connections, 5)  # every worker compiles the spec once
+        before = completed_cases(url)
+        result = run_wrk(base, script, connections, seconds)
+        stored = completed_cases(url) - before
+    cases = int(result["cases"])
+    errors = int(result["errors"] + result["socket_errors"] + warm["errors"] + warm["socket_errors"])
+    if errors:
+        print(f"http/{database}: {errors} error(s), last: {result['last_error'] or warm['last_error']}",
+              file=sys.stderr)
     return _row(
         "http",
         database,
-        done,
+        cases,
         result["seconds"],
-        result["claims"],
-        result["completes"],
-        failed_cases=len(result["errors"]),
-        client_threads=threads,
+        failed_cases=errors,
+        request_p50_ms=round(result["p50_ms"], 1),
+        request_p95_ms=round(result["p95_ms"], 1),
+        requests=int(result["requests"]),
+        completed_in_database=stored,
+        client=f"wrk -t{connections} -c{connections}",
         gunicorn_workers=workers,
     )
 
@@ -403,6 +384,8 @@ COLUMNS = [
     ("claim p95 ms", "claim_p95_ms"),
     ("complete p50 ms", "complete_p50_ms"),
     ("complete p95 ms", "complete_p95_ms"),
+    ("request p50 ms", "request_p50_ms"),
+    ("request p95 ms", "request_p95_ms"),
 ]
 
 
@@ -414,7 +397,7 @@ def format_table(rows: list[dict]) -> str:
             return f"{value:.2f}" if value < 1000 else f"{value:.0f}"
         return str(value)
 
-    cells = [[cell(r[key]) for _, key in COLUMNS] for r in rows]
+    cells = [[cell(r.get(key)) for _, key in COLUMNS] for r in rows]
     widths = [max(len(title), *(len(c[i]) for c in cells)) for i, (title, _) in enumerate(COLUMNS)]
     numeric = [i >= 2 for i in range(len(COLUMNS))]
 
@@ -435,20 +418,21 @@ def _load() -> str:
 
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench.newborn", description=__doc__.splitlines()[0])
-    parser.add_argument("--cases", type=int, default=200, help="cases per HTTP run (default 200)")
+    parser.add_argument("--cases", type=int, default=200, help="cases of the engine and service runs (default 200)")
     parser.add_argument(
         "--service-cases", type=int, default=None, help="cases of the service-layer run (default: --cases / 2)"
     )
     parser.add_argument(
         "--engine-cases", type=int, default=None, help="cases per engine run, best of 3 (default: --cases / 2)"
     )
-    parser.add_argument("--threads", type=int, default=4, help="HTTP client threads (default 4)")
+    parser.add_argument("--connections", type=int, default=4,
+                        help="wrk connections, one case at a time each (default 4)")
     parser.add_argument("--workers", type=int, default=2, help="gunicorn workers (default 2)")
     parser.add_argument(
         "--http-seconds",
         type=float,
-        default=60,
-        help="start no new HTTP case after this many seconds per run (default 60; keeps a busy machine in budget)",
+        default=30,
+        help="length of each wrk run (default 30)",
     )
     parser.add_argument("--no-postgres", action="store_true", help="skip the PostgreSQL HTTP run")
     parser.add_argument("--profile-cases", type=int, default=20, help="cases to profile when the ratio is low")
@@ -493,7 +477,7 @@ def main(argv=None) -> int:
 
     with tempfile.TemporaryDirectory(prefix="bench-http-") as tmp:
         rows.append(
-            run_http(sqlite_url(tmp), "sqlite", plan, args.cases, args.threads, args.workers, args.http_seconds)
+            run_http(sqlite_url(tmp), "sqlite", plan, args.connections, args.workers, args.http_seconds)
         )
     print(f"  http/sqlite done: {rows[-1]['cases_per_s']} cases/s", flush=True)
 
@@ -501,7 +485,7 @@ def main(argv=None) -> int:
         with postgres() as url:
             if url:
                 rows.append(
-                    run_http(url, "postgresql", plan, args.cases, args.threads, args.workers, args.http_seconds)
+                    run_http(url, "postgresql", plan, args.connections, args.workers, args.http_seconds)
                 )
                 print(f"  http/postgresql done: {rows[-1]['cases_per_s']} cases/s", flush=True)
 
@@ -514,7 +498,7 @@ def main(argv=None) -> int:
     for database, ratio in ratios.items():
         print(
             f"ratio http/{database} : engine = {ratio:.2f}"
-            f"  ({args.threads} client threads, {args.workers} gunicorn workers vs 1 core in-process)"
+            f"  (wrk, {args.connections} connections, {args.workers} gunicorn workers vs 1 core in-process)"
         )
 
     report = {
