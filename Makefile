@@ -48,9 +48,9 @@ run: deploy
 test: install
 	scripts/test.sh
 
-## fuzz: schemathesis against the JSON API's OpenAPI document, in-process on fresh SQLite: no 5xx (tests/fuzz)
+## fuzz: schemathesis against the JSON API's OpenAPI document, in-process on fresh SQLite, then PostgreSQL: no 5xx (tests/fuzz)
 fuzz: install
-	env -u TEST_DATABASE_URL $(BIN)/python -m pytest tests/fuzz -q -p no:cacheprovider
+	scripts/fuzz.sh
 
 lint: install
 	$(BIN)/ruff check .

@@ -1,9 +1,10 @@
 """Fuzz the JSON API from its own OpenAPI document with schemathesis: no request may get a 5xx.
 
 Not part of the normal run (``norecursedirs`` in pyproject.toml keeps pytest out of tests/fuzz);
-``make fuzz`` runs it. The app runs in-process (WSGI) on a fresh SQLite file migrated with
-Alembic, seeded with the demo organisation, with bpmn/ deployed and a few newborn cases started,
-so generated ids sometimes hit real rows. Every generated request is sent twice: as the admin and
+``make fuzz`` runs it, on SQLite and then on PostgreSQL (``FUZZ_DATABASE_URL``: its schema is
+dropped and rebuilt). The app runs in-process (WSGI) on a fresh database migrated with Alembic,
+seeded with the demo organisation, with bpmn/ deployed, the service catalogue imported and a few
+newborn cases started, so generated ids sometimes hit real rows. Every generated request is sent twice: as the admin and
 as a window clerk, since most routes answer by role. FUZZ_EXAMPLES sets the examples per operation.
 
 The app is built when the module is imported because schemathesis makes one test per operation
@@ -44,7 +45,7 @@ def _create_app():
     from config import TestConfig
 
     class Settings(TestConfig):
-        SQLALCHEMY_DATABASE_URI = f"sqlite:///{WORKDIR / 'fuzz.db'}"
+        SQLALCHEMY_DATABASE_URI = os.environ.get("FUZZ_DATABASE_URL") or f"sqlite:///{WORKDIR / 'fuzz.db'}"
         ATTACHMENT_DIR = str(WORKDIR / "attachments")
 
     return create_app(Settings)
@@ -78,8 +79,10 @@ def _issue_token(username: str) -> str:
 
 @pytest.fixture(scope="session")
 def tokens() -> dict[str, str]:
-    """Migrate, seed, deploy bpmn/, start three newborn cases; a bearer token per fuzzing user."""
+    """Migrate, seed, deploy bpmn/, import the catalogue, start three newborn cases; a bearer token
+    per fuzzing user."""
     from flask_migrate import upgrade
+    from sqlalchemy import text
 
     from app.extensions import db
     from app.services import demo
@@ -87,10 +90,15 @@ def tokens() -> dict[str, str]:
     shutil.rmtree(WORKDIR, ignore_errors=True)
     WORKDIR.mkdir()
     with APP.app_context():
+        if db.engine.dialect.name == "postgresql":
+            with db.engine.begin() as conn:
+                conn.execute(text("DROP SCHEMA public CASCADE; CREATE SCHEMA public"))
         upgrade(directory=str(ROOT / "migrations"))
         demo.seed()
         db.session.commit()
     result = APP.test_cli_runner().invoke(args=["bpmn", "deploy", str(ROOT / "bpmn"), "--forms", str(ROOT / "forms")])
+    assert result.exit_code == 0, result.output
+    result = APP.test_cli_runner().invoke(args=["catalogue", "import", str(ROOT / "catalogue")])
     assert result.exit_code == 0, result.output
     api = Api(APP.test_client())
     newborn = _newborn_support()
