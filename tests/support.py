@@ -82,3 +82,12 @@ class Api:
         r = self.post(f"/api/v1/tasks/{task['id']}/complete", user, json={"data": data})
         assert r.status_code == 200, r.get_json()
         return r.get_json()
+
+
+def local_today():
+    """Today in the service centre's time zone (the KPIs, the audit export and the receipt numbers
+    count local days: between 16:00 and 24:00 UTC that is already tomorrow in Changzhi)."""
+    from app import clock
+    from app.services import calendar
+
+    return calendar.local_date(clock.now())

@@ -10,6 +10,7 @@ import pytest
 from playwright.sync_api import expect
 
 from e2e_support import login, screenshot
+from support import local_today
 
 pytestmark = pytest.mark.server
 
@@ -47,4 +48,4 @@ def test_dashboard_charts_render_and_numbers_match_the_api(new_page, api):
     screenshot(page, "dashboard")
     page.locator('[data-kpi="cases_received"] a').click()
     expect(page.locator("#drill-total")).to_have_text("3")
-    assert date.fromisoformat(start) <= date.today()
+    assert date.fromisoformat(start) <= local_today()

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from datetime import date, timedelta
+from datetime import timedelta
 
-from support import ROOT
+from support import ROOT, local_today
 
 
 def test_generated_history_feeds_the_dashboard(app, api):
@@ -13,7 +13,7 @@ def test_generated_history_feeds_the_dashboard(app, api):
     out = runner.invoke(args=["demo", "generate", "--cases", "16", "--days", "10", "--seed", "7"])
     assert out.exit_code == 0, out.output
     assert "cases 16" in out.output and "orders 8" in out.output
-    today = date.today()
+    today = local_today()
     k = api.get(f"/api/v1/kpis?from={(today - timedelta(days=20)).isoformat()}&to={today.isoformat()}",
                 "leader1").get_json()
     assert k["cases_received"] == 16 and 0 < k["cases_completed"] <= 16

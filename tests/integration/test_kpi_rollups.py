@@ -8,12 +8,12 @@ rolled-back transaction or savepoint leaves no trace in them.
 
 from __future__ import annotations
 
-from datetime import date, timedelta
+from datetime import timedelta
 
 import pytest
 from sqlalchemy import select
 
-from support import ROOT
+from support import ROOT, local_today
 
 TAXI = (ROOT / "bpmn" / "taxi_driver_licence.bpmn", ROOT / "forms" / "taxi_driver_application.json",
         ROOT / "forms" / "taxi_driver_decision.json")
@@ -44,7 +44,7 @@ def history(app, api):
     assert runner.invoke(args=["bpmn", "deploy", str(ROOT / "bpmn"), "--forms", str(ROOT / "forms")]).exit_code == 0
     out = runner.invoke(args=["demo", "generate", "--cases", "40", "--days", "12", "--seed", "11"])
     assert out.exit_code == 0, out.output
-    return date.today()
+    return local_today()
 
 
 def test_rollups_give_the_live_figures_and_a_rebuild_reproduces_them(app, history):
@@ -104,7 +104,7 @@ def test_rolled_back_changes_and_savepoints_leave_no_trace(app, api):
 
     assert api.deploy(*TAXI).status_code == 201
     case_id = api.start("taxi_driver_licence", TAXI_APPLICATION).get_json()["id"]
-    today = date.today()
+    today = local_today()
     p = kpis.Period(today, today)
     with app.app_context():
         helper = db.session.scalar(select(User.id).where(User.username == "helper1"))

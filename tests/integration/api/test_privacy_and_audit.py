@@ -5,9 +5,8 @@ from __future__ import annotations
 
 import io
 import re
-from datetime import date
 
-from support import ROOT
+from support import ROOT, local_today
 
 TAXI = (ROOT / "bpmn" / "taxi_driver_licence.bpmn", ROOT / "forms" / "taxi_driver_application.json",
         ROOT / "forms" / "taxi_driver_decision.json")
@@ -38,7 +37,7 @@ def test_the_audit_trail_exports(api):
     from openpyxl import load_workbook
 
     case = _case(api)
-    today = date.today().isoformat()
+    today = local_today().isoformat()
     rows = api.get(f"/api/v1/audit?from={today}&to={today}&case_id={case['id']}", "supervisor").get_json()
     assert [r["event"] for r in rows] == ["case_started"] and rows[0]["receipt_no"] == case["receipt_no"]
     r = api.get(f"/api/v1/audit?from={today}&to={today}&format=xlsx", "leader1")
