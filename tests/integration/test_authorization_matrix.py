@@ -137,7 +137,7 @@ DECIDES_EXTENSION = obj("section chief of a group with a task in the case, or ad
 REASSIGNS = obj("role section_chief/admin (guard), then a section chief of the task's group or admin; others 403",
                 {"admin", "healthchief"}, rest=DENY, extra=("healthchief", "chief1"))
 WINDOW_HANDLER = obj("role clerk (guard), then a clerk handling the case; clerks who cannot see it 404; others 403",
-                     {"window1"}, hide={"hotline1"}, rest=DENY)
+                     {"window1"}, rest=DENY)
 MESSAGE_SENDER = obj("a member of the message's sender group (utilities); other readers 403; others 404",
                      {"utilities1"}, deny={"window1"} | WATCHERS, rest=HIDE, extra=("utilities1",))
 ORDER_READERS = {"hotline1", "supervisor", "leader1", "admin", "health1"}  # the centre, read-all roles, the unit
@@ -146,7 +146,7 @@ SEES_ORDER = obj("work order visibility: hotline centre and supervisor/leader/ad
 HAS_ORDER_SCOPE = obj("users with a group, or supervisor/leader/admin (units see their own orders); no group 403",
                       {"window1", "health1", "police1", "hotline1"} | WATCHERS, rest=DENY)
 SEES_APPLICATION = obj("its helper; window clerks once it is submitted; others 404 (hidden)",
-                       {"helper1", "window1", "hotline1"}, rest=HIDE)
+                       {"helper1", "window1"}, rest=HIDE)
 OWNS_APPLICATION = obj("role helper, then the helper who prepared it; others 403", {"helper1"}, rest=DENY)
 DRAFT_AUTHOR = obj("role designer/admin (guard), then the draft's author or an admin; other designers 403",
                    {"designer", "admin"}, rest=DENY, extra=("designer2",))
