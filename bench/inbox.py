@@ -117,15 +117,17 @@ def _grow(app, state: dict, size: int) -> float:
         last_case = size // TASKS_PER_CASE
         after_case = db.session.scalar(select(func.coalesce(func.max(Case.id), 0)))
         after_task = db.session.scalar(select(func.coalesce(func.max(HumanTask.id), 0)))
+        params = {"version_id": version.id, "key": version.key, "user_id": user_id}
+        # No snapshot of ours may stay open: VACUUM could not mark the new rows all-visible, and
+        # the inbox count would read the heap instead of the index alone.
+        db.session.remove()
         with db.engine.begin() as conn:
-            conn.execute(text(BULK_CASES), {"version_id": version.id, "key": version.key, "user_id": user_id,
-                                            "first": first_case, "last": last_case})
+            conn.execute(text(BULK_CASES), {**params, "first": first_case, "last": last_case})
             conn.execute(text(BULK_TASKS), {"per_case": TASKS_PER_CASE, "after_case": after_case})
             conn.execute(text(BULK_CANDIDATES), {"group_ids": state["group_ids"], "groups": GROUPS,
                                                  "after_task": after_task})
         with db.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
             conn.execute(text("VACUUM ANALYZE"))
-        db.session.remove()
     return round(time.perf_counter() - t0, 1)
 
 
