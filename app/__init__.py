@@ -102,8 +102,9 @@ def create_app(config: type[Config] | dict | None = None) -> Flask:
     from .web import init_web
     init_web(app)
 
-    from .errors import register_error_handlers
+    from .errors import register_error_handlers, reject_nul_characters
     register_error_handlers(app)
+    app.before_request_funcs.setdefault(None, []).insert(0, reject_nul_characters)
 
     from .security import init_security
     init_security(app)

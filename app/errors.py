@@ -144,6 +144,40 @@ def _discard_session() -> None:
         db.session.registry.clear()
 
 
+def _nul_paths(value, path: str = "") -> list[str]:
+    """Where a decoded JSON value holds a NUL character (in a string or a key)."""
+    if isinstance(value, str):
+        return [path or "_schema"] if "\x00" in value else []
+    found = []
+    if isinstance(value, dict):
+        for key, item in value.items():
+            here = f"{path}.{key}" if path else str(key)
+            found += [here] if "\x00" in str(key) else _nul_paths(item, here)
+    elif isinstance(value, list):
+        for index, item in enumerate(value):
+            found += _nul_paths(item, f"{path}.{index}" if path else str(index))
+    return found
+
+
+def reject_nul_characters() -> None:
+    """No text may hold a NUL character: PostgreSQL stores none (a string or JSON value with one is
+    an error there), and no form or diagram field means one. 422 naming the fields, on any database."""
+    def nul(text) -> bool:
+        return isinstance(text, str) and "\x00" in text
+
+    fields = [str(key) for key, value in request.args.items(multi=True) if nul(key) or nul(value)]
+    if request.mimetype in ("application/x-www-form-urlencoded", "multipart/form-data"):
+        # (a malformed multipart part may even come without a name: werkzeug gives None)
+        fields += [str(key) for key, value in request.form.items(multi=True) if nul(key) or nul(value)]
+    if request.is_json:
+        body = request.get_json(silent=True)
+        if body is not None:
+            fields += _nul_paths(body)
+    if fields:
+        message = str(_l("Text may not contain NUL characters."))
+        raise InvalidInput(message, {field: [message] for field in fields})
+
+
 def register_error_handlers(app) -> None:
     """Install the handlers that map errors to responses."""
 

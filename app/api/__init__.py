@@ -44,7 +44,7 @@ def _guard():
     if roles and not user.has_role(*roles):
         raise Forbidden("Your role does not allow this.")
     protect_unsafe_session_request()
-    # Ids are 64-bit in the database: a larger one in the path names no row (SQLite cannot even bind it).
+    # Ids are 32-bit integers on PostgreSQL: a larger one in the path names no row (and would fail there).
     if any(isinstance(v, int) and v > MAX_ID for v in (request.view_args or {}).values()):
         raise NotFound("No such record.")
     return None

@@ -11,7 +11,7 @@ from .. import transaction
 from ..errors import InvalidInput
 from ..services import catalogue, permissions
 from . import public, requires
-from .schemas import INT64
+from .schemas import ID_RANGE
 
 blp = Blueprint("catalogue", __name__, description="Service catalogue (办事指南): bundles, items, materials")
 
@@ -28,7 +28,7 @@ class EntryQuerySchema(Schema):
     class Meta:
         unknown = EXCLUDE
 
-    revision = fields.Integer(load_default=None, validate=INT64)
+    revision = fields.Integer(load_default=None, validate=ID_RANGE)
 
 
 class ChecklistRequestSchema(Schema):
@@ -39,8 +39,8 @@ class ReductionQuerySchema(Schema):
     class Meta:
         unknown = EXCLUDE
 
-    from_revision = fields.Integer(required=True, data_key="from", validate=INT64)
-    to_revision = fields.Integer(required=True, data_key="to", validate=INT64)
+    from_revision = fields.Integer(required=True, data_key="from", validate=ID_RANGE)
+    to_revision = fields.Integer(required=True, data_key="to", validate=ID_RANGE)
 
 
 class MaterialSchema(Schema):

@@ -11,7 +11,7 @@ from .. import transaction
 from ..errors import InvalidDiagram
 from ..services import drafts_designer, permissions
 from . import requires
-from .schemas import INT64, MAX_ID, DeployResponseSchema
+from .schemas import ID_RANGE, MAX_ID, DeployResponseSchema
 
 blp = Blueprint("drafts", __name__, description="Process drafts and deployment requests (designers, admins)")
 
@@ -52,7 +52,7 @@ class DraftCreateSchema(Schema):
 
 class DraftUpdateSchema(Schema):
     files = fields.Dict(keys=fields.String(), values=fields.String(), required=True)
-    revision = fields.Integer(load_default=None, allow_none=True, validate=INT64,
+    revision = fields.Integer(load_default=None, allow_none=True, validate=ID_RANGE,
                               metadata={"description": "the revision you loaded; 409 if someone saved since"})
 
 

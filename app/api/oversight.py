@@ -13,7 +13,7 @@ from marshmallow import Schema, fields, validate
 from .. import transaction
 from ..services import audit_export, callbacks, evaluation, exports, oversight, privacy, reviews
 from . import public
-from .schemas import DATES, INT64, CaseSchema
+from .schemas import DATES, ID_RANGE, CaseSchema
 
 blp = Blueprint("oversight", __name__, description="Oversight: 后评价 samples, 好差评 reviews, 办件回访")
 
@@ -156,7 +156,7 @@ class ApplicantSchema(Schema):
 class AuditQuerySchema(Schema):
     start = fields.Date(required=True, data_key="from", validate=DATES)
     end = fields.Date(required=True, data_key="to", validate=DATES)
-    case_id = fields.Integer(load_default=None, validate=INT64)
+    case_id = fields.Integer(load_default=None, validate=ID_RANGE)
     format = fields.String(load_default="json", validate=validate.OneOf(("json", "csv", "xlsx")))
 
 

@@ -13,10 +13,11 @@ from ..services.privacy import ID_NUMBER, PHONE, mask_id_number, mask_phone
 from ..services.supervision import overdue_working_days
 from ..services.tasks import task_form, task_values
 
-# Integers a request sends to the database (ids, versions) must fit its 64-bit columns: SQLite
-# cannot even bind larger ones (OverflowError, a 500), so they are invalid input.
-MAX_ID = 2**63 - 1
-INT64 = validate.Range(min=-MAX_ID - 1, max=MAX_ID)
+# Integers a request sends to the database (ids, versions, revisions) must fit its integer columns,
+# 32-bit on PostgreSQL ("integer out of range" would be a 500; SQLite cannot even bind numbers
+# beyond 64 bits), so larger ones are invalid input, or an id that is not found.
+MAX_ID = 2**31 - 1
+ID_RANGE = validate.Range(min=-MAX_ID - 1, max=MAX_ID)
 # The last page a list serves: far beyond any real list, and page x per_page stays a valid offset.
 MAX_PAGE = 1_000_000
 # Dates a request may name: wide, but clear of years 1 and 9999, where local midnight in UTC (or
@@ -324,7 +325,7 @@ class NoteSchema(Schema):
 
 
 class HandOverRequestSchema(Schema):
-    user_id = fields.Integer(required=True, strict=True, validate=INT64)
+    user_id = fields.Integer(required=True, strict=True, validate=ID_RANGE)
     note = fields.String(load_default="", validate=validate.Length(max=2000))
 
 
@@ -375,12 +376,12 @@ class ReturnTargetSchema(Schema):
 
 
 class ReturnRequestSchema(Schema):
-    target_task_id = fields.Integer(required=True, strict=True, validate=INT64)
+    target_task_id = fields.Integer(required=True, strict=True, validate=ID_RANGE)
     opinion = fields.String(required=True, validate=validate.Length(min=1, max=2000))
 
 
 class CopyRequestSchema(Schema):
-    user_ids = fields.List(fields.Integer(strict=True, validate=INT64), required=True,
+    user_ids = fields.List(fields.Integer(strict=True, validate=ID_RANGE), required=True,
                            validate=validate.Length(min=1, max=20))
     note = fields.String(load_default="", validate=validate.Length(max=2000))
 
@@ -418,7 +419,7 @@ class RemoveSignerRequestSchema(Schema):
         unknown = EXCLUDE
 
     message = fields.String(load_default="", validate=validate.Length(max=2000))
-    user_id = fields.Integer(load_default=None, allow_none=True, strict=True, validate=INT64, metadata={
+    user_id = fields.Integer(load_default=None, allow_none=True, strict=True, validate=ID_RANGE, metadata={
         "description": "sequential: a signer still waiting for their turn (default: this task's signer)"})
 
 

@@ -9,7 +9,7 @@ from marshmallow import EXCLUDE, Schema, fields, validate
 from .. import transaction
 from ..models.hotline import ORDER_STATES, REQUEST_TYPES, URGENCIES
 from ..services import work_orders
-from .schemas import INT64, MAX_PAGE
+from .schemas import ID_RANGE, MAX_PAGE
 
 blp = Blueprint("work_orders", __name__, description="12345 hotline work orders (工单) and knowledge base")
 
@@ -143,7 +143,7 @@ def search_knowledge(query):
 
 
 class OrderMergeSchema(Schema):
-    into = fields.Integer(required=True, validate=INT64,
+    into = fields.Integer(required=True, validate=ID_RANGE,
                           metadata={"description": "the id of the open order this one repeats"})
 
 

@@ -24,7 +24,7 @@ def _csrf_for_forms():
 
 
 def _no_huge_ids():
-    """A page id beyond 64 bits names no row (SQLite cannot even bind it): 404, not a 500."""
+    """A page id beyond the integer id columns (32-bit on PostgreSQL) names no row: 404, not a 500."""
     from ..api.schemas import MAX_ID
     from ..errors import NotFound
 

@@ -1,11 +1,13 @@
-"""Values the fuzzer (`make fuzz`) found answered with 500: ids beyond 64 bits, huge page numbers,
-dates at the ends of the calendar. They are a 404 or a 422 with field errors now."""
+"""Values the fuzzer (`make fuzz`) found answered with 500: ids beyond the integer columns (32-bit on
+PostgreSQL; beyond 64 bits SQLite cannot bind them at all), huge page numbers, dates at the ends of
+the calendar. They are a 404 or a 422 with field errors now."""
 
 from __future__ import annotations
 
 import pytest
 
 HUGE = 2**70  # no 64-bit column holds it: SQLite cannot bind it at all
+BEYOND_INTEGER = 2**31  # the first id PostgreSQL's integer columns cannot hold
 
 
 def assert_invalid(r, field: str) -> None:
@@ -24,13 +26,14 @@ def assert_invalid(r, field: str) -> None:
     ("delete", f"/api/v1/drafts/{HUGE}", "designer"),
     ("get", f"/api/v1/processes/newborn/versions/{HUGE}", "designer"),
 ])
-def test_an_id_beyond_64_bits_is_not_found(api, method, path, user):
-    r = api.client.open(path, method=method.upper(), headers=api.headers(user))
+@pytest.mark.parametrize("value", [BEYOND_INTEGER, HUGE])
+def test_an_id_beyond_the_integer_columns_is_not_found(api, method, path, user, value):
+    r = api.client.open(path.replace(str(HUGE), str(value)), method=method.upper(), headers=api.headers(user))
     assert r.status_code == 404, r.get_data(as_text=True)[:500]
     assert r.get_json()["error"] == "not_found"
 
 
-def test_an_id_beyond_64_bits_still_needs_a_token(client, db_clean):
+def test_an_id_beyond_the_integer_columns_still_needs_a_token(client, db_clean):
     assert client.get(f"/api/v1/tasks/{HUGE}").status_code == 401
 
 
@@ -52,7 +55,9 @@ def test_a_huge_page_number_is_invalid(api, path, user):
     ("/api/v1/tasks/1/copies", {"user_ids": [HUGE]}, "user_ids.0"),
     ("/api/v1/work-orders/1/merge", {"into": HUGE}, "into"),
 ])
-def test_an_id_beyond_64_bits_in_a_body_is_invalid(api, path, body, field):
+@pytest.mark.parametrize("value", [BEYOND_INTEGER, HUGE])
+def test_an_id_beyond_the_integer_columns_in_a_body_is_invalid(api, path, body, field, value):
+    body = {k: ([value] if isinstance(v, list) else value) if v in (HUGE, [HUGE]) else v for k, v in body.items()}
     assert_invalid(api.post(path, "admin", json=body), field)
 
 
@@ -61,8 +66,9 @@ def test_an_id_beyond_64_bits_in_a_body_is_invalid(api, path, body, field):
     f"/api/v1/catalogue/newborn?revision={HUGE}",
     f"/api/v1/processes/newborn/diff?from=1&to={HUGE}",
 ])
-def test_an_id_beyond_64_bits_in_a_query_is_invalid(api, path):
-    r = api.get(path, "admin")
+@pytest.mark.parametrize("value", [BEYOND_INTEGER, HUGE])
+def test_an_id_beyond_the_integer_columns_in_a_query_is_invalid(api, path, value):
+    r = api.get(path.replace(str(HUGE), str(value)), "admin")
     field = path.rsplit("&", 1)[-1].rsplit("?", 1)[-1].split("=")[0]
     assert_invalid(r, field)
 
@@ -91,7 +97,7 @@ def test_the_audit_download_formats_are_documented(client):
             "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"} <= set(content)
 
 
-def test_pages_with_ids_beyond_64_bits_answer_404(client):
+def test_pages_with_ids_beyond_the_integer_columns_answer_404(client):
     """The browser routes too: a case or task page with a huge id is not found, never a 500."""
     import re
 
@@ -100,6 +106,22 @@ def test_pages_with_ids_beyond_64_bits_answer_404(client):
     token = re.search(r'name="csrf_token"[^>]*value="([^"]+)"', client.get("/login").get_data(as_text=True)).group(1)
     assert client.post("/login", data={"username": "window1", "password": PASSWORD,
                                        "csrf_token": token}).status_code == 302
-    for path in ("/cases/1180591620717411303424", "/tasks/1180591620717411303424"):
+    for path in ("/cases/1180591620717411303424", "/tasks/1180591620717411303424", "/cases/2147483648",
+                 "/tasks/2147483648"):
         assert client.get(path).status_code == 404, path
     assert client.get("/cases/999999").status_code == 404
+
+
+def test_text_with_a_nul_character_is_invalid_everywhere(api, client):
+    """PostgreSQL stores no NUL character (the fuzzer's 500 there): any JSON string or key, query
+    value or form field holding one is a 422 naming the field, on every database, and nothing is stored."""
+    r = api.post("/api/v1/reviews", "admin", json={"receipt_no": "CZ\u0000", "level": 1, "phone": "138"})
+    assert_invalid(r, "receipt_no")
+    r = api.post("/api/v1/tasks/1/copies", "admin", json={"user_ids": [1], "note": {"a\u0000": ["x"]}})
+    assert_invalid(r, "note.a\u0000")
+    r = api.post("/api/v1/tasks/1/complete", "admin", json={"data": {"items": ["ok", "b\u0000d"]}})
+    assert_invalid(r, "data.items.1")
+    assert_invalid(api.get("/api/v1/knowledge?q=%00", "admin"), "q")
+    r = client.post("/login", data={"username": "window1\u0000", "password": "x"})
+    assert r.status_code == 422 and "<html" in r.get_data(as_text=True)
+    assert api.get("/api/v1/knowledge?q=ok", "admin").status_code == 200
