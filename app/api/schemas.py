@@ -139,7 +139,7 @@ class TaskDetailSchema(TaskSchema):
         return task_form(task)
 
     def get_case(self, task):
-        return CaseBriefSchema().dump(task.case)
+        return _CASE_BRIEF.dump(task.case)
 
     def get_data(self, task):
         return visible_data(task_form(task), task_values(task))
@@ -194,7 +194,7 @@ class CaseBriefSchema(Schema):
     version = fields.Integer()
     status = fields.String()
     outcome = fields.String(allow_none=True)
-    applicant = fields.Function(lambda c: ApplicantOutSchema().dump(c))
+    applicant = fields.Function(lambda c: _APPLICANT_OUT.dump(c))
     started_by = fields.Function(lambda c: c.started_by.username)
     started_at = fields.DateTime()
     ended_at = fields.DateTime(allow_none=True)
@@ -223,10 +223,18 @@ class CaseBriefSchema(Schema):
 
 class CaseSchema(CaseBriefSchema):
     data = fields.Raw()
-    tasks = fields.Function(lambda c: TaskSchema(many=True).dump(open_tasks(c)),
+    tasks = fields.Function(lambda c: _TASKS.dump(open_tasks(c)),
                             metadata={"description": "open and claimed tasks"})
-    history = fields.Function(lambda c: AuditEventSchema(many=True).dump(history(c)),
+    history = fields.Function(lambda c: _EVENTS.dump(history(c)),
                               metadata={"description": "audit events, oldest first"})
+
+
+# Nested dumps reuse one schema instance each (building a marshmallow schema costs more than
+# dumping a small object with it; dumping keeps no state).
+_APPLICANT_OUT = ApplicantOutSchema()
+_CASE_BRIEF = CaseBriefSchema()
+_TASKS = TaskSchema(many=True)
+_EVENTS = AuditEventSchema(many=True)
 
 
 # -- case clock and moves ----------------------------------------------------------------------
@@ -352,7 +360,7 @@ class OverdueQuerySchema(Schema):
 class OverdueItemSchema(CaseBriefSchema):
     overdue_working_days = fields.Method("get_overdue", metadata={
         "description": "working days past the promised due date (0 if not yet overdue)"})
-    tasks = fields.Function(lambda c: TaskSchema(many=True).dump(open_tasks(c)),
+    tasks = fields.Function(lambda c: _TASKS.dump(open_tasks(c)),
                             metadata={"description": "open and claimed tasks: who holds the case now"})
 
     def get_overdue(self, case):

@@ -29,7 +29,7 @@ from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 import chinese_calendar
-from flask import current_app, has_app_context
+from flask import current_app, g, has_app_context, has_request_context
 from flask_babel import gettext as _
 from sqlalchemy import select
 
@@ -100,6 +100,23 @@ def load_overrides(start: date | None = None, end: date | None = None) -> dict[d
     return {day: working for day, working in db.session.execute(query)}
 
 
+def overrides_from(start: date) -> Mapping[date, bool]:
+    """The overrides on or after ``start``, read once per web request (a page shows many
+    warnings; the table holds a handful of rows a year). Outside a request: read every time.
+    Changing an override in a request forgets what it read."""
+    if not has_request_context():
+        return load_overrides(start)
+    memo = g.setdefault("calendar_overrides_from", {})
+    if start not in memo:
+        memo[start] = load_overrides(start)
+    return memo[start]
+
+
+def _forget_request_overrides() -> None:
+    if has_request_context():
+        g.pop("calendar_overrides_from", None)
+
+
 def day_status(d: date, overrides: Mapping[date, bool] | None = None) -> tuple[bool, bool]:
     """(is a working day, provisional): an override wins and is never provisional."""
     if overrides is None:
@@ -146,15 +163,19 @@ def add_working_days(start: datetime, n: int, *, close: time | None = None,
     return due.astimezone(UTC), provisional
 
 
-def working_days_between(start: date, end: date, overrides: Mapping[date, bool] | None = None) -> int:
-    """Working days in the half-open range (start, end]: 0 when end <= start."""
+def working_days_between(start: date, end: date, overrides: Mapping[date, bool] | None = None, *,
+                         at_most: int | None = None) -> int:
+    """Working days in the half-open range (start, end]: 0 when end <= start.
+
+    With ``at_most``, counting stops past it: the result is exact up to ``at_most`` and
+    ``at_most + 1`` means "more" (a warning only asks whether few days are left)."""
     if end <= start:
         return 0
     if overrides is None:
         overrides = load_overrides(start, end)
     count = 0
     day = start
-    while day < end:
+    while day < end and (at_most is None or count <= at_most):
         day += timedelta(days=1)
         count += is_working_day(day, overrides)
     return count
@@ -193,6 +214,7 @@ def set_override(user: User, day: date, is_working_day: bool, note: str = "") ->
     override.updated_by = user
     override.updated_at = utcnow()
     db.session.flush()
+    _forget_request_overrides()
     log.info("calendar override set: %s working=%s by %s (%s)", day.isoformat(), is_working_day,
              user.username, note or "")
     return override
@@ -205,5 +227,6 @@ def delete_override(user: User, day: date) -> None:
         raise NotFound("No calendar override for this date.")
     db.session.delete(override)
     db.session.flush()
+    _forget_request_overrides()
     log.info("calendar override removed: %s (was working=%s) by %s", day.isoformat(), override.is_working_day,
              user.username)

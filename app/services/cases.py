@@ -11,6 +11,7 @@ from flask_babel import gettext as _
 from sqlalchemy import select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import lazyload, undefer
+from sqlalchemy.orm.attributes import set_committed_value
 
 from ..engine import TaskNotReady, WorkflowRunError
 from ..errors import InvalidInput, NotFound
@@ -142,12 +143,16 @@ def lock_case(case_id: int) -> Case:
 
     ``lock_version`` catches the remaining races (SQLite), which the unit of work retries.
     """
+    loaded = db.session.identity_map.get(db.session.identity_key(Case, case_id))
+    version = loaded.__dict__.get("process_version") if loaded is not None else None
     case = db.session.execute(
         select(Case).where(Case.id == case_id).with_for_update(of=Case)
         .options(undefer(Case.workflow_state), lazyload(Case.process_version))  # versions never change
         .execution_options(populate_existing=True)).scalar_one_or_none()
     if case is None:
         raise NotFound("No such case.")
+    if version is not None and version.id == case.process_version_id and "process_version" not in case.__dict__:
+        set_committed_value(case, "process_version", version)  # the version read before: no second read
     return case
 
 

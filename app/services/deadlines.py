@@ -75,7 +75,9 @@ def warning(due_at: datetime | None, finished: bool = False, now: datetime | Non
     if now > due_at:
         return "red"
     threshold = warning_working_days() if threshold is None else threshold
-    remaining = calendar.working_days_between(calendar.local_date(now), calendar.local_date(due_at))
+    today = calendar.local_date(now)
+    remaining = calendar.working_days_between(today, calendar.local_date(due_at), calendar.overrides_from(today),
+                                              at_most=threshold)
     # Working days after today up to and including the due day: 0 on the due day itself, 1 the
     # working day before it (the due day is still ahead) ...
     return "yellow" if remaining <= threshold else "none"

@@ -8,6 +8,8 @@ from datetime import timedelta
 
 from flask import current_app
 from sqlalchemy import or_, select
+from sqlalchemy.orm import joinedload
+from sqlalchemy.orm.attributes import set_committed_value
 
 from ..errors import AppError, TooManyAttempts, Unauthorized
 from ..extensions import db
@@ -108,10 +110,16 @@ def issue_token(user: User, name: str | None = None, days: int | None = None,
 
 def token_for(raw: str) -> ApiToken | None:
     """Return a valid, unexpired, unrevoked token of an active user, else None."""
-    # Every API request asks: plain statements (token, user by key, groups when first read) are the
-    # cheapest way through the ORM here; eager-loading options cost more than the queries they save.
-    token = db.session.scalar(select(ApiToken).where(ApiToken.token_hash == _hash(raw)))
-    if token is None or token.revoked_at is not None or token.expires_at <= utcnow() or not token.user.active:
+    # Every API request asks: the token, its user and the user's groups (nearly every call checks
+    # them) in one statement; ``token.user`` is then found in the session.
+    row = db.session.execute(select(ApiToken, User).join(User, ApiToken.user_id == User.id)
+                             .options(joinedload(User.groups))
+                             .where(ApiToken.token_hash == _hash(raw))).unique().first()
+    if row is None:
+        return None
+    token, user = row
+    set_committed_value(token, "user", user)  # the session holds loaded rows weakly: keep the user
+    if token.revoked_at is not None or token.expires_at <= utcnow() or not user.active:
         return None
     return token
 

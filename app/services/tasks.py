@@ -92,7 +92,8 @@ def inbox(user: User, view: str, page: int = 1, per_page: int = 20) -> Page:
 
 
 def _get(task_id: int) -> HumanTask:
-    task = db.session.get(HumanTask, task_id)
+    # Candidates joined into the same statement (by default they take a second one).
+    task = db.session.get(HumanTask, task_id, options=[joinedload(HumanTask.candidates)])
     if task is None:
         raise NotFound("No such task.")
     return task
