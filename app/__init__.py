@@ -56,16 +56,26 @@ def _engine_options(config) -> dict:
 
 
 def _request_timeouts(app: Flask, engine) -> None:
-    """On PostgreSQL, every transaction a web request begins gets ``statement_timeout``
-    (``SET LOCAL``: it ends with the transaction). A cancelled statement answers 503."""
+    """On PostgreSQL, a connection a web request takes from the pool has ``statement_timeout``;
+    one taken outside a request (worker, migrations, ``flask`` commands) has none. A cancelled
+    statement answers 503.
+
+    The setting is a session setting, committed at once (a rollback cannot undo it) and
+    remembered with the pooled connection, so it is only sent when a connection changes sides,
+    not on every transaction."""
     limit = int(app.config["DB_STATEMENT_TIMEOUT_MS"])
     if engine.dialect.name != "postgresql" or limit <= 0:
         return
 
-    @event.listens_for(engine, "begin")
-    def _limit(conn):
-        if has_request_context():
-            conn.exec_driver_sql(f"SET LOCAL statement_timeout = {limit}")
+    @event.listens_for(engine, "checkout")
+    def _limit(dbapi_connection, connection_record, connection_proxy):
+        wanted = limit if has_request_context() else 0
+        if connection_record.info.get("statement_timeout") == wanted:
+            return
+        with dbapi_connection.cursor() as cursor:
+            cursor.execute(f"SET statement_timeout = {wanted}")
+        dbapi_connection.commit()
+        connection_record.info["statement_timeout"] = wanted
 
 
 def create_app(config: type[Config] | dict | None = None) -> Flask:

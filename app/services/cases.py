@@ -95,14 +95,19 @@ def start_case(user: User, process_key: str, applicant: dict, data: dict, *, sta
     return case
 
 
-def save_workflow(case: Case, workflow, actor: User | None) -> None:
-    """Store the workflow state, project its user tasks and close the case if it ended."""
+def save_workflow(case: Case, workflow, actor: User | None, *, waited: bool = True) -> None:
+    """Store the workflow state, project its user tasks and close the case if it ended.
+
+    ``waited=False``: the stored state this workflow was loaded from waited for no message, so
+    (every save projects its waits) the case has no stored waits to compare with."""
     eng = engine()
     case.workflow_state = eng.dump(workflow)
     case.serializer_version = eng.serializer_version
     case.data = eng.case_data(workflow)
     case.next_timer_at = eng.next_timer_due(workflow)
-    sync_waits(case, eng.waiting_messages(workflow))
+    waits = eng.waiting_messages(workflow)
+    if waits or waited:
+        sync_waits(case, waits)
     created = sync_tasks(case, eng.ready_user_tasks(workflow), actor)
     skipped = [row for row in created if row.skip_pending]
     if skipped:  # emptyGroupPolicy=skip: nobody could do them; pass them without data
@@ -117,7 +122,7 @@ def save_workflow(case: Case, workflow, actor: User | None) -> None:
             row.completed_at = utcnow()
             row.completed_on_time = kpi_rollups.on_time(row, case, row.completed_at)
             audit.record(case, "task_skipped", actor, row, data={"groups": row.group_codes})
-        save_workflow(case, workflow, actor)
+        save_workflow(case, workflow, actor, waited=waited)
         return
     if eng.is_completed(workflow) and case.status == "active":
         terminated = eng.terminated(workflow)

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from flask_babel import gettext as _
 from sqlalchemy import func, or_, select, union, update
 from sqlalchemy.orm import defer, joinedload, lazyload
+from sqlalchemy.orm.attributes import set_committed_value
 
 from ..engine import TaskNotReady, WorkflowRunError
 from ..errors import Conflict, Forbidden, NotFound
@@ -161,16 +162,21 @@ def claim(user: User, task_id: int) -> HumanTask:
         raise Forbidden("This task is not for your groups.")
     _check_independent(user, task)
     now = utcnow()
-    result = db.session.execute(
+    # The winner reads the task's live columns back from its own UPDATE (no second statement).
+    won = db.session.execute(
         update(HumanTask)
         .where(HumanTask.id == task_id, HumanTask.state == "open")
         .values(state="claimed", assignee_id=user.id, claimed_at=now)
-        .execution_options(synchronize_session=False))
-    _refresh_claim(task)
-    if result.rowcount == 1:
+        .returning(*(getattr(HumanTask, name) for name in _LIVE_TASK_COLUMNS))
+        .execution_options(synchronize_session=False)).first()
+    if won is not None:
+        for name, value in zip(_LIVE_TASK_COLUMNS, won, strict=True):
+            set_committed_value(task, name, value)
+        set_committed_value(task, "assignee", user)
         audit.record(task.case, "task_claimed", user, task)
         db.session.flush()
         return task
+    _refresh_claim(task)
     if task.state == "claimed" and task.assignee_id == user.id:
         return task
     if task.state == "claimed":
@@ -230,6 +236,7 @@ def advance(case: Case, task: HumanTask, data, actor: User | None) -> Case:
     forms.validate(schema, checked)
 
     workflow = load_workflow(case)
+    waited = bool(engine().waiting_messages(workflow))
     try:
         engine().complete_user_task(workflow, task.engine_task_id, data)
     except TaskNotReady:
@@ -244,5 +251,5 @@ def advance(case: Case, task: HumanTask, data, actor: User | None) -> Case:
     task.completed_on_time = kpi_rollups.on_time(task, case, now)
     task.submitted_data = data
     audit.record(case, "task_completed", actor, task, data=data)
-    save_workflow(case, workflow, actor)
+    save_workflow(case, workflow, actor, waited=waited)
     return case

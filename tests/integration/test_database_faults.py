@@ -173,6 +173,16 @@ def test_a_slow_statement_of_a_web_request_is_cancelled_but_not_a_cli_one(fault_
         assert db.session.scalar(text("SHOW statement_timeout")) == "0"
         db.session.execute(text("SELECT pg_sleep(0.5)"))
         db.session.remove()
+    # The pooled connection changes sides again; a rolled-back transaction does not undo the limit.
+    for _ in range(2):
+        with fault_app.test_request_context("/api/v1/tasks"):
+            assert db.session.scalar(text("SHOW statement_timeout")) == "300ms"
+            db.session.rollback()
+            assert db.session.scalar(text("SHOW statement_timeout")) == "300ms"
+            db.session.remove()
+    with fault_app.app_context():
+        assert db.session.scalar(text("SHOW statement_timeout")) == "0"
+        db.session.remove()
 
 
 def test_the_pool_settings_apply_to_postgresql(fault_app):
