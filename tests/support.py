@@ -63,15 +63,19 @@ class Api:
         return self.post("/api/v1/cases", user, json={"process_key": process_key, "applicant": applicant,
                                                         "data": data or {}})
 
-    def available(self, user: str) -> list[dict]:
-        r = self.get("/api/v1/tasks?view=available&per_page=100", user)
+    def available(self, user: str, page: int = 1) -> list[dict]:
+        r = self.get(f"/api/v1/tasks?view=available&per_page=100&page={page}", user)
         assert r.status_code == 200, r.get_json()
         return r.get_json()["items"]
 
     def find_task(self, user: str, bpmn_id: str, case_id: int | None = None) -> dict:
-        for item in self.available(user):
-            if item["bpmn_id"] == bpmn_id and (case_id is None or item["case_id"] == case_id):
-                return item
+        """The user's oldest available ``bpmn_id`` task (of ``case_id``), on whichever page it is."""
+        page = 1
+        while items := self.available(user, page):
+            for item in items:
+                if item["bpmn_id"] == bpmn_id and (case_id is None or item["case_id"] == case_id):
+                    return item
+            page += 1
         raise AssertionError(f"{user} has no available task {bpmn_id} (case {case_id})")
 
     def do(self, user: str, bpmn_id: str, data: dict, case_id: int | None = None) -> dict:

@@ -150,7 +150,7 @@ def add_working_days(start: datetime, n: int, *, close: time | None = None,
         raise ValueError(f"working days must be an integer between 0 and {MAX_WORKING_DAYS}")
     day = local_date(start)
     if overrides is None:
-        overrides = load_overrides(day)  # a handful of rows: load every later one at once
+        overrides = overrides_from(day)  # a handful of rows: every later one at once, once a request
     provisional = False
     counted = 0
     while counted < n:

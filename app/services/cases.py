@@ -91,7 +91,7 @@ def start_case(user: User, process_key: str, applicant: dict, data: dict, *, sta
     db.session.add(case)
     db.session.flush()
     audit.record(case, "case_started", user, data={"process_key": version.key, "version": version.version})
-    save_workflow(case, workflow, user)
+    save_workflow(case, workflow, user, waited=False)  # a new case has no stored waits
     return case
 
 
