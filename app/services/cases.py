@@ -143,21 +143,36 @@ def save_workflow(case: Case, workflow, actor: User | None, *, waited: bool = Tr
         importlib.import_module(f"{__package__}.{hook}").refresh(case)
 
 
-def lock_case(case_id: int) -> Case:
+# What never changes once a case exists: kept across its locked re-read instead of read again.
+_FIXED_RELATIONS = ("process_version", "started_by")
+
+
+def lock_case(case_id: int, *, task: HumanTask | None = None, task_columns: tuple[str, ...] = ()) -> Case:
     """Load a case for update: a row lock on PostgreSQL, fresh attributes everywhere.
 
     ``lock_version`` catches the remaining races (SQLite), which the unit of work retries.
+    With ``task`` (a task of this case), the same statement re-reads its ``task_columns``.
     """
     loaded = db.session.identity_map.get(db.session.identity_key(Case, case_id))
-    version = loaded.__dict__.get("process_version") if loaded is not None else None
-    case = db.session.execute(
-        select(Case).where(Case.id == case_id).with_for_update(of=Case)
-        .options(undefer(Case.workflow_state), lazyload(Case.process_version))  # versions never change
-        .execution_options(populate_existing=True)).scalar_one_or_none()
-    if case is None:
+    kept = {name: loaded.__dict__[name] for name in _FIXED_RELATIONS
+            if loaded is not None and loaded.__dict__.get(name) is not None}
+    query = select(Case).where(Case.id == case_id)
+    if task is not None:
+        query = query.add_columns(*(getattr(HumanTask, name) for name in task_columns)).join(
+            HumanTask, HumanTask.case_id == Case.id).where(HumanTask.id == task.id)
+    row = db.session.execute(
+        query.with_for_update(of=Case)
+        .options(undefer(Case.workflow_state), lazyload(Case.process_version))
+        .execution_options(populate_existing=True)).one_or_none()
+    if row is None:
         raise NotFound("No such case.")
-    if version is not None and version.id == case.process_version_id and "process_version" not in case.__dict__:
-        set_committed_value(case, "process_version", version)  # the version read before: no second read
+    case = row[0]
+    for name, value in kept.items():
+        if name not in case.__dict__ and getattr(value, "id", None) == getattr(case, f"{name}_id"):
+            set_committed_value(case, name, value)
+    if task is not None:
+        for name, value in zip(task_columns, row[1:], strict=True):
+            set_committed_value(task, name, value)
     return case
 
 

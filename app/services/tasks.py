@@ -92,9 +92,9 @@ def inbox(user: User, view: str, page: int = 1, per_page: int = 20) -> Page:
     return Page(list(items), total, page, per_page)
 
 
-def _get(task_id: int) -> HumanTask:
+def _get(task_id: int, *options) -> HumanTask:
     # Candidates joined into the same statement (by default they take a second one).
-    task = db.session.get(HumanTask, task_id, options=[joinedload(HumanTask.candidates)])
+    task = db.session.get(HumanTask, task_id, options=[joinedload(HumanTask.candidates), *options])
     if task is None:
         raise NotFound("No such task.")
     return task
@@ -214,13 +214,14 @@ def unclaim(user: User, task_id: int) -> HumanTask:
 
 def complete(user: User, task_id: int, data) -> Case:
     """Complete a task the user holds with form-valid ``data``; advance the case atomically."""
-    task = _get(task_id)
+    task = _get(task_id, joinedload(HumanTask.case).joinedload(Case.started_by))  # the answer shows the starter
     if not permissions.may_work_on(user, task) and task.assignee_id != user.id:
         raise Forbidden("This task is not for your groups.")
     _check_independent(user, task)
-    # Serialise transitions of one case: row lock (PostgreSQL) + optimistic lock_version.
-    case = lock_case(task.case_id)
-    _refresh_claim(task)
+    # Serialise transitions of one case: row lock (PostgreSQL) + optimistic lock_version; the
+    # same statement re-reads what a concurrent transaction may have changed on the task.
+    case = lock_case(task.case_id, task=task, task_columns=tuple(_LIVE_TASK_COLUMNS))
+    db.session.expire(task, ["assignee"])
     if task.state in ("completed", "cancelled"):
         raise Conflict(f"The task is already {task.state}.", error="task_not_open")
     if task.state != "claimed" or task.assignee_id != user.id:
