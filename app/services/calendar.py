@@ -29,7 +29,7 @@ from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 import chinese_calendar
-from flask import current_app, g, has_app_context, has_request_context
+from flask import current_app, has_app_context, has_request_context, request
 from flask_babel import gettext as _
 from sqlalchemy import select
 
@@ -106,15 +106,19 @@ def overrides_from(start: date) -> Mapping[date, bool]:
     Changing an override in a request forgets what it read."""
     if not has_request_context():
         return load_overrides(start)
-    memo = g.setdefault("calendar_overrides_from", {})
+    # Kept with the request itself (``g`` would outlive it when an app context was already pushed).
+    memo = request.environ.setdefault(_REQUEST_OVERRIDES, {})
     if start not in memo:
         memo[start] = load_overrides(start)
     return memo[start]
 
 
+_REQUEST_OVERRIDES = "changzhi.calendar_overrides_from"
+
+
 def _forget_request_overrides() -> None:
     if has_request_context():
-        g.pop("calendar_overrides_from", None)
+        request.environ.pop(_REQUEST_OVERRIDES, None)
 
 
 def day_status(d: date, overrides: Mapping[date, bool] | None = None) -> tuple[bool, bool]:

@@ -123,6 +123,41 @@ def test_working_days_between():
     assert calendar.working_days_between(date(2024, 12, 31), date(2025, 12, 31), {}) == 248
 
 
+@pytest.mark.parametrize("at_most", [0, 1, 3, 5, 247, 248, 300])
+def test_a_bounded_count_is_exact_up_to_its_bound(at_most):
+    """``at_most``: exact while the count is at most the bound; bound + 1 means "more"."""
+    for start, end in [(date(2025, 9, 26), date(2025, 10, 10)), (date(2025, 12, 31), date(2026, 12, 31)),
+                       (date(2025, 9, 30), date(2025, 10, 9)), (date(2025, 1, 1), date(2025, 1, 1))]:
+        full = calendar.working_days_between(start, end, {})
+        assert calendar.working_days_between(start, end, {}, at_most=at_most) == min(full, at_most + 1)
+
+
+def test_overrides_are_read_once_a_request_and_again_after_a_change(app, db_clean):
+    from sqlalchemy import event, select
+
+    from app.models import User
+
+    statements = []
+
+    def count(conn, cursor, statement, *args):
+        if "calendar_overrides" in statement:
+            statements.append(statement)
+
+    with app.test_request_context("/"):
+        admin = db_clean.session.scalar(select(User).where(User.username == "admin"))
+        event.listen(db_clean.engine, "before_cursor_execute", count)
+        try:
+            first = calendar.overrides_from(date(2025, 3, 1))
+            assert calendar.overrides_from(date(2025, 3, 1)) is first and len(statements) == 1
+            calendar.set_override(admin, date(2025, 3, 10), False, "local holiday")
+            assert calendar.overrides_from(date(2025, 3, 1)) == {date(2025, 3, 10): False}
+        finally:
+            event.remove(db_clean.engine, "before_cursor_execute", count)
+        db_clean.session.rollback()
+    with app.test_request_context("/"):  # another request reads again
+        assert calendar.overrides_from(date(2025, 3, 1)) == {}
+
+
 @pytest.mark.parametrize("n", [-1, 1.5, True, calendar.MAX_WORKING_DAYS + 1])
 def test_bad_counts_are_refused(n):
     with pytest.raises(ValueError):
