@@ -214,7 +214,8 @@ def unclaim(user: User, task_id: int) -> HumanTask:
 
 def complete(user: User, task_id: int, data) -> Case:
     """Complete a task the user holds with form-valid ``data``; advance the case atomically."""
-    task = _get(task_id, joinedload(HumanTask.case).joinedload(Case.started_by))  # the answer shows the starter
+    # The answer shows the case's starter: read with the task.
+    task = _get(task_id, joinedload(HumanTask.case, innerjoin=True).joinedload(Case.started_by, innerjoin=True))
     if not permissions.may_work_on(user, task) and task.assignee_id != user.id:
         raise Forbidden("This task is not for your groups.")
     _check_independent(user, task)
