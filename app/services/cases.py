@@ -105,6 +105,15 @@ def save_workflow(case: Case, workflow, actor: User | None, *, waited: bool = Tr
     case.serializer_version = eng.serializer_version
     case.data = eng.case_data(workflow)
     case.next_timer_at = eng.next_timer_due(workflow)
+    # Nothing is written before the flush at the end: on SQLite the first write takes the
+    # database's one write lock until the commit, so writing early makes every other writer
+    # (another worker's claim or completion) wait through the projection below as well.
+    with db.session.no_autoflush:
+        _project(case, workflow, actor, waited)
+
+
+def _project(case: Case, workflow, actor: User | None, waited: bool) -> None:
+    eng = engine()
     waits = eng.waiting_messages(workflow)
     if waits or waited:
         sync_waits(case, waits)
@@ -122,6 +131,7 @@ def save_workflow(case: Case, workflow, actor: User | None, *, waited: bool = Tr
             row.completed_at = utcnow()
             row.completed_on_time = kpi_rollups.on_time(row, case, row.completed_at)
             audit.record(case, "task_skipped", actor, row, data={"groups": row.group_codes})
+        db.session.flush()  # the next projection reads the rows and waits made here
         save_workflow(case, workflow, actor, waited=waited)
         return
     if eng.is_completed(workflow) and case.status == "active":

@@ -13,10 +13,14 @@ from . import audit, deadlines, org
 
 
 def sync_tasks(case: Case, ready, actor: User | None) -> list[HumanTask]:
-    """Insert rows for newly READY tasks and cancel live rows the engine no longer has."""
+    """Insert rows for newly READY tasks and cancel live rows the engine no longer has.
+
+    Changes of this transaction may not be flushed yet (``cases.save_workflow``): a row the
+    database still has open but this transaction has completed is not live."""
     live = {t.engine_task_id: t for t in db.session.scalars(
         select(HumanTask).where(HumanTask.case_id == case.id, HumanTask.state.in_(("open", "claimed")))
-        .options(lazyload(HumanTask.case), lazyload(HumanTask.assignee), lazyload(HumanTask.candidates)))}
+        .options(lazyload(HumanTask.case), lazyload(HumanTask.assignee), lazyload(HumanTask.candidates)))
+        if t.state in ("open", "claimed")}
     ready_ids = {t.id for t in ready}
     for engine_id, row in live.items():
         if engine_id not in ready_ids:

@@ -514,3 +514,41 @@ def test_eligibility_issues_are_shown_read_only_to_the_window(api, newborn, cloc
     assert r.status_code in (200, 422), r.get_json()
     case = api.get(f"/api/v1/cases/{cid}", "supervisor").get_json()
     assert len(case["data"]["eligibility_issues"]) == 1
+
+
+def test_a_completion_writes_nothing_before_its_final_flush(app, api, newborn):
+    """All of a completion's writes come together at its end, right before the commit: SQLite has
+    one write lock per database, held from the first write to the commit, so a write sent early
+    (say before the new parallel tasks are projected) would make every other writer wait longer."""
+    from sqlalchemy import event
+
+    from app.extensions import db
+
+    case = start(api)
+    item = api.find_task("window1", "formal_check", case["id"])
+    assert api.post(f"/api/v1/tasks/{item['id']}/claim", "window1").status_code == 200
+    with app.app_context():
+        engine = db.engine
+    seen: list[str] = []
+
+    def statement(conn, cursor, text, parameters, context, executemany):
+        seen.append("read" if text.lstrip()[:6].upper() == "SELECT" else "write")
+
+    def commit(conn):
+        seen.append("commit")
+
+    event.listen(engine, "before_cursor_execute", statement)
+    event.listen(engine, "commit", commit)
+    try:
+        r = api.post(f"/api/v1/tasks/{item['id']}/complete", "window1",
+                     json={"data": task_data("formal_check", "accept")})
+    finally:
+        event.remove(engine, "before_cursor_execute", statement)
+        event.remove(engine, "commit", commit)
+    assert r.status_code == 200, r.get_json()
+    assert open_tasks(r.get_json()) == ["birth_cert", "birth_registration", "maternity_allowance"]
+    first_write = seen.index("write")
+    until_commit = seen[first_write:seen.index("commit")]
+    # the task, the case, the audit events, three new tasks with their candidates, the KPI rollups
+    assert until_commit.count("write") >= 5
+    assert "read" not in until_commit, seen
