@@ -41,6 +41,10 @@ class Config:
     # timer worker are not limited. 0 turns a limit off.
     DB_STATEMENT_TIMEOUT_MS = _int("DB_STATEMENT_TIMEOUT_MS", 15000)
     DB_IDLE_IN_TRANSACTION_TIMEOUT_MS = _int("DB_IDLE_IN_TRANSACTION_TIMEOUT_MS", 60000)
+    # PostgreSQL: a statement a connection has run this many times becomes a server-side prepared
+    # statement (psycopg), so it is no longer parsed and planned on every run. 0 turns that off
+    # (needed behind a pooler in transaction mode, e.g. PgBouncer before 1.21).
+    DB_PREPARE_THRESHOLD = _int("DB_PREPARE_THRESHOLD", 5)
     # Bearer tokens from POST /api/v1/auth/token live this many hours.
     TOKEN_TTL_HOURS = _int("TOKEN_TTL_HOURS", 8)
     # Uploads (diagram deployments) larger than this get 413.

@@ -9,10 +9,12 @@ from pathlib import Path
 from flask import Flask, has_request_context
 from sqlalchemy import event
 from sqlalchemy.engine import Engine as SAEngine
+from sqlalchemy.engine import make_url
 
 from config import Config
 
 from .extensions import csrf, db, migrate
+from .transaction import track_writes
 
 
 def _secret_key(app: Flask) -> str:
@@ -47,11 +49,14 @@ def _engine_options(config) -> dict:
         options.setdefault("max_overflow", config["DB_MAX_OVERFLOW"])
         options.setdefault("pool_timeout", config["DB_POOL_TIMEOUT"])
         options.setdefault("pool_recycle", config["DB_POOL_RECYCLE"])
+        connect_args = dict(options.get("connect_args") or {})
         idle = int(config["DB_IDLE_IN_TRANSACTION_TIMEOUT_MS"])
         if idle > 0:
-            connect_args = dict(options.get("connect_args") or {})
             connect_args["options"] = f"{connect_args.get('options', '')} -c idle_in_transaction_session_timeout={idle}"
-            options["connect_args"] = connect_args
+        if make_url(config["SQLALCHEMY_DATABASE_URI"]).get_driver_name() == "psycopg":
+            prepare = int(config["DB_PREPARE_THRESHOLD"])
+            connect_args.setdefault("prepare_threshold", prepare if prepare > 0 else None)
+        options["connect_args"] = connect_args
     return options
 
 
@@ -97,6 +102,7 @@ def create_app(config: type[Config] | dict | None = None) -> Flask:
     db.init_app(app)
     with app.app_context():
         _request_timeouts(app, db.engine)
+        track_writes(db.engine)
     migrate.init_app(app, db, directory=str(Path(__file__).resolve().parent.parent / "migrations"))
     csrf.init_app(app)
     from .i18n import init_i18n

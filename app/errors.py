@@ -16,6 +16,7 @@ from sqlalchemy.exc import DBAPIError, OperationalError
 from werkzeug.exceptions import HTTPException
 
 from .extensions import db
+from .transaction import end_read_only
 
 log = logging.getLogger(__name__)
 
@@ -134,9 +135,17 @@ def _respond(status: int, error: str, message: str, errors=None):
         return f"<!doctype html><title>{status}</title><h1>{status}</h1>", status
 
 
-def _discard_session() -> None:
+def _discard_session(exc: BaseException | None = None, *, read_only_commit: bool = False) -> None:
     """Roll back and remove the request's session; a connection the database dropped is
-    invalidated by SQLAlchemy, and the pool opens a fresh one for the next request."""
+    invalidated by SQLAlchemy, and the pool opens a fresh one for the next request.
+
+    ``read_only_commit``: a request that ended without error commits a transaction that only
+    read (``transaction.end_read_only``) instead of rolling it back."""
+    if read_only_commit and exc is None:
+        try:
+            end_read_only()
+        except DBAPIError as error:  # then the rollback below ends it (or finds the connection gone)
+            log.warning("database error while committing a read-only transaction: %s", error.orig)
     try:
         db.session.remove()
     except DBAPIError as exc:
@@ -220,7 +229,7 @@ def register_error_handlers(app) -> None:
     def _close_session(exc):
         """Runs before Flask-SQLAlchemy's own teardown: closing a session whose connection died
         (a database restart) must not turn an answered request into a 500."""
-        _discard_session()
+        _discard_session(exc, read_only_commit=True)
 
     @app.errorhandler(Exception)
     def _unexpected(exc: Exception):

@@ -10,6 +10,7 @@ import random
 import time
 
 from flask import current_app
+from sqlalchemy import event
 from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.orm.exc import StaleDataError
 
@@ -46,3 +47,39 @@ def run(fn, *args, **kwargs):
                 raise
             attempt += 1
             time.sleep(random.uniform(0.002, 0.01 * attempt))
+
+
+# -- the end of a request's session ------------------------------------------------------------
+# After its unit of work a request still reads (the answer, a page), which opens a transaction
+# that the session ends when the request is over. Ending it with ROLLBACK would make psycopg
+# drop every server-side prepared statement of the connection (it must, as a rollback may undo
+# what they depend on), so PostgreSQL would plan every statement again on every request. A
+# transaction that wrote nothing is therefore committed, which is the same for the database.
+_WROTE = "changzhi.transaction_wrote"
+
+
+def track_writes(engine) -> None:
+    """Remember on each pooled connection whether its current transaction sent anything but a
+    SELECT (DML, DDL, SET …: all count as writes)."""
+
+    @event.listens_for(engine, "begin")
+    def _begin(conn):
+        conn.info.pop(_WROTE, None)
+
+    @event.listens_for(engine, "before_cursor_execute")
+    def _statement(conn, cursor, statement, parameters, context, executemany):
+        if statement.lstrip()[:6].upper() != "SELECT":
+            conn.info[_WROTE] = True
+
+
+def end_read_only() -> None:
+    """Commit the current session's transaction if it only read; leave any other one to the
+    rollback of ``session.remove()``."""
+    if not db.session.registry.has():
+        return
+    session = db.session()
+    if not session.in_transaction() or session.new or session.dirty or session.deleted:
+        return
+    if session.connection().info.get(_WROTE):
+        return
+    session.commit()

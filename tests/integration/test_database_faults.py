@@ -185,6 +185,51 @@ def test_a_slow_statement_of_a_web_request_is_cancelled_but_not_a_cli_one(fault_
         db.session.remove()
 
 
+def test_requests_keep_the_server_side_prepared_statements_of_their_connections(fault_app):
+    """psycopg prepares a statement a connection has run 5 times, and drops them all on a
+    ROLLBACK. A request whose last transaction only read ends it with COMMIT, so the pooled
+    connections keep them from one request to the next (else every statement is planned anew)."""
+    from sqlalchemy import event
+
+    from app.extensions import db
+
+    client = fault_app.test_client()
+    headers = {"Authorization": f"Bearer {_token(client, 'health1')}"}
+    with fault_app.app_context():
+        engine = db.engine
+    used = set()
+
+    def checkout(dbapi_connection, connection_record, connection_proxy):
+        used.add(dbapi_connection)
+
+    event.listen(engine, "checkout", checkout)
+    try:
+        for _ in range(30):  # the pool holds 3 connections: each runs the inbox ~10 times
+            r = client.get("/api/v1/tasks?view=available", headers=headers)
+            assert r.status_code == 200, r.get_json()
+    finally:
+        event.remove(engine, "checkout", checkout)
+    prepared = 0
+    for connection in used:
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT count(*) FROM pg_prepared_statements")
+            prepared += cursor.fetchone()[0]
+        connection.commit()
+    assert prepared > 0
+
+
+def test_the_prepare_threshold_is_a_setting_that_can_turn_preparing_off():
+    from app import _engine_options
+    from config import Config
+
+    base = {key: getattr(Config, key) for key in dir(Config) if key.isupper()}
+    psycopg = {**base, "SQLALCHEMY_DATABASE_URI": "postgresql+psycopg://u@127.0.0.1/db"}
+    assert _engine_options(psycopg)["connect_args"]["prepare_threshold"] == 5
+    assert _engine_options({**psycopg, "DB_PREPARE_THRESHOLD": 0})["connect_args"]["prepare_threshold"] is None
+    other_driver = {**base, "SQLALCHEMY_DATABASE_URI": "postgresql+psycopg2://u@127.0.0.1/db"}
+    assert "prepare_threshold" not in _engine_options(other_driver)["connect_args"]
+
+
 def test_the_pool_settings_apply_to_postgresql(fault_app):
     from app.extensions import db
 
