@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
+import functools
 import importlib
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
 from flask import current_app
 from flask_babel import gettext as _
-from sqlalchemy import select
-from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy import bindparam, select
 from sqlalchemy.orm import lazyload, undefer
 from sqlalchemy.orm.attributes import set_committed_value
 
@@ -21,6 +21,7 @@ from ..models.types import utcnow
 from . import audit, calendar, deadlines, forms, kpi_rollups, kpis, permissions, processes
 from .projection import clear_waits, sync_tasks, sync_waits
 from .runtime import compiled, engine
+from .upserts import adding_upsert
 
 # Processes whose records (in the service named) copy facts from the case after every step.
 CASE_HOOKS = {"hotline_work_order": "work_orders", "bad_review": "reviews", "case_callback": "callbacks"}
@@ -29,12 +30,8 @@ CASE_HOOKS = {"hotline_work_order": "work_orders", "bad_review": "reviews", "cas
 def next_receipt_no(now: datetime) -> str:
     """Issue ``CZ`` + local date + 6-digit daily sequence, atomically on any backend."""
     day = now.astimezone(ZoneInfo(current_app.config["TIMEZONE"])).date()
-    dialect = db.session.get_bind().dialect.name
-    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
-    stmt = (insert(ReceiptCounter).values(day=day, last=1)
-            .on_conflict_do_update(index_elements=["day"], set_={"last": ReceiptCounter.last + 1})
-            .returning(ReceiptCounter.last))
-    seq = db.session.execute(stmt).scalar_one()
+    stmt = adding_upsert(db.session.get_bind().dialect, ReceiptCounter.__table__, ("day",), ("last",), ("last",))
+    seq = db.session.execute(stmt, {"day": day, "last": 1}).scalar_one()
     return f"CZ{day:%Y%m%d}{seq:06d}"
 
 
@@ -166,14 +163,9 @@ def lock_case(case_id: int, *, task: HumanTask | None = None, task_columns: tupl
     loaded = db.session.identity_map.get(db.session.identity_key(Case, case_id))
     kept = {name: loaded.__dict__[name] for name in _FIXED_RELATIONS
             if loaded is not None and loaded.__dict__.get(name) is not None}
-    query = select(Case).where(Case.id == case_id)
-    if task is not None:
-        query = query.add_columns(*(getattr(HumanTask, name) for name in task_columns)).join(
-            HumanTask, HumanTask.case_id == Case.id).where(HumanTask.id == task.id)
-    row = db.session.execute(
-        query.with_for_update(of=Case)
-        .options(undefer(Case.workflow_state), lazyload(Case.process_version))
-        .execution_options(populate_existing=True)).one_or_none()
+    columns = task_columns if task is not None else None
+    row = db.session.execute(_lock_query(columns), {"case_id": case_id, "task_id": task.id if task else None},
+                             execution_options={"populate_existing": True}).one_or_none()
     if row is None:
         raise NotFound("No such case.")
     case = row[0]
@@ -184,6 +176,15 @@ def lock_case(case_id: int, *, task: HumanTask | None = None, task_columns: tupl
         for name, value in zip(task_columns, row[1:], strict=True):
             set_committed_value(task, name, value)
     return case
+
+
+@functools.cache
+def _lock_query(task_columns: tuple[str, ...] | None):
+    query = select(Case).where(Case.id == bindparam("case_id"))
+    if task_columns is not None:
+        query = query.add_columns(*(getattr(HumanTask, name) for name in task_columns)).join(
+            HumanTask, HumanTask.case_id == Case.id).where(HumanTask.id == bindparam("task_id"))
+    return query.with_for_update(of=Case).options(undefer(Case.workflow_state), lazyload(Case.process_version))
 
 
 def load_workflow(case: Case):
@@ -229,13 +230,21 @@ def lock_visible_case(user: User, case_id: int) -> Case:
 
 def open_tasks(case: Case) -> list[HumanTask]:
     """Return the case's open and claimed tasks, oldest first."""
-    return list(db.session.scalars(
-        select(HumanTask).where(HumanTask.case_id == case.id, HumanTask.state.in_(("open", "claimed")))
-        .order_by(HumanTask.created_at, HumanTask.id)
-        .options(lazyload(HumanTask.case), lazyload(HumanTask.candidates))))  # the case is ``case``
+    return list(db.session.scalars(_open_tasks_query(), {"case_id": case.id}))
+
+
+@functools.cache
+def _open_tasks_query():
+    return (select(HumanTask).where(HumanTask.case_id == bindparam("case_id"), HumanTask.state.in_(("open", "claimed")))
+            .order_by(HumanTask.created_at, HumanTask.id)
+            .options(lazyload(HumanTask.case), lazyload(HumanTask.candidates)))  # the case is known
 
 
 def history(case: Case) -> list[AuditEvent]:
     """Return the case's audit events in order."""
-    return list(db.session.scalars(
-        select(AuditEvent).where(AuditEvent.case_id == case.id).order_by(AuditEvent.at, AuditEvent.id)))
+    return list(db.session.scalars(_history_query(), {"case_id": case.id}))
+
+
+@functools.cache
+def _history_query():
+    return select(AuditEvent).where(AuditEvent.case_id == bindparam("case_id")).order_by(AuditEvent.at, AuditEvent.id)

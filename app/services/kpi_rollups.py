@@ -35,6 +35,7 @@ from sqlalchemy.orm import Session
 
 from ..models import Case, Group, HumanTask, KpiCaseDay, KpiGroupCaseDay, KpiTaskDay, TaskCandidate
 from . import calendar
+from .upserts import adding_upsert
 
 CASE_FIELDS = ("received", "immediate", "helped", "completed", "with_limit", "on_time", "with_statutory",
                "within_statutory", "working_days_sum", "working_days_count")
@@ -160,8 +161,7 @@ def _groups(session: Session, case_row: Case) -> tuple[set, set]:
     after this flush."""
     stored: dict = {}
     if case_row.id is not None and not inspect(case_row).pending:
-        stored = dict(session.execute(select(HumanTask.id, HumanTask.group_codes)
-                                      .where(HumanTask.case_id == case_row.id)).all())
+        stored = dict(session.execute(_case_groups_query(), {"case_id": case_row.id}).all())
     before = {code for codes in stored.values() for code in (codes or [])}
     after = dict(stored)
     for task in session.new:
@@ -174,6 +174,11 @@ def _groups(session: Session, case_row: Case) -> tuple[set, set]:
         if isinstance(task, HumanTask) and _belongs(task, case_row):
             after.pop(task.id, None)
     return before, {code for codes in after.values() for code in (codes or [])}
+
+
+@functools.cache
+def _case_groups_query():
+    return select(HumanTask.id, HumanTask.group_codes).where(HumanTask.case_id == bindparam("case_id"))
 
 
 def _case_of(session: Session, task: HumanTask) -> Case | None:
@@ -264,28 +269,18 @@ def _apply(session: Session) -> None:
             for i, n in enumerate(vector):
                 current[i] += n
     pending.clear()
-    dialect = session.get_bind().dialect.name
+    dialect = session.get_bind().dialect
     # A fixed order: two transactions upserting the same rows take their locks in the same order.
+    # One statement per table, run for all of its rows (executemany).
+    batches: dict[str, list[dict]] = {}
     for (kind, key), vector in sorted(merged.items(), key=lambda item: (item[0][0], item[0][1])):
         if any(vector):
             model, key_names, fields = TABLES[kind]
-            session.execute(_upsert(dialect, kind),
-                            {**dict(zip(key_names, key, strict=True)), **dict(zip(fields, vector, strict=True))})
-
-
-@functools.cache
-def _upsert(dialect: str, kind: str):
-    """``INSERT … ON CONFLICT (key) DO UPDATE SET n = n + excluded.n`` for one rollup table, with a
-    bound parameter per column (built once per dialect and table)."""
-    if dialect == "postgresql":
-        from sqlalchemy.dialects.postgresql import insert as dialect_insert
-    else:
-        from sqlalchemy.dialects.sqlite import insert as dialect_insert
-    model, key_names, fields = TABLES[kind]
-    table = model.__table__
-    stmt = dialect_insert(table).values({name: bindparam(name) for name in (*key_names, *fields)})
-    return stmt.on_conflict_do_update(index_elements=list(key_names),
-                                      set_={f: table.c[f] + stmt.excluded[f] for f in fields})
+            batches.setdefault(kind, []).append(
+                {**dict(zip(key_names, key, strict=True)), **dict(zip(fields, vector, strict=True))})
+    for kind, rows in batches.items():
+        model, key_names, fields = TABLES[kind]
+        session.execute(adding_upsert(dialect, model.__table__, key_names, fields), rows)
 
 
 # -- rebuild -----------------------------------------------------------------------------------------
