@@ -23,6 +23,7 @@ Rules encoded here:
 
 from __future__ import annotations
 
+import functools
 import logging
 from collections.abc import Mapping
 from datetime import UTC, date, datetime, time, timedelta
@@ -31,7 +32,7 @@ from zoneinfo import ZoneInfo
 import chinese_calendar
 from flask import current_app, has_app_context, has_request_context, request
 from flask_babel import gettext as _
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 
 from ..errors import InvalidInput, NotFound
 from ..extensions import db
@@ -92,12 +93,18 @@ def load_overrides(start: date | None = None, end: date | None = None) -> dict[d
     """{day: is_working_day} of the admin overrides between ``start`` and ``end`` (inclusive)."""
     if not has_app_context():
         return {}
+    query = _overrides_query(start is not None, end is not None)
+    return {day: working for day, working in db.session.execute(query, {"start": start, "end": end})}
+
+
+@functools.cache
+def _overrides_query(from_start: bool, to_end: bool):
     query = select(CalendarOverride.day, CalendarOverride.is_working_day)
-    if start is not None:
-        query = query.where(CalendarOverride.day >= start)
-    if end is not None:
-        query = query.where(CalendarOverride.day <= end)
-    return {day: working for day, working in db.session.execute(query)}
+    if from_start:
+        query = query.where(CalendarOverride.day >= bindparam("start"))
+    if to_end:
+        query = query.where(CalendarOverride.day <= bindparam("end"))
+    return query
 
 
 def overrides_from(start: date) -> Mapping[date, bool]:

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import secrets
 from datetime import timedelta
 
 from flask import current_app
-from sqlalchemy import or_, select
+from sqlalchemy import bindparam, or_, select
 from sqlalchemy.orm import joinedload
 from sqlalchemy.orm.attributes import set_committed_value
 
@@ -112,9 +113,7 @@ def token_for(raw: str) -> ApiToken | None:
     """Return a valid, unexpired, unrevoked token of an active user, else None."""
     # Every API request asks: the token, its user and the user's groups (nearly every call checks
     # them) in one statement; ``token.user`` is then found in the session.
-    row = db.session.execute(select(ApiToken, User).join(User, ApiToken.user_id == User.id)
-                             .options(joinedload(User.groups))
-                             .where(ApiToken.token_hash == _hash(raw))).unique().first()
+    row = db.session.execute(_token_query(), {"token_hash": _hash(raw)}).unique().first()
     if row is None:
         return None
     token, user = row
@@ -122,6 +121,13 @@ def token_for(raw: str) -> ApiToken | None:
     if token.revoked_at is not None or token.expires_at <= utcnow() or not user.active:
         return None
     return token
+
+
+@functools.cache
+def _token_query():
+    """Built once: a statement object keeps its cache key, so a run only binds the hash."""
+    return (select(ApiToken, User).join(User, ApiToken.user_id == User.id).options(joinedload(User.groups))
+            .where(ApiToken.token_hash == bindparam("token_hash")))
 
 
 def user_for_token(raw: str) -> User | None:
@@ -158,7 +164,12 @@ def groups_by_code(codes) -> dict[str, Group]:
     codes = set(codes)
     if not codes:
         return {}
-    return {g.code: g for g in db.session.scalars(select(Group).where(Group.code.in_(codes)))}
+    return {g.code: g for g in db.session.scalars(_groups_by_code_query(), {"codes": sorted(codes)})}
+
+
+@functools.cache
+def _groups_by_code_query():
+    return select(Group).where(Group.code.in_(bindparam("codes", expanding=True)))
 
 
 def has_active_members(group_codes) -> bool:

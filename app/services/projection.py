@@ -3,7 +3,9 @@
 
 from __future__ import annotations
 
-from sqlalchemy import delete, select
+import functools
+
+from sqlalchemy import bindparam, delete, select
 from sqlalchemy.orm import lazyload
 
 from ..extensions import db
@@ -17,10 +19,8 @@ def sync_tasks(case: Case, ready, actor: User | None) -> list[HumanTask]:
 
     Changes of this transaction may not be flushed yet (``cases.save_workflow``): a row the
     database still has open but this transaction has completed is not live."""
-    live = {t.engine_task_id: t for t in db.session.scalars(
-        select(HumanTask).where(HumanTask.case_id == case.id, HumanTask.state.in_(("open", "claimed")))
-        .options(lazyload(HumanTask.case), lazyload(HumanTask.assignee), lazyload(HumanTask.candidates)))
-        if t.state in ("open", "claimed")}
+    live = {t.engine_task_id: t for t in db.session.scalars(_live_query(), {"case_id": case.id})
+            if t.state in ("open", "claimed")}
     ready_ids = {t.id for t in ready}
     for engine_id, row in live.items():
         if engine_id not in ready_ids:
@@ -59,6 +59,12 @@ def sync_tasks(case: Case, ready, actor: User | None) -> list[HumanTask]:
         created.append(row)
     _staff_empty_groups(case, created, routing, actor)
     return created
+
+
+@functools.cache
+def _live_query():
+    return (select(HumanTask).where(HumanTask.case_id == bindparam("case_id"), HumanTask.state.in_(("open", "claimed")))
+            .options(lazyload(HumanTask.case), lazyload(HumanTask.assignee), lazyload(HumanTask.candidates)))
 
 
 def _group_codes(task, route: dict) -> list[str]:

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 
 from flask_babel import gettext as _
-from sqlalchemy import func, or_, select, union, update
+from sqlalchemy import bindparam, func, or_, select, union, update
 from sqlalchemy.orm import defer, joinedload, lazyload
 from sqlalchemy.orm.attributes import set_committed_value
 
@@ -92,12 +93,21 @@ def inbox(user: User, view: str, page: int = 1, per_page: int = 20) -> Page:
     return Page(list(items), total, page, per_page)
 
 
-def _get(task_id: int, *options) -> HumanTask:
-    # Candidates joined into the same statement (by default they take a second one).
-    task = db.session.get(HumanTask, task_id, options=[joinedload(HumanTask.candidates), *options])
+def _get(task_id: int, *, with_case: bool = False) -> HumanTask:
+    """The task with its candidate groups (by default they take a second statement); ``with_case``:
+    its case and the case's starter too."""
+    task = db.session.execute(_task_query(with_case), {"task_id": task_id}).unique().scalar_one_or_none()
     if task is None:
         raise NotFound("No such task.")
     return task
+
+
+@functools.cache
+def _task_query(with_case: bool):
+    query = select(HumanTask).where(HumanTask.id == bindparam("task_id")).options(joinedload(HumanTask.candidates))
+    if with_case:
+        query = query.options(joinedload(HumanTask.case, innerjoin=True).joinedload(Case.started_by, innerjoin=True))
+    return query
 
 
 # What another transaction may have changed on a task we loaded: its state and holder (claims,
@@ -163,12 +173,7 @@ def claim(user: User, task_id: int) -> HumanTask:
     _check_independent(user, task)
     now = utcnow()
     # The winner reads the task's live columns back from its own UPDATE (no second statement).
-    won = db.session.execute(
-        update(HumanTask)
-        .where(HumanTask.id == task_id, HumanTask.state == "open")
-        .values(state="claimed", assignee_id=user.id, claimed_at=now)
-        .returning(*(getattr(HumanTask, name) for name in _LIVE_TASK_COLUMNS))
-        .execution_options(synchronize_session=False)).first()
+    won = db.session.execute(_claim_statement(), {"task_id": task_id, "user_id": user.id, "now": now}).first()
     if won is not None:
         for name, value in zip(_LIVE_TASK_COLUMNS, won, strict=True):
             set_committed_value(task, name, value)
@@ -182,6 +187,15 @@ def claim(user: User, task_id: int) -> HumanTask:
     if task.state == "claimed":
         raise Conflict("Someone else has claimed this task.", error="claimed_by_other")
     raise Conflict(f"The task is {task.state} and can no longer be claimed.", error="task_not_open")
+
+
+@functools.cache
+def _claim_statement():
+    return (update(HumanTask)
+            .where(HumanTask.id == bindparam("task_id"), HumanTask.state == "open")
+            .values(state="claimed", assignee_id=bindparam("user_id"), claimed_at=bindparam("now"))
+            .returning(*(getattr(HumanTask, name) for name in _LIVE_TASK_COLUMNS))
+            .execution_options(synchronize_session=False))
 
 
 def unclaim(user: User, task_id: int) -> HumanTask:
@@ -215,7 +229,7 @@ def unclaim(user: User, task_id: int) -> HumanTask:
 def complete(user: User, task_id: int, data) -> Case:
     """Complete a task the user holds with form-valid ``data``; advance the case atomically."""
     # The answer shows the case's starter: read with the task.
-    task = _get(task_id, joinedload(HumanTask.case, innerjoin=True).joinedload(Case.started_by, innerjoin=True))
+    task = _get(task_id, with_case=True)
     if not permissions.may_work_on(user, task) and task.assignee_id != user.id:
         raise Forbidden("This task is not for your groups.")
     _check_independent(user, task)
