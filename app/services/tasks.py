@@ -105,8 +105,9 @@ def _get(task_id: int, *, with_case: bool = False) -> HumanTask:
 @functools.cache
 def _task_query(with_case: bool):
     query = select(HumanTask).where(HumanTask.id == bindparam("task_id")).options(joinedload(HumanTask.candidates))
-    if with_case:
-        query = query.options(joinedload(HumanTask.case, innerjoin=True).joinedload(Case.started_by, innerjoin=True))
+    if with_case:  # not its data: the case is locked and read again before anything uses them
+        query = query.options(joinedload(HumanTask.case, innerjoin=True).options(
+            defer(Case.data), defer(Case.intake), joinedload(Case.started_by, innerjoin=True)))
     return query
 
 
