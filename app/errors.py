@@ -12,7 +12,7 @@ import logging
 from flask import jsonify, render_template, request
 from flask_babel import lazy_gettext as _l
 from flask_wtf.csrf import CSRFError
-from sqlalchemy.exc import DBAPIError, OperationalError
+from sqlalchemy.exc import DBAPIError, OperationalError, SQLAlchemyError
 from werkzeug.exceptions import HTTPException
 
 from .extensions import db
@@ -144,8 +144,8 @@ def _discard_session(exc: BaseException | None = None, *, read_only_commit: bool
     if read_only_commit and exc is None:
         try:
             end_read_only()
-        except DBAPIError as error:  # then the rollback below ends it (or finds the connection gone)
-            log.warning("database error while committing a read-only transaction: %s", error.orig)
+        except SQLAlchemyError as error:  # then the rollback below ends it (or finds the connection gone)
+            log.warning("could not commit a read-only transaction: %s", error)
     try:
         db.session.remove()
     except DBAPIError as exc:

@@ -78,7 +78,9 @@ def end_read_only() -> None:
     if not db.session.registry.has():
         return
     session = db.session()
-    if not session.in_transaction() or session.new or session.dirty or session.deleted:
+    transaction = session.get_transaction()
+    # An inactive transaction (a failed flush someone caught) can only be rolled back.
+    if transaction is None or not transaction.is_active or session.new or session.dirty or session.deleted:
         return
     if session.connection().info.get(_WROTE):
         return

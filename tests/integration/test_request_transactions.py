@@ -121,3 +121,23 @@ def test_pending_objects_never_reach_the_database_at_the_end_of_a_request(app, d
         db.session.add(CalendarOverride(day=day, is_working_day=True, note="added, not flushed"))
     assert "commit" not in endings
     assert _override_count(app, day) == 0
+
+
+def test_a_failed_flush_that_the_request_caught_is_rolled_back_quietly(app, db_clean, endings):
+    """The session's transaction is then inactive: it can only be rolled back, and closing the
+    request must not fail on it."""
+    from sqlalchemy.exc import IntegrityError
+
+    from app.extensions import db
+    from app.models import CalendarOverride
+
+    day = date(2031, 5, 10)
+    with app.test_request_context("/api/v1/tasks"):
+        db.session.add(CalendarOverride(day=day, is_working_day=False, note="first"))
+        db.session.flush()
+        db.session.add(CalendarOverride(day=day, is_working_day=True, note="the same day again"))
+        with pytest.raises(IntegrityError):
+            db.session.flush()
+        db.session.expunge_all()  # nothing pending is left to see, the transaction is still failed
+    assert "commit" not in endings
+    assert _override_count(app, day) == 0
