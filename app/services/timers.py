@@ -187,7 +187,10 @@ def apply_next_timeout(now: datetime | None = None, exclude: Collection[int] = (
     audit.record(case, "task_timeout", None, task, data={"policy": policy, "due_at": task.due_at.isoformat()})
     if policy in ("auto_approve", "auto_reject"):
         try:
-            advance(case, task, dict(timeout.get("data") or {}), None)
+            # A savepoint: a step that fails further on (a skipped task's script, say) has by
+            # then changed the task, the case and new rows; all of that is undone together.
+            with db.session.begin_nested():
+                advance(case, task, dict(timeout.get("data") or {}), None)
             return task_id
         except AppError as exc:
             audit.record(case, "task_timeout_failed", None, task, data={"policy": policy, "message": exc.message,

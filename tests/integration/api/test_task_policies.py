@@ -10,7 +10,7 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from app.extensions import db
-from app.models import AuditEvent, HumanTask, TaskNote, User
+from app.models import AuditEvent, Case, HumanTask, KpiGroupCaseDay, KpiTaskDay, TaskNote, User
 from support import DATA
 
 SH = ZoneInfo("Asia/Shanghai")
@@ -145,3 +145,62 @@ def test_natural_time_task_limits_run_through_weekends(api, app, clock):
     assert api.get(f"/api/v1/tasks/{task['id']}", "health1").get_json()["warning"] == "red"
     assert "checked 1 overdue task" in _worker(app)
     assert api.get(f"/api/v1/tasks/{task['id']}", "health1").get_json()["priority"] == 2
+
+
+FAILING_AFTER_SKIP = """<?xml version="1.0" encoding="UTF-8"?>
+<bpmn:definitions xmlns:bpmn="http://www.omg.org/spec/BPMN/20100524/MODEL"
+    xmlns:camunda="http://camunda.org/schema/1.0/bpmn"
+    xmlns:spiffworkflow="http://spiffworkflow.org/bpmn/schema/1.0/core" id="Defs_fs" targetNamespace="http://x">
+  <bpmn:process id="timeout_then_failure" name="超时后失败测试" isExecutable="true">
+    <bpmn:startEvent id="s" /><bpmn:sequenceFlow id="f1" sourceRef="s" targetRef="tax" />
+    <bpmn:userTask id="tax" name="税务审查" camunda:candidateGroups="tax">
+      <bpmn:extensionElements><spiffworkflow:properties>
+        <spiffworkflow:property name="promisedDays" value="1" />
+        <spiffworkflow:property name="timeoutPolicy" value="auto_approve" />
+        <spiffworkflow:property name="timeoutData" value="{&quot;tax_ok&quot;: true}" />
+      </spiffworkflow:properties></bpmn:extensionElements>
+    </bpmn:userTask>
+    <bpmn:sequenceFlow id="f2" sourceRef="tax" targetRef="unstaffed" />
+    <bpmn:userTask id="unstaffed" name="公积金审查" camunda:candidateGroups="housing_fund">
+      <bpmn:extensionElements><spiffworkflow:properties>
+        <spiffworkflow:property name="emptyGroupPolicy" value="skip" />
+      </spiffworkflow:properties></bpmn:extensionElements>
+    </bpmn:userTask>
+    <bpmn:sequenceFlow id="f3" sourceRef="unstaffed" targetRef="boom" />
+    <bpmn:scriptTask id="boom" name="计算" scriptFormat="python">
+      <bpmn:script>ratio = 1 / 0</bpmn:script>
+    </bpmn:scriptTask>
+    <bpmn:sequenceFlow id="f4" sourceRef="boom" targetRef="e" /><bpmn:endEvent id="e" />
+  </bpmn:process>
+</bpmn:definitions>"""
+
+
+def test_an_auto_approval_that_fails_further_on_changes_nothing_but_a_reminder(api, app, clock):
+    """The timed-out task is completed, the next step is skipped (nobody staffs it) and a script
+    after it fails: the whole transition is undone, the task stays open with a reminder, and the
+    failure is audited."""
+    clock.set_time(datetime(2026, 11, 23, 10, 0, tzinfo=SH))
+    _deactivate(app, "fund1")
+    assert _deploy_text(api, "failing.bpmn", FAILING_AFTER_SKIP).status_code == 201
+    r = api.start("timeout_then_failure")
+    assert r.status_code == 201, r.get_json()
+    case_id = r.get_json()["id"]
+    with app.app_context():
+        state_before = db.session.get(Case, case_id).workflow_state
+    clock.set_time(datetime(2026, 11, 25, 9, 0, tzinfo=SH))
+    assert "checked 1 overdue task(s)" in _worker(app)
+    with app.app_context():
+        tasks = db.session.query(HumanTask).filter_by(case_id=case_id).all()
+        assert [(t.bpmn_id, t.state, t.timeout_handled) for t in tasks] == [("tax", "open", True)]
+        assert [(n.kind, n.author_id) for n in db.session.query(TaskNote).filter_by(task_id=tasks[0].id)] == [
+            ("urge", None)]
+        events = [e.event_type for e in db.session.query(AuditEvent).filter_by(case_id=case_id)
+                  .order_by(AuditEvent.id)]
+        failure = [e for e in events if e.startswith("task_timeout")]
+        assert failure == ["task_timeout", "task_timeout_failed"], events
+        assert "task_completed" not in events and "task_skipped" not in events
+        assert db.session.get(Case, case_id).workflow_state == state_before
+        # the KPI rollups dropped what the undone step had counted
+        assert db.session.query(KpiTaskDay).filter(KpiTaskDay.completed > 0).count() == 0
+        assert db.session.query(KpiGroupCaseDay).filter_by(group_code="housing_fund").count() == 0
+    assert "checked" not in _worker(app)  # handled once
