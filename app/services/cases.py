@@ -102,9 +102,10 @@ def save_workflow(case: Case, workflow, actor: User | None, *, waited: bool = Tr
     case.serializer_version = eng.serializer_version
     case.data = eng.case_data(workflow)
     case.next_timer_at = eng.next_timer_due(workflow)
-    # Nothing is written before the flush at the end: on SQLite the first write takes the
-    # database's one write lock until the commit, so writing early makes every other writer
-    # (another worker's claim or completion) wait through the projection below as well.
+    # Nothing is written before the flush at the end (except when an emptyGroupPolicy needs the
+    # new rows' ids): on SQLite the first write takes the database's one write lock until the
+    # commit, so writing early makes every other writer (another worker's claim or completion)
+    # wait through the projection below as well.
     with db.session.no_autoflush:
         _project(case, workflow, actor, waited)
 
@@ -131,13 +132,13 @@ def _project(case: Case, workflow, actor: User | None, waited: bool) -> None:
         db.session.flush()  # the next projection reads the rows and waits made here
         save_workflow(case, workflow, actor, waited=waited)
         return
-    if eng.is_completed(workflow) and case.status == "active":
+    ended = eng.is_completed(workflow) and case.status == "active"
+    if ended:
         terminated = eng.terminated(workflow)
         case.status = "terminated" if terminated else "completed"
         case.outcome = eng.outcome(workflow)
         case.ended_at = utcnow()
         case.next_timer_at = None
-        clear_waits(case)
         # 即办率: did the case end on its acceptance day (local date)?
         case.finished_same_day = (not terminated
                                   and calendar.local_date(case.ended_at) == calendar.local_date(case.started_at))
@@ -145,6 +146,8 @@ def _project(case: Case, workflow, actor: User | None, waited: bool) -> None:
         audit.record(case, "case_terminated" if terminated else "case_completed", actor,
                      data={"outcome": case.outcome})
     db.session.flush()
+    if ended:
+        clear_waits(case)
     hook = CASE_HOOKS.get(case.process_key)
     if hook is not None:  # a record that mirrors its case (work order, review …); it imports this module
         importlib.import_module(f"{__package__}.{hook}").refresh(case)

@@ -105,7 +105,8 @@ def _get(task_id: int, *, with_case: bool = False) -> HumanTask:
 @functools.cache
 def _task_query(with_case: bool):
     query = select(HumanTask).where(HumanTask.id == bindparam("task_id")).options(joinedload(HumanTask.candidates))
-    if with_case:  # not its data: the case is locked and read again before anything uses them
+    if with_case:  # not its data and intake: the locked re-read of the case loads them (a review
+        # task that excludes the handlers of the reviewed case reads the data before: one SELECT)
         query = query.options(joinedload(HumanTask.case, innerjoin=True).options(
             defer(Case.data), defer(Case.intake), joinedload(Case.started_by, innerjoin=True)))
     return query
