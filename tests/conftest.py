@@ -45,7 +45,10 @@ def app(database_url):
             with db.engine.begin() as conn:
                 conn.execute(text("DROP SCHEMA public CASCADE; CREATE SCHEMA public"))
         upgrade(directory=str(ROOT / "migrations"))
-    return application
+    yield application
+    with application.app_context():  # close the pooled connections, not leave them to the collector
+        db.session.remove()
+        db.engine.dispose()
 
 
 @pytest.fixture()

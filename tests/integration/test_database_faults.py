@@ -13,6 +13,7 @@ from __future__ import annotations
 import contextlib
 import io
 import os
+import socket
 import subprocess
 import threading
 import time
@@ -23,7 +24,15 @@ from sqlalchemy import func, select, text
 
 from support import PASSWORD, ROOT, Api
 
-PORT = int(os.environ.get("FAULT_PGPORT", "55452"))
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+# A port of its own each run: a cluster another run failed to stop can never answer for this one.
+PORT = int(os.environ.get("FAULT_PGPORT") or _free_port())
 TAXI = (ROOT / "bpmn" / "taxi_driver_licence.bpmn", ROOT / "forms" / "taxi_driver_application.json",
         ROOT / "forms" / "taxi_driver_decision.json")
 APPLICATION = {"driving_licence_no": "140402199001011234", "exam_certificate_no": "KS2025-0001",
@@ -47,13 +56,41 @@ def _pg_ctl(root: Path, *args: str) -> None:
     if os.geteuid() == 0:
         command = ["runuser", "-u", "postgres", "--", *command]
     done = subprocess.run(command, capture_output=True, text=True, timeout=120)
-    assert done.returncode == 0, done.stderr
+    assert done.returncode == 0, f"{' '.join(args)}: {done.stdout}{done.stderr}\n{_log_tail(root)}"
+
+
+def _log_tail(root: Path, lines: int = 30) -> str:
+    """The end of the cluster's server log, for a failure message."""
+    try:
+        return "server.log:\n" + "\n".join((root / "server.log").read_text(errors="replace").splitlines()[-lines:])
+    except OSError as error:
+        return f"server.log unreadable: {error}"
+
+
+def _running(root: Path) -> bool:
+    try:
+        _pg_ctl(root, "status")
+    except AssertionError:
+        return False
+    return True
 
 
 def _start(root: Path) -> None:
-    """Start the cluster with commits that survive a crash (fsync and synchronous commit on)."""
-    _pg_ctl(root, "-l", str(root / "server.log"), "-w", "-t", "60", "-o",
-            f"-p {PORT} -k {root} -c listen_addresses=127.0.0.1 -c fsync=on -c synchronous_commit=on", "start")
+    """Start the cluster with commits that survive a crash (fsync and synchronous commit on).
+    A start right after a crash can meet the old server's leftovers (its lock file, backends
+    still exiting), so it is tried again before the test gives up with the server's log."""
+    for attempt in range(5):
+        try:
+            _pg_ctl(root, "-l", str(root / "server.log"), "-w", "-t", "60", "-o",
+                    f"-p {PORT} -k {root} -c listen_addresses=127.0.0.1 -c fsync=on -c synchronous_commit=on",
+                    "start")
+            return
+        except AssertionError:
+            if _running(root):  # pg_ctl gave up waiting, but the server came up
+                return
+            if attempt == 4:
+                raise
+            time.sleep(2.0)
 
 
 @pytest.fixture(scope="module")
@@ -63,8 +100,20 @@ def own_postgres(tmp_path_factory):
     _pg_ctl(root, "-m", "fast", "stop")
     _start(root)
     yield url, root
-    _pg("stop", root)
+    if _running(root):
+        _pg_ctl(root, "-m", "immediate", "stop")  # nothing to keep; and a fast stop could wait
     subprocess.run(["rm", "-rf", str(root)], check=False)
+
+
+@pytest.fixture(autouse=True)
+def _server_up(request):
+    """Each test starts with the cluster running, whatever the test before it left behind, so
+    that one failure is reported once and not again by every test after it."""
+    if "own_postgres" in request.fixturenames:
+        _url, root = request.getfixturevalue("own_postgres")
+        if not _running(root):
+            _start(root)
+    yield
 
 
 @pytest.fixture(scope="module")
@@ -97,6 +146,15 @@ def fault_app(own_postgres):
         db.engine.dispose()
 
 
+def _thread_stacks() -> str:
+    """Where every thread is, for the message of a test whose threads did not finish."""
+    import sys
+    import traceback
+
+    return "\n".join(f"thread {ident}:\n{''.join(traceback.format_stack(frame))}"
+                     for ident, frame in sys._current_frames().items())
+
+
 def _token(client, user: str) -> str:
     r = client.post("/api/v1/auth/token", json={"username": user, "password": PASSWORD})
     assert r.status_code == 200, r.get_json()
@@ -125,15 +183,17 @@ def test_a_server_crash_under_load_answers_503_and_the_app_recovers(fault_app, o
     workers = [threading.Thread(target=load, daemon=True) for _ in range(3)]
     for worker in workers:
         worker.start()
-    time.sleep(1.0)
-    _pg_ctl(root, "-m", "immediate", "stop")  # a crash: no checkpoint, connections cut
-    time.sleep(1.5)
-    _start(root)
-    time.sleep(2.0)
-    stop.set()
-    for worker in workers:
-        worker.join(timeout=60)
-    assert not any(worker.is_alive() for worker in workers)
+    try:
+        time.sleep(1.0)
+        _pg_ctl(root, "-m", "immediate", "stop")  # a crash: no checkpoint, connections cut
+        time.sleep(1.5)
+        _start(root)
+        time.sleep(2.0)
+    finally:  # never leave the load running into the tests after this one
+        stop.set()
+        for worker in workers:
+            worker.join(timeout=60)
+    assert not any(worker.is_alive() for worker in workers), _thread_stacks()
 
     statuses = {status for _kind, status, _body in outcomes}
     assert statuses <= {200, 201, 503}, sorted({(k, s) for k, s, _b in outcomes if s not in (200, 201, 503)})
