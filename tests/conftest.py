@@ -3,6 +3,7 @@ with Alembic, emptied and re-seeded before each test that asks for it."""
 
 from __future__ import annotations
 
+import gc
 import os
 import socket
 import subprocess
@@ -14,6 +15,15 @@ import pytest
 
 import httpjson as http
 from support import DATA, PASSWORD, ROOT, Api, truncate  # noqa: F401 - DATA/PASSWORD re-exported
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _collect_garbage_per_module():
+    """Collect garbage after each module, after its own fixtures are gone: a resource it left
+    open (a database connection, a file) then fails that module's last test, not whichever
+    later test the collector happens to run in."""
+    yield
+    gc.collect()
 
 
 @pytest.fixture(scope="session")

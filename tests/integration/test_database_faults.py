@@ -143,6 +143,9 @@ def fault_app(own_postgres):
     yield application
     with application.app_context():
         db.session.remove()
+        # Nothing may still hold a connection: one checked out now would outlive the disposed pool
+        # unclosed (and fail whichever later test the garbage collector runs in).
+        assert db.engine.pool.checkedout() == 0, db.engine.pool.status()
         db.engine.dispose()
 
 
@@ -384,3 +387,37 @@ def test_pg_dump_backup_restores_into_a_new_database_that_continues_the_cases(fa
         with restored.app_context():
             db.session.remove()
             db.engine.dispose()
+
+
+def test_a_session_whose_connection_died_gives_its_connection_back(fault_app, own_postgres):
+    """The server ends a request's connection while the request holds it in a transaction (a
+    restart, an administrator's pg_terminate_backend). Closing the session must not raise, and
+    must leave no connection checked out: one left to the garbage collector goes back to the
+    pool only when collected, or, after the pool was disposed, is never closed at all."""
+    from sqlalchemy import create_engine
+
+    from app.errors import _discard_session
+    from app.extensions import db
+
+    url, _root = own_postgres
+    admin = create_engine(url, isolation_level="AUTOCOMMIT")
+    try:
+        for commit_first in (True, False):
+            with fault_app.test_request_context("/api/v1/tasks"):
+                engine = db.engine
+                before = engine.pool.checkedout()
+                pid = db.session.scalar(text("SELECT pg_backend_pid()"))  # a read: a transaction is open
+                raw = db.session.connection().connection.dbapi_connection
+                with admin.connect() as conn:
+                    assert conn.scalar(text("SELECT pg_terminate_backend(:pid)"), {"pid": pid})
+                time.sleep(0.2)
+                # The teardown path of a request that ended without error (it commits a read-only
+                # transaction first), and the one of a failed request (rollback only).
+                _discard_session(None, read_only_commit=commit_first)
+                assert engine.pool.checkedout() == before
+                assert raw.closed
+            with fault_app.test_request_context("/api/v1/tasks"):  # the pool serves a fresh connection
+                assert db.session.scalar(text("SELECT 1")) == 1
+                db.session.remove()
+    finally:
+        admin.dispose()
