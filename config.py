@@ -28,7 +28,7 @@ class Config:
     SECRET_KEY = os.environ.get("SECRET_KEY") or None
     # SQLite at instance/app.db by default; PostgreSQL: postgresql+psycopg://user:pw@host/db
     SQLALCHEMY_DATABASE_URI = os.environ.get("DATABASE_URL") or f"sqlite:///{BASE_DIR / 'instance' / 'app.db'}"
-    SQLALCHEMY_ENGINE_OPTIONS = {"pool_pre_ping": True}
+    SQLALCHEMY_ENGINE_OPTIONS: dict = {}
     # PostgreSQL connection pool per worker process (each gunicorn sync worker serves one request
     # at a time; the timer worker uses one connection): size, overflow, seconds to wait for a free
     # connection, and seconds after which a connection is replaced.
@@ -36,6 +36,11 @@ class Config:
     DB_MAX_OVERFLOW = _int("DB_MAX_OVERFLOW", 2)
     DB_POOL_TIMEOUT = _float("DB_POOL_TIMEOUT", 10.0)
     DB_POOL_RECYCLE = _int("DB_POOL_RECYCLE", 1800)
+    # A pooled connection that has rested this many seconds is tested (a round trip) before a
+    # request gets it, so one the server dropped meanwhile (restart, failover, idle kill) is
+    # replaced unseen. A connection handed back moments ago is not: a busy worker would test on
+    # every checkout. -1 tests every checkout (SQLAlchemy's pool_pre_ping).
+    DB_PING_AFTER_IDLE_SECONDS = _float("DB_PING_AFTER_IDLE_SECONDS", 5.0)
     # PostgreSQL: a web request's statement running longer than this is cancelled (503), and a
     # connection idle inside a transaction this long is closed. CLI commands, migrations and the
     # timer worker are not limited. 0 turns a limit off.

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import os
 import secrets
+import time
 from pathlib import Path
 
 from flask import Flask, has_request_context
 from sqlalchemy import event
 from sqlalchemy.engine import Engine as SAEngine
 from sqlalchemy.engine import make_url
+from sqlalchemy.exc import DisconnectionError
 
 from config import Config
 
@@ -44,6 +46,8 @@ def _sqlite_pragmas(dbapi_connection, connection_record):
 def _engine_options(config) -> dict:
     """The pool settings for PostgreSQL (SQLite keeps SQLAlchemy's own pool)."""
     options = dict(config.get("SQLALCHEMY_ENGINE_OPTIONS") or {})
+    if float(config["DB_PING_AFTER_IDLE_SECONDS"]) < 0:
+        options.setdefault("pool_pre_ping", True)
     if str(config.get("SQLALCHEMY_DATABASE_URI", "")).startswith("postgresql"):
         options.setdefault("pool_size", config["DB_POOL_SIZE"])
         options.setdefault("max_overflow", config["DB_MAX_OVERFLOW"])
@@ -54,10 +58,48 @@ def _engine_options(config) -> dict:
         if idle > 0:
             connect_args["options"] = f"{connect_args.get('options', '')} -c idle_in_transaction_session_timeout={idle}"
         if make_url(config["SQLALCHEMY_DATABASE_URI"]).get_driver_name() == "psycopg":
+            from .pgcursor import LazyDescriptionCursor
+
             prepare = int(config["DB_PREPARE_THRESHOLD"])
             connect_args.setdefault("prepare_threshold", prepare if prepare > 0 else None)
+            connect_args.setdefault("cursor_factory", LazyDescriptionCursor)
         options["connect_args"] = connect_args
     return options
+
+
+_CHECKED_IN_AT = "changzhi.checked_in_at"
+
+
+def _ping_rested_connections(app: Flask, engine) -> None:
+    """Test a pooled connection before handing it out when it has rested in the pool for
+    ``DB_PING_AFTER_IDLE_SECONDS``: one the server ended meanwhile is replaced, and the request
+    never sees it. A connection given back moments ago is handed out as it is; should the server
+    have gone in those moments, the request answers 503 and the pool starts afresh (the same as
+    for a server that goes away while a request runs).
+
+    SQLAlchemy's ``pool_pre_ping`` tests on every checkout: a round trip on each, and a request
+    usually checks out twice (its unit of work, then the reads of its answer)."""
+    rest = float(app.config["DB_PING_AFTER_IDLE_SECONDS"])
+    if rest < 0:  # pool_pre_ping, set in _engine_options
+        return
+    dialect = engine.dialect
+
+    @event.listens_for(engine, "checkin")
+    def _resting(dbapi_connection, connection_record):
+        if connection_record is not None:
+            connection_record.info[_CHECKED_IN_AT] = time.monotonic()
+
+    @event.listens_for(engine, "checkout")
+    def _ping(dbapi_connection, connection_record, connection_proxy):
+        since = connection_record.info.pop(_CHECKED_IN_AT, None)
+        if since is None or time.monotonic() - since < rest:
+            return
+        try:
+            dialect.do_ping(dbapi_connection)
+        except dialect.loaded_dbapi.Error as exc:
+            if dialect.is_disconnect(exc, dbapi_connection, None):
+                raise DisconnectionError(str(exc)) from exc  # the pool replaces it and tries again
+            raise
 
 
 def _request_timeouts(app: Flask, engine) -> None:
@@ -101,6 +143,7 @@ def create_app(config: type[Config] | dict | None = None) -> Flask:
     app.config["SQLALCHEMY_ENGINE_OPTIONS"] = _engine_options(app.config)
     db.init_app(app)
     with app.app_context():
+        _ping_rested_connections(app, db.engine)  # before any other checkout hook uses the connection
         _request_timeouts(app, db.engine)
         track_writes(db.engine)
     migrate.init_app(app, db, directory=str(Path(__file__).resolve().parent.parent / "migrations"))
