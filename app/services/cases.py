@@ -10,7 +10,7 @@ from zoneinfo import ZoneInfo
 from flask import current_app
 from flask_babel import gettext as _
 from sqlalchemy import bindparam, select
-from sqlalchemy.orm import lazyload, undefer
+from sqlalchemy.orm import contains_eager, joinedload, lazyload, undefer
 from sqlalchemy.orm.attributes import set_committed_value
 
 from ..engine import TaskNotReady, WorkflowRunError
@@ -19,7 +19,7 @@ from ..extensions import db
 from ..models import AuditEvent, Case, HumanTask, MessageWait, ReceiptCounter, TaskCandidate, TaskCopy, User
 from ..models.types import utcnow
 from . import audit, calendar, deadlines, forms, kpi_rollups, kpis, permissions, processes
-from .projection import clear_waits, sync_tasks, sync_waits
+from .projection import clear_waits, live_after_sync, sync_tasks, sync_waits
 from .runtime import compiled, engine
 from .upserts import adding_upsert
 
@@ -157,37 +157,52 @@ def _project(case: Case, workflow, actor: User | None, waited: bool) -> None:
 _FIXED_RELATIONS = ("process_version", "started_by")
 
 
-def lock_case(case_id: int, *, task: HumanTask | None = None, task_columns: tuple[str, ...] = ()) -> Case:
+def lock_case(case_id: int) -> Case:
     """Load a case for update: a row lock on PostgreSQL, fresh attributes everywhere.
 
     ``lock_version`` catches the remaining races (SQLite), which the unit of work retries.
-    With ``task`` (a task of this case), the same statement re-reads its ``task_columns``.
     """
     loaded = db.session.identity_map.get(db.session.identity_key(Case, case_id))
     kept = {name: loaded.__dict__[name] for name in _FIXED_RELATIONS
             if loaded is not None and loaded.__dict__.get(name) is not None}
-    columns = task_columns if task is not None else None
-    row = db.session.execute(_lock_query(columns), {"case_id": case_id, "task_id": task.id if task else None},
-                             execution_options={"populate_existing": True}).one_or_none()
-    if row is None:
+    case = db.session.execute(_lock_query(), {"case_id": case_id},
+                              execution_options={"populate_existing": True}).scalar_one_or_none()
+    if case is None:
         raise NotFound("No such case.")
-    case = row[0]
     for name, value in kept.items():
         if name not in case.__dict__ and getattr(value, "id", None) == getattr(case, f"{name}_id"):
             set_committed_value(case, name, value)
-    if task is not None:
-        for name, value in zip(task_columns, row[1:], strict=True):
-            set_committed_value(task, name, value)
     return case
 
 
 @functools.cache
-def _lock_query(task_columns: tuple[str, ...] | None):
-    query = select(Case).where(Case.id == bindparam("case_id"))
-    if task_columns is not None:
-        query = query.add_columns(*(getattr(HumanTask, name) for name in task_columns)).join(
-            HumanTask, HumanTask.case_id == Case.id).where(HumanTask.id == bindparam("task_id"))
-    return query.with_for_update(of=Case).options(undefer(Case.workflow_state), lazyload(Case.process_version))
+def _lock_query():
+    return (select(Case).where(Case.id == bindparam("case_id")).with_for_update(of=Case)
+            .options(undefer(Case.workflow_state), lazyload(Case.process_version)))
+
+
+def lock_task_case(task_id: int) -> tuple[HumanTask, Case]:
+    """Load a task and lock its case, in one statement: the task with its candidate groups and
+    holder, the case (as ``lock_case``) with its process version and starter. What another
+    transaction committed before the lock was granted is what this reads."""
+    # Fresh rows for any case or task this session holds already (a retried unit of work). Not
+    # populate_existing: that would also reset the users read with them, the current user's
+    # groups among them, and reading those again costs a statement.
+    for held in list(db.session.identity_map.values()):
+        if isinstance(held, (Case, HumanTask)):
+            db.session.expire(held)
+    row = db.session.execute(_task_case_lock_query(), {"task_id": task_id}).unique().one_or_none()
+    if row is None:
+        raise NotFound("No such task.")
+    return row[0], row[1]
+
+
+@functools.cache
+def _task_case_lock_query():
+    return (select(HumanTask, Case).join(Case, HumanTask.case_id == Case.id)
+            .where(HumanTask.id == bindparam("task_id")).with_for_update(of=Case)
+            .options(contains_eager(HumanTask.case), joinedload(HumanTask.candidates), undefer(Case.workflow_state),
+                     joinedload(Case.started_by, innerjoin=True)))
 
 
 def load_workflow(case: Case):
@@ -232,7 +247,11 @@ def lock_visible_case(user: User, case_id: int) -> Case:
 
 
 def open_tasks(case: Case) -> list[HumanTask]:
-    """Return the case's open and claimed tasks, oldest first."""
+    """Return the case's open and claimed tasks, oldest first (as this request's projection of
+    the case left them, when it made one)."""
+    projected = live_after_sync(case)
+    if projected is not None:
+        return projected
     return list(db.session.scalars(_open_tasks_query(), {"case_id": case.id}))
 
 

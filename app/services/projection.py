@@ -5,8 +5,9 @@ from __future__ import annotations
 
 import functools
 
-from sqlalchemy import bindparam, delete, select
-from sqlalchemy.orm import lazyload
+from flask import has_request_context, request
+from sqlalchemy import bindparam, delete, event, select
+from sqlalchemy.orm import Session, lazyload
 
 from ..extensions import db
 from ..models import Case, HumanTask, MessageWait, TaskCandidate, User
@@ -58,13 +59,46 @@ def sync_tasks(case: Case, ready, actor: User | None) -> list[HumanTask]:
         db.session.add(row)
         created.append(row)
     _staff_empty_groups(case, created, routing, actor)
+    _remember_live(case, [*live.values(), *created])
     return created
 
 
 @functools.cache
 def _live_query():
-    return (select(HumanTask).where(HumanTask.case_id == bindparam("case_id"), HumanTask.state.in_(("open", "claimed")))
-            .options(lazyload(HumanTask.case), lazyload(HumanTask.assignee), lazyload(HumanTask.candidates)))
+    # The holder is joined (as the answer's list of open tasks needs it, see live_after_sync).
+    return (select(HumanTask).where(HumanTask.case_id == bindparam("case_id"), HumanTask.state.in_(LIVE))
+            .options(lazyload(HumanTask.case), lazyload(HumanTask.candidates)))
+
+
+# -- the case's live tasks, as the projection left them ---------------------------------------
+# A request that moved a case answers with the case and its open tasks. The projection has just
+# loaded the live rows and made the new ones, so the answer takes them from here instead of
+# reading them again (a statement per completion). Kept with the request itself, and forgotten
+# when the session rolls back (a retried unit of work projects again).
+LIVE = ("open", "claimed")
+_LIVE_AFTER_SYNC = "changzhi.live_tasks_after_sync"
+
+
+def _remember_live(case: Case, rows: list[HumanTask]) -> None:
+    if has_request_context():
+        request.environ.setdefault(_LIVE_AFTER_SYNC, {})[case.id] = rows
+
+
+def live_after_sync(case: Case) -> list[HumanTask] | None:
+    """The case's open and claimed tasks, oldest first, if this request projected the case; else
+    None. The rows are the session's own, so a claim or release made since shows."""
+    if not has_request_context():
+        return None
+    rows = request.environ.get(_LIVE_AFTER_SYNC, {}).get(case.id)
+    if rows is None:
+        return None
+    return sorted((row for row in rows if row.state in LIVE), key=lambda row: (row.created_at, row.id))
+
+
+@event.listens_for(Session, "after_soft_rollback")
+def _forget_live(session: Session, previous_transaction) -> None:
+    if has_request_context():
+        request.environ.pop(_LIVE_AFTER_SYNC, None)
 
 
 def _group_codes(task, route: dict) -> list[str]:

@@ -16,7 +16,7 @@ from ..extensions import db
 from ..models import Case, HumanTask, InboxEntry, ProcessVersion, TaskCopy, User
 from ..models.types import utcnow
 from . import audit, forms, kpi_rollups, permissions, processes
-from .cases import load_workflow, lock_case, save_workflow, workflow_error
+from .cases import load_workflow, lock_task_case, save_workflow, workflow_error
 from .runtime import engine
 
 VIEWS = ("available", "mine", "completed", "copied")
@@ -93,23 +93,17 @@ def inbox(user: User, view: str, page: int = 1, per_page: int = 20) -> Page:
     return Page(list(items), total, page, per_page)
 
 
-def _get(task_id: int, *, with_case: bool = False) -> HumanTask:
-    """The task with its candidate groups (by default they take a second statement); ``with_case``:
-    its case and the case's starter too."""
-    task = db.session.execute(_task_query(with_case), {"task_id": task_id}).unique().scalar_one_or_none()
+def _get(task_id: int) -> HumanTask:
+    """The task with its candidate groups (by default they take a second statement)."""
+    task = db.session.execute(_task_query(), {"task_id": task_id}).unique().scalar_one_or_none()
     if task is None:
         raise NotFound("No such task.")
     return task
 
 
 @functools.cache
-def _task_query(with_case: bool):
-    query = select(HumanTask).where(HumanTask.id == bindparam("task_id")).options(joinedload(HumanTask.candidates))
-    if with_case:  # not its data and intake: the locked re-read of the case loads them (a review
-        # task that excludes the handlers of the reviewed case reads the data before: one SELECT)
-        query = query.options(joinedload(HumanTask.case, innerjoin=True).options(
-            defer(Case.data), defer(Case.intake), joinedload(Case.started_by, innerjoin=True)))
-    return query
+def _task_query():
+    return select(HumanTask).where(HumanTask.id == bindparam("task_id")).options(joinedload(HumanTask.candidates))
 
 
 # What another transaction may have changed on a task we loaded: its state and holder (claims,
@@ -230,15 +224,13 @@ def unclaim(user: User, task_id: int) -> HumanTask:
 
 def complete(user: User, task_id: int, data) -> Case:
     """Complete a task the user holds with form-valid ``data``; advance the case atomically."""
-    # The answer shows the case's starter: read with the task.
-    task = _get(task_id, with_case=True)
+    # Serialise transitions of one case: row lock (PostgreSQL) + optimistic lock_version. The
+    # task is read by the statement that takes the lock, so it is as the last transition of the
+    # case left it (and the answer's starter comes with it).
+    task, case = lock_task_case(task_id)
     if not permissions.may_work_on(user, task) and task.assignee_id != user.id:
         raise Forbidden("This task is not for your groups.")
     _check_independent(user, task)
-    # Serialise transitions of one case: row lock (PostgreSQL) + optimistic lock_version; the
-    # same statement re-reads what a concurrent transaction may have changed on the task.
-    case = lock_case(task.case_id, task=task, task_columns=tuple(_LIVE_TASK_COLUMNS))
-    db.session.expire(task, ["assignee"])
     if task.state in ("completed", "cancelled"):
         raise Conflict(f"The task is already {task.state}.", error="task_not_open")
     if task.state != "claimed" or task.assignee_id != user.id:

@@ -552,3 +552,104 @@ def test_a_completion_writes_nothing_before_its_final_flush(app, api, newborn):
     # the task, the case, the audit events, three new tasks with their candidates, the KPI rollups
     assert until_commit.count("write") >= 5
     assert "read" not in until_commit, seen
+
+
+def _statements_of(app, request):
+    """Run ``request()``; return its response and the statements it sent, with "COMMIT" marks."""
+    from sqlalchemy import event
+
+    from app.extensions import db
+
+    with app.app_context():
+        engine = db.engine
+    seen: list[str] = []
+
+    def statement(conn, cursor, text, parameters, context, executemany):
+        seen.append(" ".join(text.split()))
+
+    def commit(conn):
+        seen.append("COMMIT")
+
+    event.listen(engine, "before_cursor_execute", statement)
+    event.listen(engine, "commit", commit)
+    try:
+        response = request()
+    finally:
+        event.remove(engine, "before_cursor_execute", statement)
+        event.remove(engine, "commit", commit)
+    return response, seen
+
+
+def test_a_completion_reads_its_task_in_the_statement_that_locks_the_case(app, api, newborn):
+    """One statement reads the task with its candidates and holder and the case with its state,
+    and (PostgreSQL) takes the case's row lock: the task is as the last transition of the case
+    left it. The current user's groups, read with the token, are not read again."""
+    case = start(api)
+    item = api.find_task("window1", "formal_check", case["id"])
+    assert api.post(f"/api/v1/tasks/{item['id']}/claim", "window1").status_code == 200
+    r, seen = _statements_of(app, lambda: api.post(f"/api/v1/tasks/{item['id']}/complete", "window1",
+                                                   json={"data": task_data("formal_check", "accept")}))
+    assert r.status_code == 200, r.get_json()
+    token, locking = seen[0], seen[1]
+    assert "FROM api_tokens" in token
+    assert "FROM human_tasks JOIN cases" in locking and "cases.workflow_state" in locking, locking
+    assert "task_candidates" in locking and "users" in locking
+    if app.config["SQLALCHEMY_DATABASE_URI"].startswith("postgresql"):
+        assert locking.endswith("FOR UPDATE OF cases"), locking
+    reads_of_cases = [s for s in seen[:seen.index("COMMIT")] if s.startswith("SELECT") and "FROM cases" in s
+                      or "JOIN cases" in s]
+    assert reads_of_cases == [locking]
+    assert not any("group_memberships" in s for s in seen[1:]), seen
+
+
+def test_a_completion_answers_with_the_open_tasks_its_projection_left(app, api, newborn):
+    """The answer's open tasks come from the projection the completion just made (not read again
+    after the commit), and they are the tasks the case has."""
+    case = start(api)
+    item = api.find_task("window1", "formal_check", case["id"])
+    assert api.post(f"/api/v1/tasks/{item['id']}/claim", "window1").status_code == 200
+    r, seen = _statements_of(app, lambda: api.post(f"/api/v1/tasks/{item['id']}/complete", "window1",
+                                                   json={"data": task_data("formal_check", "accept")}))
+    assert r.status_code == 200, r.get_json()
+    after_commit = seen[seen.index("COMMIT") + 1:]
+    assert after_commit and not any("FROM human_tasks" in s for s in after_commit), after_commit
+    answered = r.get_json()["tasks"]
+    assert [t["bpmn_id"] for t in answered] == ["birth_cert", "birth_registration", "maternity_allowance"]
+    stored = api.get(f"/api/v1/cases/{case['id']}", "supervisor").get_json()["tasks"]
+    assert answered == stored
+    # a claim made since shows in the next answer (that request reads them: it projected nothing)
+    birth_cert = next(t for t in answered if t["bpmn_id"] == "birth_cert")
+    claimer = WORKER["birth_cert"]
+    assert api.post(f"/api/v1/tasks/{birth_cert['id']}/claim", claimer).status_code == 200
+    again = api.get(f"/api/v1/cases/{case['id']}", "supervisor").get_json()["tasks"]
+    assert next(t for t in again if t["bpmn_id"] == "birth_cert")["assignee"] == claimer
+
+
+def test_the_projected_open_tasks_are_forgotten_when_the_unit_of_work_rolls_back(app, api, newborn):
+    """A unit of work that projected a case and then rolled back (a retry, a failure after the
+    projection) must not leave its rows as the case's open tasks."""
+    from app import transaction
+    from app.extensions import db
+    from app.models import Case, User
+    from app.services import cases as case_service
+    from app.services.projection import live_after_sync
+
+    cid = start(api)["id"]
+    with app.test_request_context("/"):
+        user = db.session.scalar(db.select(User).where(User.username == "window1"))
+        case = db.session.get(Case, cid)
+        before = [t.bpmn_id for t in case_service.open_tasks(case)]
+        assert before == ["formal_check"]
+
+        def project_then_fail():
+            locked = case_service.lock_case(cid)
+            workflow = case_service.load_workflow(locked)
+            case_service.save_workflow(locked, workflow, user)
+            assert live_after_sync(locked) is not None
+            raise RuntimeError("after the projection")
+
+        with pytest.raises(RuntimeError):
+            transaction.run(project_then_fail)
+        assert live_after_sync(db.session.get(Case, cid)) is None
+        assert [t.bpmn_id for t in case_service.open_tasks(db.session.get(Case, cid))] == ["formal_check"]
+        db.session.remove()
