@@ -6,14 +6,14 @@ import functools
 from dataclasses import dataclass
 
 from flask_babel import gettext as _
-from sqlalchemy import bindparam, func, or_, select, union, update
+from sqlalchemy import bindparam, func, insert, literal, or_, select, union, update
 from sqlalchemy.orm import defer, joinedload, lazyload
 from sqlalchemy.orm.attributes import set_committed_value
 
 from ..engine import TaskNotReady, WorkflowRunError
 from ..errors import Conflict, Forbidden, NotFound
 from ..extensions import db
-from ..models import Case, HumanTask, InboxEntry, ProcessVersion, TaskCopy, User
+from ..models import AuditEvent, Case, HumanTask, InboxEntry, ProcessVersion, TaskCopy, User
 from ..models.types import utcnow
 from . import audit, forms, kpi_rollups, permissions, processes
 from .cases import load_workflow, lock_task_case, save_workflow, workflow_error
@@ -168,14 +168,17 @@ def claim(user: User, task_id: int) -> HumanTask:
         raise Forbidden("This task is not for your groups.")
     _check_independent(user, task)
     now = utcnow()
-    # The winner reads the task's live columns back from its own UPDATE (no second statement).
-    won = db.session.execute(_claim_statement(), {"task_id": task_id, "user_id": user.id, "now": now}).first()
+    # The winner reads the task's live columns back from its own UPDATE (no second statement);
+    # on PostgreSQL the same statement writes the audit row.
+    recorded = db.session.get_bind().dialect.name == "postgresql"
+    won = db.session.execute(_claim_statement(recorded), {"task_id": task_id, "user_id": user.id, "now": now}).first()
     if won is not None:
         for name, value in zip(_LIVE_TASK_COLUMNS, won, strict=True):
             set_committed_value(task, name, value)
         set_committed_value(task, "assignee", user)
-        audit.record(task.case, "task_claimed", user, task)
-        db.session.flush()
+        if not recorded:
+            audit.record(task.case, "task_claimed", user, task)
+            db.session.flush()
         return task
     _refresh_claim(task)
     if task.state == "claimed" and task.assignee_id == user.id:
@@ -186,12 +189,26 @@ def claim(user: User, task_id: int) -> HumanTask:
 
 
 @functools.cache
-def _claim_statement():
-    return (update(HumanTask)
-            .where(HumanTask.id == bindparam("task_id"), HumanTask.state == "open")
-            .values(state="claimed", assignee_id=bindparam("user_id"), claimed_at=bindparam("now"))
-            .returning(*(getattr(HumanTask, name) for name in _LIVE_TASK_COLUMNS))
-            .execution_options(synchronize_session=False))
+def _claim_statement(with_audit_row: bool):
+    """``UPDATE … WHERE state = 'open' RETURNING`` the live columns. ``with_audit_row``
+    (PostgreSQL): a data-modifying ``WITH`` also inserts the claim's audit event, as
+    ``audit.record`` would, for the row the update claimed (none when it claimed none)."""
+    user_id = bindparam("user_id", type_=HumanTask.__table__.c.assignee_id.type)
+    now = bindparam("now", type_=HumanTask.__table__.c.claimed_at.type)
+    claim = (update(HumanTask)
+             .where(HumanTask.id == bindparam("task_id"), HumanTask.state == "open")
+             .values(state="claimed", assignee_id=user_id, claimed_at=now))
+    live = [getattr(HumanTask, name) for name in _LIVE_TASK_COLUMNS]
+    if not with_audit_row:
+        return claim.returning(*live).execution_options(synchronize_session=False)
+    claimed = claim.returning(HumanTask.id, HumanTask.case_id, HumanTask.name, *live).cte("claimed")
+    events = AuditEvent.__table__
+    record = insert(events).from_select(
+        ["case_id", "event_type", "actor_id", "at", "task_id", "task_name", "data"],
+        select(claimed.c.case_id, literal("task_claimed"), user_id, now, claimed.c.id, claimed.c.name,
+               literal(None, events.c.data.type)),
+    ).cte("recorded")
+    return select(*(claimed.c[name] for name in _LIVE_TASK_COLUMNS)).add_cte(record)
 
 
 def unclaim(user: User, task_id: int) -> HumanTask:

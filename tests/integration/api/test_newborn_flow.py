@@ -653,3 +653,30 @@ def test_the_projected_open_tasks_are_forgotten_when_the_unit_of_work_rolls_back
         assert live_after_sync(db.session.get(Case, cid)) is None
         assert [t.bpmn_id for t in case_service.open_tasks(db.session.get(Case, cid))] == ["formal_check"]
         db.session.remove()
+
+
+def test_a_claim_records_its_audit_event_in_the_claiming_statement_on_postgresql(app, api, newborn):
+    """The claim's audit event is the same on both databases; on PostgreSQL the UPDATE that claims
+    the task writes it too (a data-modifying WITH), so a claim is three statements: the token,
+    the task, the claim."""
+    case = start(api)
+    item = api.find_task("window1", "formal_check", case["id"])
+    r, seen = _statements_of(app, lambda: api.post(f"/api/v1/tasks/{item['id']}/claim", "window1"))
+    assert r.status_code == 200 and r.get_json()["state"] == "claimed", r.get_json()
+    before_commit = seen[:seen.index("COMMIT")]
+    if app.config["SQLALCHEMY_DATABASE_URI"].startswith("postgresql"):
+        assert len(before_commit) == 3, before_commit
+        assert before_commit[2].startswith("WITH claimed AS (UPDATE human_tasks") and "INSERT INTO audit_events" in \
+            before_commit[2]
+    else:
+        assert [s.split()[0] for s in before_commit[2:]] == ["UPDATE", "INSERT"], before_commit
+    # a second claim by the holder changes nothing and records nothing
+    assert api.post(f"/api/v1/tasks/{item['id']}/claim", "window1").status_code == 200
+    history = api.get(f"/api/v1/cases/{case['id']}", "supervisor").get_json()["history"]
+    claims = [e for e in history if e["type"] == "task_claimed"]
+    assert len(claims) == 1
+    event = claims[0]
+    assert (event["actor"], event["task_id"], event["task_name"], event["data"]) == (
+        "window1", item["id"], item["name"], None)
+    claimed_at = datetime.fromisoformat(r.get_json()["claimed_at"])
+    assert abs((datetime.fromisoformat(event["at"]) - claimed_at).total_seconds()) < 1
