@@ -27,5 +27,8 @@ def post_worker_init(worker):
     gc.collect()
     gc.freeze()
     if gc_gen0_threshold > 0:
+        # The older generations keep Python's ratios (every 10th young collection, every 10th of
+        # those): raising them too let cyclic garbage that outlived one collection pile up
+        # between full collections (bench/memory.py, docs/performance.md).
         _, gen1, gen2 = gc.get_threshold()
-        gc.set_threshold(gc_gen0_threshold, max(gen1, 50), max(gen2, 100))
+        gc.set_threshold(gc_gen0_threshold, gen1, gen2)

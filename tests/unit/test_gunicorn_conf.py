@@ -33,7 +33,7 @@ def test_a_worker_freezes_what_loading_made_and_collects_young_objects_less_ofte
     gc.set_threshold(700, 10, 10)
     loaded = [{"made": i} for i in range(1000)]  # what loading the app made, still referenced
     conf["post_worker_init"](None)
-    assert gc.get_threshold() == (10000, 50, 100)
+    assert gc.get_threshold() == (10000, 10, 10)
     assert gc.get_freeze_count() >= len(loaded)
     collected = {id(obj) for generation in range(3) for obj in gc.get_objects(generation=generation)}
     assert not any(id(obj) in collected for obj in loaded)  # no collection walks them again
