@@ -69,6 +69,13 @@ class HumanTask(db.Model):
     instance_data: Mapped[dict | None] = mapped_column(JSONType)
     # What the holder typed but did not submit yet ("save draft"); cleared on completion.
     draft_data: Mapped[dict | None] = mapped_column(JSONType)
+    # Optimistic lock: every change of the row through the ORM checks and bumps it, and so does
+    # every statement that changes who holds the task or its state (claim, unclaim, reassign,
+    # delegate). A write that read the row before such a change fails (StaleDataError) and its
+    # unit of work runs again on the row as it is now, instead of overwriting the change.
+    lock_version: Mapped[int] = mapped_column(default=1, server_default="1")
+
+    __mapper_args__ = {"version_id_col": lock_version}
 
     case: Mapped[Case] = relationship(lazy="joined", innerjoin=True)
     assignee: Mapped[User | None] = relationship(foreign_keys=[assignee_id], lazy="joined")

@@ -182,9 +182,14 @@ def _lock_query():
 
 
 def lock_task_case(task_id: int) -> tuple[HumanTask, Case]:
-    """Load a task and lock its case, in one statement: the task with its candidate groups and
-    holder, the case (as ``lock_case``) with its process version and starter. What another
-    transaction committed before the lock was granted is what this reads."""
+    """Load a task and lock it and its case, in one statement: the task with its candidate groups
+    and holder, the case (as ``lock_case``) with its process version and starter.
+
+    Both rows are locked, the case first (the order every transition of a case takes). On
+    PostgreSQL a row that had to be waited for is read again as the other transaction committed
+    it, but only if it is one of the locked rows: with the case alone locked, a task changed by
+    the transition waited for would come back as it was before. Locking the task also makes a
+    completion wait for a reassignment in progress (which locks the task only)."""
     # Fresh rows for any case or task this session holds already (a retried unit of work). Not
     # populate_existing: that would also reset the users read with them, the current user's
     # groups among them, and reading those again costs a statement.
@@ -199,9 +204,11 @@ def lock_task_case(task_id: int) -> tuple[HumanTask, Case]:
 
 @functools.cache
 def _task_case_lock_query():
-    return (select(HumanTask, Case).join(Case, HumanTask.case_id == Case.id)
-            .where(HumanTask.id == bindparam("task_id")).with_for_update(of=Case)
-            .options(contains_eager(HumanTask.case), joinedload(HumanTask.candidates), undefer(Case.workflow_state),
+    return (select(HumanTask, Case).select_from(Case).join(HumanTask, HumanTask.case_id == Case.id)
+            .where(HumanTask.id == bindparam("task_id")).with_for_update(of=(Case, HumanTask))
+            # The case's process version comes once, with the case (not again along task.case).
+            .options(contains_eager(HumanTask.case).lazyload(Case.process_version),
+                     joinedload(HumanTask.candidates), undefer(Case.workflow_state),
                      joinedload(Case.started_by, innerjoin=True)))
 
 

@@ -71,7 +71,7 @@ def _give(task: HumanTask, to: User, expected_assignee) -> None:
         update(HumanTask).where(HumanTask.id == task.id, HumanTask.state.in_(LIVE),
                                 HumanTask.assignee_id.is_(None) if expected_assignee is None
                                 else HumanTask.assignee_id == expected_assignee)
-        .values(state="claimed", assignee_id=to.id, claimed_at=utcnow())
+        .values(state="claimed", assignee_id=to.id, claimed_at=utcnow(), lock_version=HumanTask.lock_version + 1)
         .execution_options(synchronize_session=False))
     db.session.refresh(task)
     if result.rowcount != 1:

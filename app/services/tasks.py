@@ -109,7 +109,7 @@ def _task_query():
 # What another transaction may have changed on a task we loaded: its state and holder (claims,
 # releases, completions, cancellations), its deadline and its routing (moves, reassignments).
 _LIVE_TASK_COLUMNS = ["state", "assignee_id", "claimed_at", "completed_at", "completed_by_id", "due_at",
-                      "group_codes", "candidate_user_id"]
+                      "group_codes", "candidate_user_id", "lock_version"]
 
 
 def _refresh_claim(task: HumanTask) -> None:
@@ -197,7 +197,7 @@ def _claim_statement(with_audit_row: bool):
     now = bindparam("now", type_=HumanTask.__table__.c.claimed_at.type)
     claim = (update(HumanTask)
              .where(HumanTask.id == bindparam("task_id"), HumanTask.state == "open")
-             .values(state="claimed", assignee_id=user_id, claimed_at=now))
+             .values(state="claimed", assignee_id=user_id, claimed_at=now, lock_version=HumanTask.lock_version + 1))
     live = [getattr(HumanTask, name) for name in _LIVE_TASK_COLUMNS]
     if not with_audit_row:
         return claim.returning(*live).execution_options(synchronize_session=False)
@@ -227,7 +227,7 @@ def unclaim(user: User, task_id: int) -> HumanTask:
         update(HumanTask)
         .where(HumanTask.id == task_id, HumanTask.state == "claimed",
                HumanTask.assignee_id == task.assignee_id)
-        .values(state="open", assignee_id=None, claimed_at=None)
+        .values(state="open", assignee_id=None, claimed_at=None, lock_version=HumanTask.lock_version + 1)
         .execution_options(synchronize_session=False))
     _refresh_claim(task)
     if result.rowcount != 1:

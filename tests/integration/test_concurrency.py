@@ -7,6 +7,7 @@ requests go over HTTP to the server, so they really run in different worker proc
 from __future__ import annotations
 
 import threading
+import time
 
 import pytest
 
@@ -245,6 +246,70 @@ def test_simultaneous_department_completions_repeated(server, api):
     deploy_newborn(api)
     for n in range(1, 6):
         complete_departments_together(server, api, n)
+
+
+def _wait_for_a_lock_wait(engine, request_thread) -> None:
+    """Until a request of ``engine``'s database waits for a row lock (PostgreSQL); on SQLite, which
+    has no row locks, give the request a moment to read and reach its first write."""
+    from sqlalchemy import text
+
+    if engine.dialect.name != "postgresql":
+        time.sleep(1.0)
+        return
+    deadline = time.monotonic() + 30
+    with engine.connect() as conn:
+        while time.monotonic() < deadline and request_thread.is_alive():
+            waiting = conn.scalar(text("SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' "
+                                       "AND datname = current_database()"))
+            conn.rollback()
+            if waiting:
+                return
+            time.sleep(0.02)
+    raise AssertionError("the completion never waited for the reassignment's lock")
+
+
+def test_a_completion_meeting_a_reassignment_in_progress_is_refused(server, api, app):
+    """转办 while the holder submits: the section chief's reassignment has given the task to a
+    colleague but not committed yet. The holder's completion must not complete the task it read
+    before (on PostgreSQL it waits for the reassignment's row lock; on SQLite its write waits and
+    then finds the task changed) and answers 409; the task stays with the colleague."""
+    from sqlalchemy import select
+
+    from app.extensions import db
+    from app.models import User
+    from app.services import task_moves
+
+    deploy_newborn(api)
+    case = accepted_case(api)
+    task = api.find_task("health1", "birth_cert", case["id"])
+    assert api.post(f"/api/v1/tasks/{task['id']}/claim", "health1").status_code == 200
+    token = api.token("health1")
+
+    with app.app_context():
+        chief = db.session.scalar(select(User).where(User.username == "admin"))
+        colleague = db.session.scalar(select(User.id).where(User.username == "health2"))
+        # The reassignment, held open: the task row is locked (PostgreSQL) and changed.
+        task_moves.reassign(chief, task["id"], colleague, "请李医生办理")
+        answer = {}
+        submit = threading.Thread(target=lambda: answer.update(r=http.post(
+            f"{server}/api/v1/tasks/{task['id']}/complete", {"data": task_data("birth_cert")}, token=token)),
+            daemon=True)
+        submit.start()
+        _wait_for_a_lock_wait(db.engine, submit)
+        db.session.commit()
+        db.session.remove()
+    submit.join(timeout=60)
+    assert not submit.is_alive(), "the completion did not return"
+
+    r = answer["r"]
+    assert (r.status, r.body.get("error")) == (409, "not_claimed_by_you"), (r.status, r.body)
+    detail = api.get(f"/api/v1/tasks/{task['id']}", "health2").get_json()
+    assert (detail["state"], detail["assignee"]) == ("claimed", "health2"), detail
+    history = api.get(f"/api/v1/cases/{case['id']}", "window1").get_json()["history"]
+    assert [e["type"] for e in history if e["task_id"] == task["id"]][-1] == "task_reassigned"
+    # The task goes on with its new holder.
+    r = api.post(f"/api/v1/tasks/{task['id']}/complete", "health2", json={"data": task_data("birth_cert")})
+    assert r.status_code == 200, r.get_json()
 
 
 # -- the KPI rollups under concurrent commits ---------------------------------------------------------

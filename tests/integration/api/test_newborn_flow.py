@@ -581,9 +581,9 @@ def _statements_of(app, request):
 
 
 def test_a_completion_reads_its_task_in_the_statement_that_locks_the_case(app, api, newborn):
-    """One statement reads the task with its candidates and holder and the case with its state,
-    and (PostgreSQL) takes the case's row lock: the task is as the last transition of the case
-    left it. The current user's groups, read with the token, are not read again."""
+    """One statement reads the task with its candidates and holder and the case with its state
+    and process version (joined once), and (PostgreSQL) locks the case and the task, in that
+    order. The current user's groups, read with the token, are not read again."""
     case = start(api)
     item = api.find_task("window1", "formal_check", case["id"])
     assert api.post(f"/api/v1/tasks/{item['id']}/claim", "window1").status_code == 200
@@ -592,10 +592,11 @@ def test_a_completion_reads_its_task_in_the_statement_that_locks_the_case(app, a
     assert r.status_code == 200, r.get_json()
     token, locking = seen[0], seen[1]
     assert "FROM api_tokens" in token
-    assert "FROM human_tasks JOIN cases" in locking and "cases.workflow_state" in locking, locking
+    assert "FROM cases JOIN human_tasks" in locking and "cases.workflow_state" in locking, locking
     assert "task_candidates" in locking and "users" in locking
+    assert locking.count("JOIN process_versions") == 1, locking
     if app.config["SQLALCHEMY_DATABASE_URI"].startswith("postgresql"):
-        assert locking.endswith("FOR UPDATE OF cases"), locking
+        assert locking.endswith("FOR UPDATE OF cases, human_tasks"), locking
     reads_of_cases = [s for s in seen[:seen.index("COMMIT")] if s.startswith("SELECT") and "FROM cases" in s
                       or "JOIN cases" in s]
     assert reads_of_cases == [locking]
