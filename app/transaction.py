@@ -32,13 +32,18 @@ def _retryable(exc: Exception) -> bool:
     return False
 
 
-def run(fn, *args, **kwargs):
-    """Call ``fn`` and commit; on a lost race roll back and call it again."""
+def run(fn, *args, before_commit=None, **kwargs):
+    """Call ``fn`` and commit; on a lost race roll back and call it again.
+
+    ``before_commit(result)``, when given, runs in the same transaction just before the commit
+    (e.g. to read what the answer needs without opening another transaction after it)."""
     retries = current_app.config["TRANSACTION_RETRIES"]
     attempt = 0
     while True:
         try:
             result = fn(*args, **kwargs)
+            if before_commit is not None:
+                before_commit(result)
             db.session.commit()
             return result
         except Exception as exc:

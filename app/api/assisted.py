@@ -8,6 +8,7 @@ from marshmallow import EXCLUDE, Schema, fields, validate
 
 from .. import transaction
 from ..services import assisted
+from ..services.cases import read_answer
 from .schemas import CaseSchema
 
 blp = Blueprint("assisted", __name__, description="肩并肩 assisted filing (帮办)")
@@ -89,7 +90,7 @@ def submit_application(draft_id):
 @blp.response(201, CaseSchema)
 def accept_application(draft_id):
     """受理 in one step: the case starts from the application (window clerks; 409 if taken)."""
-    return transaction.run(assisted.accept, _user(), draft_id)
+    return transaction.run(assisted.accept, _user(), draft_id, before_commit=read_answer)
 
 
 @blp.route("/assisted-applications/<int:draft_id>/return", methods=["POST"])

@@ -20,7 +20,8 @@ blp = Blueprint("cases", __name__, description="Cases: start and read")
 def start_case(body):
     """Start a bundle for an applicant (window clerks)."""
     user = current_user._get_current_object()
-    return transaction.run(cases.start_case, user, body["process_key"], body["applicant"], body["data"])
+    return transaction.run(cases.start_case, user, body["process_key"], body["applicant"], body["data"],
+                           before_commit=cases.read_answer)
 
 
 @blp.route("/cases/<int:case_id>", methods=["GET"])

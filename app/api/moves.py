@@ -9,7 +9,7 @@ from flask_smorest import Blueprint
 
 from .. import transaction
 from ..services import case_clock, case_moves, messages, supervision, task_moves, tasks
-from ..services.cases import get_case
+from ..services.cases import get_case, read_answer
 from . import requires
 from .schemas import (
     AddSignerRequestSchema,
@@ -66,14 +66,15 @@ def case_clock_view(case_id):
 @blp.response(200, CaseSchema)
 def pause_case(body, case_id):
     """Stop the case clock for a special procedure (特别程序) with a reason (people handling the case)."""
-    return transaction.run(case_clock.pause_case, _user(), case_id, body["kind"], body["reason"])
+    return transaction.run(case_clock.pause_case, _user(), case_id, body["kind"], body["reason"],
+                           before_commit=read_answer)
 
 
 @blp.route("/cases/<int:case_id>/resume", methods=["POST"])
 @blp.response(200, CaseSchema)
 def resume_case(case_id):
     """Restart the clock; the due dates move by the working days it was stopped."""
-    return transaction.run(case_clock.resume_case, _user(), case_id)
+    return transaction.run(case_clock.resume_case, _user(), case_id, before_commit=read_answer)
 
 
 @blp.route("/cases/<int:case_id>/extensions", methods=["POST"])
@@ -141,7 +142,7 @@ def reject_case(body, case_id):
 @requires(*case_moves.WINDOW_ROLES)
 def withdraw_case(body, case_id):
     """撤销申请: record that the applicant withdrew; the case ends."""
-    return transaction.run(case_moves.withdraw, _user(), case_id, body["reason"])
+    return transaction.run(case_moves.withdraw, _user(), case_id, body["reason"], before_commit=read_answer)
 
 
 # -- task moves --------------------------------------------------------------------------------
@@ -271,7 +272,8 @@ def waiting_messages():
 @blp.response(200, CaseSchema)
 def deliver_message(body, case_id):
     """Deliver a message the case waits for (members of the catch event's senderGroups)."""
-    return transaction.run(messages.deliver, _user(), case_id, body["name"], body["payload"])
+    return transaction.run(messages.deliver, _user(), case_id, body["name"], body["payload"],
+                           before_commit=read_answer)
 
 
 # -- supervision -------------------------------------------------------------------------------

@@ -12,6 +12,7 @@ from marshmallow import Schema, fields, validate
 
 from .. import transaction
 from ..services import audit_export, callbacks, evaluation, exports, oversight, privacy, reviews
+from ..services.cases import read_answer
 from . import public
 from .schemas import DATES, ID_RANGE, CaseSchema
 
@@ -138,7 +139,7 @@ class OversightStartSchema(Schema):
 def start_item(body, kind):
     """Start 督办 (``supervision``), 预警函 (``warning-letter``), 重大行政执法决定法制审核
     (``legality-review``) or 企业诉求 (``enterprise-demand``); its steps then appear in the inboxes."""
-    return transaction.run(oversight.start, _user(), kind, body["data"])
+    return transaction.run(oversight.start, _user(), kind, body["data"], before_commit=read_answer)
 
 
 # -- personal data and the audit trail ------------------------------------------------------------

@@ -7,6 +7,7 @@ from flask_smorest import Blueprint
 
 from .. import transaction
 from ..services import saved_filters, tasks
+from ..services.cases import read_answer
 from .schemas import (
     CaseSchema,
     CompleteRequestSchema,
@@ -58,7 +59,7 @@ def unclaim_task(task_id):
 @blp.response(200, CaseSchema)
 def complete_task(body, task_id):
     """Complete a task you hold; the data must satisfy its form. Returns the updated case."""
-    return transaction.run(tasks.complete, _user(), task_id, body["data"])
+    return transaction.run(tasks.complete, _user(), task_id, body["data"], before_commit=read_answer)
 
 
 @blp.route("/saved-filters", methods=["GET"])

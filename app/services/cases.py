@@ -7,10 +7,10 @@ import importlib
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
-from flask import current_app
+from flask import current_app, has_request_context, request
 from flask_babel import gettext as _
-from sqlalchemy import bindparam, select
-from sqlalchemy.orm import contains_eager, joinedload, lazyload, undefer
+from sqlalchemy import bindparam, event, select
+from sqlalchemy.orm import Session, contains_eager, joinedload, lazyload, undefer
 from sqlalchemy.orm.attributes import set_committed_value
 
 from ..engine import TaskNotReady, WorkflowRunError
@@ -270,8 +270,38 @@ def _open_tasks_query():
 
 
 def history(case: Case) -> list[AuditEvent]:
-    """Return the case's audit events in order."""
+    """Return the case's audit events in order (as ``read_answer`` read them, when it did)."""
+    read = request.environ.get(_ANSWER_HISTORY, {}).get(case.id) if has_request_context() else None
+    if read is not None:
+        return read
     return list(db.session.scalars(_history_query(), {"case_id": case.id}))
+
+
+# -- what the answer of a transition reads, read before its commit ---------------------------------
+# A request that moved a case answers with the case: its history, and the warning of its time
+# limit (which reads the calendar overrides). Read after the commit, they open a second
+# transaction: on PostgreSQL two more round trips (BEGIN, COMMIT) and their server work. Read
+# just before the commit they come with the transaction that wrote them. SQLite has no such
+# round trips, and there the transaction holds the database's one write lock until its commit,
+# so it reads after the commit as before.
+_ANSWER_HISTORY = "changzhi.answer_history"
+
+
+def read_answer(case) -> None:
+    """``transaction.run(..., before_commit=read_answer)`` for a service that returns a case:
+    on PostgreSQL, read the case's history and today's calendar overrides in the transaction."""
+    if not isinstance(case, Case) or not has_request_context() or db.session.get_bind().dialect.name != "postgresql":
+        return
+    db.session.flush()  # the history includes this transaction's events
+    request.environ.setdefault(_ANSWER_HISTORY, {})[case.id] = list(
+        db.session.scalars(_history_query(), {"case_id": case.id}))
+    calendar.overrides_from(calendar.local_date(utcnow()))
+
+
+@event.listens_for(Session, "after_soft_rollback")
+def _forget_answer(session: Session, previous_transaction) -> None:
+    if has_request_context():
+        request.environ.pop(_ANSWER_HISTORY, None)
 
 
 @functools.cache

@@ -519,7 +519,8 @@ def test_eligibility_issues_are_shown_read_only_to_the_window(api, newborn, cloc
 def test_a_completion_writes_nothing_before_its_final_flush(app, api, newborn):
     """All of a completion's writes come together at its end, right before the commit: SQLite has
     one write lock per database, held from the first write to the commit, so a write sent early
-    (say before the new parallel tasks are projected) would make every other writer wait longer."""
+    (say before the new parallel tasks are projected) would make every other writer wait longer.
+    (On PostgreSQL the answer's two reads come before the commit too; see below.)"""
     from sqlalchemy import event
 
     from app.extensions import db
@@ -532,7 +533,12 @@ def test_a_completion_writes_nothing_before_its_final_flush(app, api, newborn):
     seen: list[str] = []
 
     def statement(conn, cursor, text, parameters, context, executemany):
-        seen.append("read" if text.lstrip()[:6].upper() == "SELECT" else "write")
+        if text.lstrip()[:6].upper() != "SELECT":
+            seen.append("write")
+        elif "FROM audit_events" in text or "FROM calendar_overrides" in text:
+            seen.append("answer read")
+        else:
+            seen.append("read")
 
     def commit(conn):
         seen.append("commit")
@@ -552,6 +558,10 @@ def test_a_completion_writes_nothing_before_its_final_flush(app, api, newborn):
     # the task, the case, the audit events, three new tasks with their candidates, the KPI rollups
     assert until_commit.count("write") >= 5
     assert "read" not in until_commit, seen
+    # The answer's reads: on PostgreSQL in the transaction (no second one for them), on SQLite
+    # after the commit (not while the write lock is held).
+    answer_reads = 2 if app.config["SQLALCHEMY_DATABASE_URI"].startswith("postgresql") else 0
+    assert until_commit.count("answer read") == answer_reads, seen
 
 
 def _statements_of(app, request):
@@ -613,7 +623,7 @@ def test_a_completion_answers_with_the_open_tasks_its_projection_left(app, api, 
                                                    json={"data": task_data("formal_check", "accept")}))
     assert r.status_code == 200, r.get_json()
     after_commit = seen[seen.index("COMMIT") + 1:]
-    assert after_commit and not any("FROM human_tasks" in s for s in after_commit), after_commit
+    assert not any("FROM human_tasks" in s for s in after_commit), after_commit
     answered = r.get_json()["tasks"]
     assert [t["bpmn_id"] for t in answered] == ["birth_cert", "birth_registration", "maternity_allowance"]
     stored = api.get(f"/api/v1/cases/{case['id']}", "supervisor").get_json()["tasks"]
@@ -653,6 +663,63 @@ def test_the_projected_open_tasks_are_forgotten_when_the_unit_of_work_rolls_back
             transaction.run(project_then_fail)
         assert live_after_sync(db.session.get(Case, cid)) is None
         assert [t.bpmn_id for t in case_service.open_tasks(db.session.get(Case, cid))] == ["formal_check"]
+        db.session.remove()
+
+
+def test_a_transition_reads_its_answer_in_its_own_transaction_on_postgresql(app, api, newborn):
+    """On PostgreSQL a completion reads its answer's history and the calendar overrides (for the
+    warnings) before its commit, so nothing is read, and no second transaction is opened, after
+    it; the history still ends with this completion. On SQLite (no round trips to save, and the
+    write lock held until the commit) they are read after the commit."""
+    case = start(api)
+    item = api.find_task("window1", "formal_check", case["id"])
+    assert api.post(f"/api/v1/tasks/{item['id']}/claim", "window1").status_code == 200
+    r, seen = _statements_of(app, lambda: api.post(f"/api/v1/tasks/{item['id']}/complete", "window1",
+                                                   json={"data": task_data("formal_check", "accept")}))
+    assert r.status_code == 200, r.get_json()
+    answer = r.get_json()
+    assert [e["type"] for e in answer["history"]][-2:] == ["task_claimed", "task_completed"], answer["history"]
+    assert answer["history"] == api.get(f"/api/v1/cases/{case['id']}", "supervisor").get_json()["history"]
+    assert answer["warning"] in ("none", "yellow", "red")
+    first_commit = seen.index("COMMIT")
+    history_reads = [i for i, s in enumerate(seen) if s.startswith("SELECT") and "FROM audit_events" in s]
+    calendar_reads = [i for i, s in enumerate(seen) if "FROM calendar_overrides" in s]
+    assert len(history_reads) == 1 and len(calendar_reads) == 1, seen
+    if app.config["SQLALCHEMY_DATABASE_URI"].startswith("postgresql"):
+        assert seen[first_commit + 1:] == [], seen[first_commit + 1:]
+        assert history_reads[0] < first_commit and calendar_reads[0] < first_commit
+    else:
+        assert history_reads[0] > first_commit and calendar_reads[0] > first_commit
+
+
+def test_the_answer_read_before_the_commit_is_forgotten_when_the_unit_of_work_rolls_back(app, api, newborn):
+    """A unit of work that read its answer and then rolled back (a retry) must not answer with
+    that history."""
+    from app import transaction
+    from app.extensions import db
+    from app.models import AuditEvent, Case, User
+    from app.services import audit
+    from app.services import cases as case_service
+
+    cid = start(api)["id"]
+    with app.test_request_context("/"):
+        user = db.session.scalar(db.select(User).where(User.username == "window1"))
+
+        def note_then_fail():
+            case = case_service.lock_case(cid)
+            audit.record(case, "case_viewed", user)
+            return case
+
+        def fail(case):
+            case_service.read_answer(case)
+            raise RuntimeError("before the commit")
+
+        with pytest.raises(RuntimeError):
+            transaction.run(note_then_fail, before_commit=fail)
+        case = db.session.get(Case, cid)
+        assert "case_viewed" not in [e.event_type for e in case_service.history(case)]
+        assert db.session.scalar(db.select(db.func.count()).select_from(AuditEvent).where(
+            AuditEvent.case_id == cid, AuditEvent.event_type == "case_viewed")) == 0
         db.session.remove()
 
 
