@@ -35,7 +35,7 @@ from sqlalchemy.orm import Session
 
 from ..models import Case, Group, HumanTask, KpiCaseDay, KpiGroupCaseDay, KpiTaskDay, TaskCandidate
 from . import calendar
-from .upserts import adding_upsert
+from .upserts import adding_upsert, merged_adding_upserts
 
 CASE_FIELDS = ("received", "immediate", "helped", "completed", "with_limit", "on_time", "with_statutory",
                "within_statutory", "working_days_sum", "working_days_count")
@@ -271,13 +271,24 @@ def _apply(session: Session) -> None:
     pending.clear()
     dialect = session.get_bind().dialect
     # A fixed order: two transactions upserting the same rows take their locks in the same order.
-    # One statement per table, run for all of its rows (executemany).
+    # SQLite: one statement per table, run for all of its rows (executemany); PostgreSQL: one
+    # statement for all the tables.
     batches: dict[str, list[dict]] = {}
     for (kind, key), vector in sorted(merged.items(), key=lambda item: (item[0][0], item[0][1])):
         if any(vector):
             model, key_names, fields = TABLES[kind]
             batches.setdefault(kind, []).append(
                 {**dict(zip(key_names, key, strict=True)), **dict(zip(fields, vector, strict=True))})
+    if not batches:
+        return
+    if dialect.name == "postgresql":
+        # All tables in one statement (one round trip), in the same fixed order.
+        tables = tuple((TABLES[kind][0].__table__, TABLES[kind][1], TABLES[kind][2]) for kind in batches)
+        params = {f"{table.name}__{name}": [row[name] for row in batches[kind]]
+                  for (table, key_names, fields), kind in zip(tables, batches, strict=True)
+                  for name in (*key_names, *fields)}
+        session.execute(merged_adding_upserts(dialect, tables), params)
+        return
     for kind, rows in batches.items():
         model, key_names, fields = TABLES[kind]
         session.execute(adding_upsert(dialect, model.__table__, key_names, fields), rows)

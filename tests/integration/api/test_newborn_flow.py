@@ -748,3 +748,23 @@ def test_a_claim_records_its_audit_event_in_the_claiming_statement_on_postgresql
         "window1", item["id"], item["name"], None)
     claimed_at = datetime.fromisoformat(r.get_json()["claimed_at"])
     assert abs((datetime.fromisoformat(event["at"]) - claimed_at).total_seconds()) < 1
+
+
+def test_a_completion_writes_its_kpi_rollups_in_one_statement_on_postgresql(app, api, newborn):
+    """The formal check makes three department tasks (new groups for the case) and completes a
+    task: the rollups of the case's groups and of the completed task. On PostgreSQL one statement
+    writes both tables; on SQLite each table has its own."""
+    case = start(api)
+    item = api.find_task("window1", "formal_check", case["id"])
+    assert api.post(f"/api/v1/tasks/{item['id']}/claim", "window1").status_code == 200
+    r, seen = _statements_of(app, lambda: api.post(f"/api/v1/tasks/{item['id']}/complete", "window1",
+                                                   json={"data": task_data("formal_check", "accept")}))
+    assert r.status_code == 200, r.get_json()
+    rollups = [s for s in seen if "INSERT INTO kpi_" in s]
+    if app.config["SQLALCHEMY_DATABASE_URI"].startswith("postgresql"):
+        assert len(rollups) == 1, rollups
+        assert "INSERT INTO kpi_group_case_days" in rollups[0] and "INSERT INTO kpi_task_days" in rollups[0]
+    else:
+        assert [s.split()[2] for s in rollups] == ["kpi_group_case_days", "kpi_task_days"], rollups
+    kpis = api.get("/api/v1/kpis", "supervisor").get_json()
+    assert kpis, kpis

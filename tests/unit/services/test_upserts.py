@@ -48,3 +48,46 @@ def test_the_counter_statements_of_every_request_are_cacheable(app_ctx):
                   for model, key, fields in kpi_rollups.TABLES.values()]
     statements.append(adding_upsert(dialect, ReceiptCounter.__table__, ("day",), ("last",), ("last",)))
     assert all(s._generate_cache_key() is not None for s in statements)
+
+
+def test_several_tables_in_one_statement_on_postgresql(app_ctx):
+    """``merged_adding_upserts``: each table's rows as arrays (any number of rows, the same text),
+    inserted or added to the stored counters; a table with no rows changes nothing. SQLite has no
+    such statement (the rollups run one ``executemany`` per table there)."""
+    import pytest
+
+    from app.models import KpiCaseDay, KpiTaskDay
+    from app.services import kpi_rollups
+    from app.services.upserts import merged_adding_upserts
+
+    db = app_ctx
+    dialect = db.engine.dialect
+    tables = tuple((model.__table__, key, fields) for model, key, fields in
+                   (kpi_rollups.TABLES["case"], kpi_rollups.TABLES["task"]))
+    if dialect.name != "postgresql":
+        with pytest.raises(ValueError):
+            merged_adding_upserts(dialect, tables)
+        return
+    statement = merged_adding_upserts(dialect, tables)
+    assert statement._generate_cache_key() is not None
+    day = date(2030, 3, 6)
+
+    def params(case_rows, task_rows):
+        out = {}
+        for (table, key, fields), rows in zip(tables, (case_rows, task_rows), strict=True):
+            for name in (*key, *fields):
+                out[f"{table.name}__{name}"] = [r[name] for r in rows]
+        return out
+
+    zero_case = dict.fromkeys(kpi_rollups.CASE_FIELDS, 0)
+    case_row = {"day": day, "process_key": "newborn", "clerk_id": 0, **zero_case, "received": 1}
+    task = {"day": day, "process_key": "newborn", "clerk_id": 0, "group_code": "health",
+            "completed": 1, "timed": 1, "on_time": 1}
+    db.session.execute(statement, params([case_row], [task, {**task, "group_code": "tax", "on_time": 0}]))
+    db.session.execute(statement, params([{**case_row, "received": 0, "completed": 1, "working_days_sum": 3}], []))
+    db.session.execute(statement, params([], [{**task, "completed": 2, "timed": 0, "on_time": 0}]))
+    cases = db.session.scalars(select(KpiCaseDay).where(KpiCaseDay.day == day)).all()
+    assert [(c.received, c.completed, c.working_days_sum) for c in cases] == [(1, 1, 3)]
+    stored = {r.group_code: (r.completed, r.timed, r.on_time)
+              for r in db.session.scalars(select(KpiTaskDay).where(KpiTaskDay.day == day))}
+    assert stored == {"health": (3, 1, 1), "tax": (1, 1, 0)}
