@@ -153,8 +153,10 @@ class MergingParallelGateway(BranchMergeMixin, ParallelGateway):
             if node is not None:
                 waiting_inputs.discard(node.task_spec)
 
-        for task in my_task.workflow.get_tasks(spec_name=self.name):
-            if task.is_descendant_of(my_task):
+        # The workflow's own tasks (as current_round_arrivals reads them): the instances of this
+        # join are there, and walking the tree for them cost more than the rest of the check.
+        for task in my_task.workflow.tasks.values():
+            if task.task_spec is self and task.is_descendant_of(my_task):
                 # First pass of a loop through this gateway: that input comes later.
                 arrived(task)
         arrived(my_task)

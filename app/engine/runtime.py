@@ -10,6 +10,7 @@ from __future__ import annotations
 import copy
 import re
 import uuid
+import weakref
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
@@ -138,6 +139,40 @@ class WriteTrackingScriptEngine(PythonScriptEngine):
 # Pending events name their definition's class: a date, a duration or a cycle timer.
 _TIMER_TYPES = frozenset(c.__name__ for c in (TimeDateEventDefinition, DurationTimerEventDefinition,
                                               CycleTimerEventDefinition))
+
+
+@dataclass(frozen=True)
+class _Kinds:
+    """Which kinds of element a compiled process (with its subprocesses) has at all. Asking the
+    workflow's task tree about a kind the diagram lacks walks every task to find nothing: each such
+    walk costs as much as a step of the engine."""
+
+    messages: bool
+    timers: bool
+    multi_instance: bool
+    terminate: bool
+
+
+# Keyed by the workflow's top process spec: the service compiles a version once and keeps it,
+# a spec restored from JSON (the benchmark's ceiling) is new each time and goes with its workflow.
+_KINDS: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+
+
+def _kinds(workflow: BpmnWorkflow) -> _Kinds:
+    top = workflow.top_workflow
+    kinds = _KINDS.get(top.spec)
+    if kinds is None:
+        messages = timers = multi_instance = terminate = False
+        for process_spec in [top.spec, *top.subprocess_specs.values()]:
+            for spec in process_spec.task_specs.values():
+                multi_instance = multi_instance or isinstance(spec, MultiInstanceTask)
+                definition = getattr(spec, "event_definition", None)
+                for item in [definition, *(getattr(definition, "event_definitions", None) or [])]:
+                    messages = messages or isinstance(item, MessageEventDefinition)
+                    timers = timers or isinstance(item, TimerEventDefinition)
+                    terminate = terminate or isinstance(item, TerminateEventDefinition)
+        kinds = _KINDS[top.spec] = _Kinds(messages, timers, multi_instance, terminate)
+    return kinds
 
 
 def _working_days_function(count: Callable[[datetime, int], datetime]):
@@ -294,6 +329,8 @@ class Engine:
     # -- messages from outside (e.g. utilities reporting a transfer) ---------------------------
     @staticmethod
     def _message_waits(workflow: BpmnWorkflow):
+        if not _kinds(workflow).messages:
+            return
         for task in workflow.get_tasks(state=TaskState.WAITING):
             definition = getattr(task.task_spec, "event_definition", None)
             if not isinstance(definition, MessageEventDefinition):
@@ -476,6 +513,8 @@ class Engine:
     @staticmethod
     def next_timer_due(workflow: BpmnWorkflow) -> datetime | None:
         """Return when the earliest waiting timer is due (UTC), or None."""
+        if not _kinds(workflow).timers:
+            return None
         due = []
         for event in workflow.waiting_events():
             if event.event_type not in _TIMER_TYPES or event.value is None:
@@ -556,6 +595,8 @@ class Engine:
     @staticmethod
     def terminated(workflow: BpmnWorkflow) -> bool:
         """Whether the workflow ended at a terminate end event."""
+        if not _kinds(workflow).terminate:
+            return False
         return any(isinstance(t.task_spec, EndEvent) and isinstance(t.task_spec.event_definition,
                                                                     TerminateEventDefinition)
                    for t in workflow.get_tasks(state=TaskState.COMPLETED))
@@ -587,9 +628,10 @@ class Engine:
     def _advance(self, workflow: BpmnWorkflow) -> None:
         try:
             workflow.do_engine_steps()
-            # Timers that became due during the steps need a second pass (pitfall 8).
-            workflow.refresh_timers()
-            workflow.do_engine_steps()
+            if _kinds(workflow).timers:
+                # Timers that became due during the steps need a second pass (pitfall 8).
+                workflow.refresh_timers()
+                workflow.do_engine_steps()
             self._record_multi_instance_outputs(workflow)
         except SpiffWorkflowException as exc:
             raise self._run_error(exc) from None
@@ -601,6 +643,8 @@ class Engine:
     @staticmethod
     def _record_multi_instance_outputs(workflow: BpmnWorkflow) -> None:
         """A finished multi-instance task wrote its output collection (all the signatures)."""
+        if not _kinds(workflow).multi_instance:
+            return
         for task in workflow.get_tasks(state=TaskState.COMPLETED):
             spec = task.task_spec
             if isinstance(spec, MultiInstanceTask):
