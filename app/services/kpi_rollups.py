@@ -49,6 +49,7 @@ _CASE_ATTRS = ("started_at", "process_key", "started_by_id", "finished_same_day"
                "ended_at", "due_at", "statutory_due_at", "working_days_used")
 _TASK_ATTRS = ("state", "completed_at", "completed_on_time", "group_codes", "case_id")
 _INFO = "kpi_rollup_deltas"
+_STORED_GROUPS = "kpi_stored_task_groups"
 
 
 def on_time(task: HumanTask, case_row: Case, completed_at: datetime) -> bool | None:
@@ -161,7 +162,9 @@ def _groups(session: Session, case_row: Case) -> tuple[set, set]:
     after this flush."""
     stored: dict = {}
     if case_row.id is not None and not inspect(case_row).pending:
-        stored = dict(session.execute(_case_groups_query(), {"case_id": case_row.id}).all())
+        known = session.info.get(_STORED_GROUPS, {}).get(case_row.id)
+        stored = dict(known) if known is not None else dict(
+            session.execute(_case_groups_query(), {"case_id": case_row.id}).all())
     before = {code for codes in stored.values() for code in (codes or [])}
     after = dict(stored)
     for task in session.new:
@@ -174,6 +177,24 @@ def _groups(session: Session, case_row: Case) -> tuple[set, set]:
         if isinstance(task, HumanTask) and _belongs(task, case_row):
             after.pop(task.id, None)
     return before, {code for codes in after.values() for code in (codes or [])}
+
+
+def remember_stored_groups(session: Session, case_row: Case, tasks) -> None:
+    """``tasks`` are all of the case's rows, just read by a statement of this transaction (the
+    projection reads them anyway): the next flush takes the case's stored groups from them instead
+    of reading them again. Any flush, or a rollback, forgets them, for the rows stored change then.
+    A row changed in this session since it was loaded gives its loaded value."""
+    stored = {}
+    for task in tasks:
+        values = _values(task, ("group_codes",), before=True)
+        if values is not None:
+            stored[task.id] = values["group_codes"]
+    session.info.setdefault(_STORED_GROUPS, {})[case_row.id] = stored
+
+
+@event.listens_for(Session, "after_flush")
+def _forget_stored_groups(session: Session, flush_context) -> None:
+    session.info.pop(_STORED_GROUPS, None)
 
 
 @functools.cache
@@ -239,6 +260,7 @@ def _drop(session: Session, previous_transaction) -> None:
     """Forget what a rolled-back transaction collected: the whole transaction, or a savepoint with
     the savepoints released inside it (their deltas are kept under their own transaction until
     the commit)."""
+    session.info.pop(_STORED_GROUPS, None)
     pending = session.info.get(_INFO)
     if not pending:
         return
@@ -259,6 +281,7 @@ def _apply(session: Session) -> None:
     if session.get_nested_transaction() is not None:
         return  # a savepoint is released: its deltas wait for the real commit
     session.flush()
+    session.info.pop(_STORED_GROUPS, None)
     pending = session.info.get(_INFO)
     if not pending:
         return

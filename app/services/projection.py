@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session, lazyload
 from ..extensions import db
 from ..models import Case, HumanTask, MessageWait, TaskCandidate, User
 from ..models.types import utcnow
-from . import audit, deadlines, org
+from . import audit, deadlines, kpi_rollups, org
 
 
 def sync_tasks(case: Case, ready, actor: User | None) -> list[HumanTask]:
@@ -20,8 +20,10 @@ def sync_tasks(case: Case, ready, actor: User | None) -> list[HumanTask]:
 
     Changes of this transaction may not be flushed yet (``cases.save_workflow``): a row the
     database still has open but this transaction has completed is not live."""
-    live = {t.engine_task_id: t for t in db.session.scalars(_live_query(), {"case_id": case.id})
-            if t.state in ("open", "claimed")}
+    rows = db.session.scalars(_case_tasks_query(), {"case_id": case.id}).all()
+    # The case's rollups need the groups of all its tasks as stored: they are all here.
+    kpi_rollups.remember_stored_groups(db.session(), case, rows)
+    live = {t.engine_task_id: t for t in rows if t.state in LIVE}
     ready_ids = {t.id for t in ready}
     for engine_id, row in live.items():
         if engine_id not in ready_ids:
@@ -64,9 +66,12 @@ def sync_tasks(case: Case, ready, actor: User | None) -> list[HumanTask]:
 
 
 @functools.cache
-def _live_query():
-    # The holder is joined (as the answer's list of open tasks needs it, see live_after_sync).
-    return (select(HumanTask).where(HumanTask.case_id == bindparam("case_id"), HumanTask.state.in_(LIVE))
+def _case_tasks_query():
+    # All of the case's rows, not only the live ones: the KPI rollups of the flush that follows
+    # need the groups of every task of the case, which would otherwise be a statement of their own
+    # (a case has a few dozen tasks at most). The holder is joined (as the answer's list of open
+    # tasks needs it, see live_after_sync).
+    return (select(HumanTask).where(HumanTask.case_id == bindparam("case_id"))
             .options(lazyload(HumanTask.case), lazyload(HumanTask.candidates)))
 
 

@@ -613,6 +613,35 @@ def test_a_completion_reads_its_task_in_the_statement_that_locks_the_case(app, a
     assert not any("group_memberships" in s for s in seen[1:]), seen
 
 
+def test_a_completion_reads_the_case_tasks_once_for_its_projection_and_its_rollups(app, api, newborn):
+    """The projection reads all of the case's tasks (not only the open ones), and the KPI rollups
+    of the flush take the case's groups from that read instead of a statement of their own; the
+    rollups still count the case for every group of its tasks (a rebuild from the facts agrees)."""
+    from app.extensions import db
+    from app.services import kpi_rollups
+
+    case = start(api)
+    item = api.find_task("window1", "formal_check", case["id"])
+    assert api.post(f"/api/v1/tasks/{item['id']}/claim", "window1").status_code == 200
+    r, seen = _statements_of(app, lambda: api.post(f"/api/v1/tasks/{item['id']}/complete", "window1",
+                                                   json={"data": task_data("formal_check", "accept")}))
+    assert r.status_code == 200, r.get_json()
+    until_commit = seen[:seen.index("COMMIT")]
+    task_reads = [s for s in until_commit if s.startswith("SELECT") and "FROM human_tasks" in s]
+    assert len(task_reads) == 1, task_reads
+    assert "human_tasks.state IN" not in task_reads[0], task_reads[0]
+    with app.app_context():
+        kept = [sorted(map(tuple, db.session.execute(db.text(f"SELECT * FROM {table}")).all()))
+                for table in ("kpi_case_days", "kpi_group_case_days", "kpi_task_days")]
+        assert any(row for row in kept[1])
+        kpi_rollups.rebuild(db.session)
+        db.session.commit()
+        again = [sorted(map(tuple, db.session.execute(db.text(f"SELECT * FROM {table}")).all()))
+                 for table in ("kpi_case_days", "kpi_group_case_days", "kpi_task_days")]
+    strip = lambda rows: [r for r in rows if any(v for v in r[4:] if isinstance(v, int))]  # noqa: E731
+    assert [strip(t) for t in again] == [strip(t) for t in kept]
+
+
 def test_a_completion_answers_with_the_open_tasks_its_projection_left(app, api, newborn):
     """The answer's open tasks come from the projection the completion just made (not read again
     after the commit), and they are the tasks the case has."""
