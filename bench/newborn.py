@@ -495,7 +495,8 @@ def main(argv=None) -> int:
     parser.add_argument("--http-runs", type=int, default=3,
                         help="wrk runs per database, the best reported like the engine's best of 3 (default 3)")
     parser.add_argument("--no-postgres", action="store_true", help="skip the PostgreSQL HTTP run")
-    parser.add_argument("--profile-cases", type=int, default=20, help="cases to profile when the ratio is low")
+    parser.add_argument("--profile-cases", type=int, default=20,
+                        help="cases to profile when the ratio is low (0: none)")
     args = parser.parse_args(argv)
     service_cases = args.service_cases or max(1, args.cases // 2)
     OUT.mkdir(exist_ok=True)
@@ -568,7 +569,7 @@ def main(argv=None) -> int:
         "load_average_before": load_before,
         "load_average_after": _load(),
     }
-    if ratios and min(ratios.values()) < RATIO_THRESHOLD:
+    if ratios and min(ratios.values()) < RATIO_THRESHOLD and args.profile_cases > 0:
         print(f"\nratio below {RATIO_THRESHOLD}: profiling the HTTP path ({args.profile_cases} cases) ...")
         text = profile_http_path(plan, args.profile_cases, OUT / "profile.txt")
         print(text.split("\n== top 25 by own time ==")[0].rstrip())
