@@ -27,6 +27,7 @@ import functools
 import logging
 from collections.abc import Mapping
 from datetime import UTC, date, datetime, time, timedelta
+from types import MappingProxyType
 from zoneinfo import ZoneInfo
 
 import chinese_calendar
@@ -38,6 +39,7 @@ from ..errors import InvalidInput, NotFound
 from ..extensions import db
 from ..models import CalendarOverride, User
 from ..models.types import utcnow
+from . import config_cache
 
 log = logging.getLogger(__name__)
 
@@ -116,8 +118,30 @@ def overrides_from(start: date) -> Mapping[date, bool]:
     # Kept with the request itself (``g`` would outlive it when an app context was already pushed).
     memo = request.environ.setdefault(_REQUEST_OVERRIDES, {})
     if start not in memo:
-        memo[start] = load_overrides(start)
+        memo[start] = _overrides_from_cache_or_database(start)
     return memo[start]
+
+
+def _overrides_from_cache_or_database(start: date) -> Mapping[date, bool]:
+    """Kept in memory while the overrides do not change (services/config_cache.py)."""
+    kept = config_cache.lookup("calendar_overrides", start)
+    if kept is not config_cache.MISS:
+        return kept
+    rows = db.session.execute(_overrides_with_token_query(), {"start": start}).all()
+    if not rows:  # no version row (a database older than its migration): read them plainly
+        return load_overrides(start)
+    overrides = MappingProxyType({day: working for _token, day, working in rows if day is not None})
+    config_cache.store("calendar_overrides", rows[0][0], start, overrides)
+    return overrides
+
+
+@functools.cache
+def _overrides_with_token_query():
+    versions = config_cache.CONFIG_VERSIONS
+    return (select(versions.c.token, CalendarOverride.day, CalendarOverride.is_working_day)
+            .select_from(versions.outerjoin(CalendarOverride.__table__,
+                                            CalendarOverride.day >= bindparam("start")))
+            .where(versions.c.name == "calendar_overrides"))
 
 
 _REQUEST_OVERRIDES = "changzhi.calendar_overrides_from"
@@ -126,6 +150,7 @@ _REQUEST_OVERRIDES = "changzhi.calendar_overrides_from"
 def _forget_request_overrides() -> None:
     if has_request_context():
         request.environ.pop(_REQUEST_OVERRIDES, None)
+    config_cache.forget("calendar_overrides")
 
 
 def day_status(d: date, overrides: Mapping[date, bool] | None = None) -> tuple[bool, bool]:

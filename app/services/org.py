@@ -16,6 +16,7 @@ from ..errors import AppError, TooManyAttempts, Unauthorized
 from ..extensions import db
 from ..models import ApiToken, Group, User, group_memberships
 from ..models.types import utcnow
+from . import config_cache
 
 
 def password_problems(username: str, password: str) -> list[str]:
@@ -116,7 +117,8 @@ def token_for(raw: str) -> ApiToken | None:
     row = db.session.execute(_token_query(), {"token_hash": _hash(raw)}).unique().first()
     if row is None:
         return None
-    token, user = row
+    token, user, *tokens = row
+    config_cache.note(dict(zip(config_cache.TABLES, tokens, strict=True)))
     set_committed_value(token, "user", user)  # the session holds loaded rows weakly: keep the user
     if token.revoked_at is not None or token.expires_at <= utcnow() or not user.active:
         return None
@@ -126,7 +128,9 @@ def token_for(raw: str) -> ApiToken | None:
 @functools.cache
 def _token_query():
     """Built once: a statement object keeps its cache key, so a run only binds the hash."""
-    return (select(ApiToken, User).join(User, ApiToken.user_id == User.id).options(joinedload(User.groups))
+    # The tokens of the reference data kept in memory come with it (services/config_cache.py).
+    return (select(ApiToken, User, *(config_cache.token_column(name) for name in config_cache.TABLES))
+            .join(User, ApiToken.user_id == User.id).options(joinedload(User.groups))
             .where(ApiToken.token_hash == bindparam("token_hash")))
 
 
@@ -170,6 +174,37 @@ def groups_by_code(codes) -> dict[str, Group]:
 @functools.cache
 def _groups_by_code_query():
     return select(Group).where(Group.code.in_(bindparam("codes", expanding=True)))
+
+
+def group_ids_by_code(codes) -> dict[str, int]:
+    """Return ``{code: group id}`` for the known codes among ``codes`` (kept in memory while the
+    groups do not change, see services/config_cache.py)."""
+    codes = set(codes)
+    result, missing = {}, []
+    for code in sorted(codes):
+        known = config_cache.lookup("groups", code)
+        if known is config_cache.MISS:
+            missing.append(code)
+        elif known is not None:
+            result[code] = known
+    if not missing:
+        return result
+    rows = db.session.execute(_group_ids_query(), {"codes": missing}).all()
+    if not rows:  # no version row (a database older than its migration): read them plainly
+        return {code: group.id for code, group in groups_by_code(codes).items()}
+    found = {code: group_id for _token, code, group_id in rows if code is not None}
+    for code in missing:
+        config_cache.store("groups", rows[0][0], code, found.get(code))
+    result.update(found)
+    return result
+
+
+@functools.cache
+def _group_ids_query():
+    versions = config_cache.CONFIG_VERSIONS
+    return (select(versions.c.token, Group.code, Group.id)
+            .select_from(versions.outerjoin(Group, Group.code.in_(bindparam("codes", expanding=True))))
+            .where(versions.c.name == "groups"))
 
 
 def has_active_members(group_codes) -> bool:
