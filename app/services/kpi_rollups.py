@@ -32,6 +32,7 @@ from sqlalchemy import (
     union_all,
 )
 from sqlalchemy.orm import Session
+from sqlalchemy.orm.attributes import PASSIVE_NO_INITIALIZE
 
 from ..models import Case, Group, HumanTask, KpiCaseDay, KpiGroupCaseDay, KpiTaskDay, TaskCandidate
 from . import calendar
@@ -103,7 +104,7 @@ def _values(obj, attrs, *, before: bool) -> dict | None:
         return None
     values = {}
     for name in attrs:
-        hist = state.attrs[name].history
+        hist = _history(state, name)
         if before:
             if hist.deleted:
                 values[name] = hist.deleted[0]
@@ -126,9 +127,15 @@ def _loaded(obj, name):
     return session.execute(select(column).where(type(obj).id == pk[0])).scalar_one_or_none()
 
 
+def _history(state, name):
+    """What ``state.attrs[name].history`` gives, without building an ``AttributeState`` for every
+    attribute of the object first (``attrs`` does, on its first use per object)."""
+    return state.get_history(name, PASSIVE_NO_INITIALIZE)
+
+
 def _changed(obj, attrs) -> bool:
     state = inspect(obj)
-    return state.pending or state.deleted or any(state.attrs[name].history.has_changes() for name in attrs)
+    return state.pending or state.deleted or any(_history(state, name).has_changes() for name in attrs)
 
 
 def _add(target: dict, kind: str, parts: dict, sign: int) -> None:
@@ -227,7 +234,7 @@ def _collect(session: Session, flush_context, instances) -> None:
             cases[id(obj)] = [obj, old_parts, new_parts]
         elif isinstance(obj, HumanTask):
             state = inspect(obj)
-            regroup = state.pending or state.deleted or state.attrs["group_codes"].history.has_changes()
+            regroup = state.pending or state.deleted or _history(state, "group_codes").has_changes()
             if not (regroup or _changed(obj, _TASK_ATTRS)):
                 continue
             if target is None:

@@ -6,11 +6,11 @@ import functools
 import hashlib
 import secrets
 from datetime import timedelta
+from typing import NamedTuple
 
 from flask import current_app
 from sqlalchemy import bindparam, or_, select
 from sqlalchemy.orm import joinedload
-from sqlalchemy.orm.attributes import set_committed_value
 
 from ..errors import AppError, TooManyAttempts, Unauthorized
 from ..extensions import db
@@ -110,26 +110,40 @@ def issue_token(user: User, name: str | None = None, days: int | None = None,
     return raw, token
 
 
-def token_for(raw: str) -> ApiToken | None:
+class LiveToken(NamedTuple):
+    """A valid bearer token as a request needs it: its id, its user (in the session) and scopes."""
+    id: int
+    user: User
+    scopes: list[str] | None
+
+
+def token_for(raw: str) -> LiveToken | None:
     """Return a valid, unexpired, unrevoked token of an active user, else None."""
     # Every API request asks: the token, its user and the user's groups (nearly every call checks
-    # them) in one statement; ``token.user`` is then found in the session.
-    row = db.session.execute(_token_query(), {"token_hash": _hash(raw)}).unique().first()
+    # them) in one statement. The token comes as columns: nothing of it is changed here, and an
+    # entity costs its identity-map bookkeeping on every request.
+    row = db.session.execute(_token_query(), {"token_hash": _hash(raw)}).unique(_first_column).first()
     if row is None:
         return None
-    token, user, *tokens = row
+    token_id, revoked_at, expires_at, scopes, user, *tokens = row
     config_cache.note(dict(zip(config_cache.TABLES, tokens, strict=True)))
-    set_committed_value(token, "user", user)  # the session holds loaded rows weakly: keep the user
-    if token.revoked_at is not None or token.expires_at <= utcnow() or not user.active:
+    if revoked_at is not None or expires_at <= utcnow() or not user.active:
         return None
-    return token
+    return LiveToken(token_id, user, scopes)
+
+
+def _first_column(row):
+    """The rows of one token (one per group of its user) are told apart by the token's id: the
+    scopes are JSON, which ``unique()`` cannot hash."""
+    return row[0]
 
 
 @functools.cache
 def _token_query():
     """Built once: a statement object keeps its cache key, so a run only binds the hash."""
     # The tokens of the reference data kept in memory come with it (services/config_cache.py).
-    return (select(ApiToken, User, *(config_cache.token_column(name) for name in config_cache.TABLES))
+    return (select(ApiToken.id, ApiToken.revoked_at, ApiToken.expires_at, ApiToken.scopes, User,
+                   *(config_cache.token_column(name) for name in config_cache.TABLES))
             .join(User, ApiToken.user_id == User.id).options(joinedload(User.groups))
             .where(ApiToken.token_hash == bindparam("token_hash")))
 
