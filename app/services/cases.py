@@ -5,6 +5,7 @@ from __future__ import annotations
 import functools
 import importlib
 from datetime import datetime
+from typing import NamedTuple
 from zoneinfo import ZoneInfo
 
 from flask import current_app, has_request_context, request
@@ -269,12 +270,37 @@ def _open_tasks_query():
             .options(lazyload(HumanTask.case), lazyload(HumanTask.candidates)))  # the case is known
 
 
-def history(case: Case) -> list[AuditEvent]:
+class Actor(NamedTuple):
+    """Who did something in a case's history, as it is shown."""
+    username: str
+    display_name: str
+
+
+class CaseEvent(NamedTuple):
+    """One entry of a case's history, as it is shown (attributes as ``AuditEvent``'s). The trail
+    is append-only, so its entries are read as plain rows, not as entities to change."""
+    id: int
+    event_type: str
+    at: datetime
+    actor: Actor | None
+    task_id: int | None
+    task_name: str | None
+    data: dict | None
+
+
+def history(case: Case) -> list[CaseEvent]:
     """Return the case's audit events in order (as ``read_answer`` read them, when it did)."""
     read = request.environ.get(_ANSWER_HISTORY, {}).get(case.id) if has_request_context() else None
     if read is not None:
         return read
-    return list(db.session.scalars(_history_query(), {"case_id": case.id}))
+    return _read_history(case.id)
+
+
+def _read_history(case_id: int) -> list[CaseEvent]:
+    return [CaseEvent(event_id, event_type, at, Actor(username, display_name) if username is not None else None,
+                      task_id, task_name, data)
+            for event_id, event_type, at, username, display_name, task_id, task_name, data
+            in db.session.execute(_history_query(), {"case_id": case_id})]
 
 
 # -- what the answer of a transition reads, read before its commit ---------------------------------
@@ -293,8 +319,7 @@ def read_answer(case) -> None:
     if not isinstance(case, Case) or not has_request_context() or db.session.get_bind().dialect.name != "postgresql":
         return
     db.session.flush()  # the history includes this transaction's events
-    request.environ.setdefault(_ANSWER_HISTORY, {})[case.id] = list(
-        db.session.scalars(_history_query(), {"case_id": case.id}))
+    request.environ.setdefault(_ANSWER_HISTORY, {})[case.id] = _read_history(case.id)
     calendar.overrides_from(calendar.local_date(utcnow()))
 
 
@@ -306,4 +331,8 @@ def _forget_answer(session: Session, previous_transaction) -> None:
 
 @functools.cache
 def _history_query():
-    return select(AuditEvent).where(AuditEvent.case_id == bindparam("case_id")).order_by(AuditEvent.at, AuditEvent.id)
+    events, users = AuditEvent.__table__, User.__table__
+    return (select(events.c.id, events.c.event_type, events.c.at, users.c.username, users.c.display_name,
+                   events.c.task_id, events.c.task_name, events.c.data)
+            .select_from(events.outerjoin(users, users.c.id == events.c.actor_id))
+            .where(events.c.case_id == bindparam("case_id")).order_by(events.c.at, events.c.id))
