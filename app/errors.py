@@ -178,7 +178,10 @@ def reject_nul_characters() -> None:
     if request.mimetype in ("application/x-www-form-urlencoded", "multipart/form-data"):
         # (a malformed multipart part may even come without a name: werkzeug gives None)
         fields += [str(key) for key, value in request.form.items(multi=True) if nul(key) or nul(value)]
-    if request.is_json:
+    # In JSON a NUL can only come escaped (a raw control character is malformed JSON), so a body
+    # with neither the escape nor a zero byte (as every UTF-16 or UTF-32 body has) holds none.
+    data = request.get_data(cache=True) if request.is_json else b""
+    if b"\\u0000" in data or b"\x00" in data:
         body = request.get_json(silent=True)
         if body is not None:
             fields += _nul_paths(body)

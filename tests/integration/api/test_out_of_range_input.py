@@ -121,7 +121,13 @@ def test_text_with_a_nul_character_is_invalid_everywhere(api, client):
     assert_invalid(r, "note.a\u0000")
     r = api.post("/api/v1/tasks/1/complete", "admin", json={"data": {"items": ["ok", "b\u0000d"]}})
     assert_invalid(r, "data.items.1")
+    # JSON in UTF-16 (which the parser accepts) escapes it just the same
+    body = '{"receipt_no": "CZ\\u0000", "level": 1, "phone": "138"}'.encode("utf-16")
+    assert_invalid(api.post("/api/v1/reviews", "admin", data=body, content_type="application/json"), "receipt_no")
     assert_invalid(api.get("/api/v1/knowledge?q=%00", "admin"), "q")
     r = client.post("/login", data={"username": "window1\u0000", "password": "x"})
     assert r.status_code == 422 and "<html" in r.get_data(as_text=True)
     assert api.get("/api/v1/knowledge?q=ok", "admin").status_code == 200
+    # an escaped backslash before "u0000" is text, not a NUL
+    r = api.post("/api/v1/reviews", "admin", json={"receipt_no": "CZ\\u0000", "level": 1, "phone": "138"})
+    assert r.status_code != 422 or "receipt_no" not in (r.get_json().get("errors") or {}), r.get_json()
