@@ -1,6 +1,6 @@
 """Throughput of the newborn bundle (新生儿出生一件事): engine ceiling, service layer, HTTP.
 
-    python -m bench.newborn [--cases 200] [--connections 4] [--http-seconds 30] [--http-runs 3]
+    python -m bench.newborn [--cases 200] [--connections 4] [--http-seconds 20] [--http-runs 5]
                             [--engine-seconds S] [--workers 2] [--no-postgres]
 
 Every case takes the happy path with the maternity allowance: start, 形式审查 accept, all six
@@ -11,8 +11,8 @@ from its form. Three measurements:
    every user task the WHOLE workflow including the spec is serialised to JSON and restored
    (no spec cache). This is the ceiling the service is measured against. Its runs are as long as
    the wrk runs and come just before each of them (``--engine-seconds``, default
-   ``--http-seconds``): the machine's speed moves from second to second, and a few short runs at
-   the start would catch its fastest seconds (class EngineRuns). The best run is the ceiling.
+   ``--http-seconds``): the machine's speed moves from second to second and from minute to
+   minute, so both sides are measured over the same minutes and pooled (class EngineRuns).
 2. service: the service layer on a SQLite file (migrated, seeded, deployed): start_case, claim
    and complete, each in its own unit of work (app.transaction.run).
 3. http: gunicorn (sync workers) on SQLite, and on PostgreSQL when available (BENCH_DATABASE_URL,
@@ -20,9 +20,10 @@ from its form. Three measurements:
    walks whole cases end to end (start, then claim + complete every open task), checking every
    answer. Cases per second = cases finished in the run / its length; the database's count of
    cases completed in that time is reported beside it as a cross-check. After a warm-up, an engine
-   run and a wrk run alternate ``--http-runs`` times (3) on the same server; the best wrk run is
-   reported, as the best engine run is: both sides of the ratio are measured the same way, and
-   every run is listed, each wrk run also as a ratio to the engine run just before it.
+   run and a wrk run alternate ``--http-runs`` times (5) on the same server. The ratio of a
+   database is its wrk runs' cases over their seconds, divided by the same total of the engine runs
+   interleaved with them. Every run is listed, each wrk run also as a ratio to the engine run just
+   before it, and the best wrk run over the best engine run is printed beside it.
 
 Prints one table, writes it to .bench/newborn.json and, when http/engine < 0.5, profiles the
 HTTP path in-process and writes .bench/profile.txt.
@@ -125,11 +126,13 @@ def run_engine(plan: NewbornPlan, seconds: float) -> tuple[int, float, list[floa
 class EngineRuns:
     """The engine ceiling, measured in runs as long as the wrk runs and interleaved with them.
 
-    This machine's speed moves by a quarter from one second to the next (measured: 25-case runs of
-    the engine, 1.3-2 s each, gave 12.7-19.8 cases/s in a row; 20-second runs 15.1-16.5). A ceiling
-    taken from a few short runs at the start catches the fastest seconds and compares them with
-    wrk's averages over long runs minutes later. So every wrk run is preceded by an engine run of the
-    same length, and the ceiling is the best of all of them."""
+    This machine's speed moves by a quarter from one second to the next and by half from one
+    minute to the next (measured: 25-case runs of the engine, 1.3-2 s each, gave 12.7-19.8 cases/s
+    in a row; 25-second runs in one benchmark 10.9-18.3). So every wrk run is preceded by an engine
+    run of the same length, and each side is the total of its runs: cases over seconds. The ratio of
+    a database compares its wrk runs with the engine runs interleaved with them, so both sides
+    sample the same minutes. (A ratio of the best run of each side favours the side with more runs
+    and the luckier minute: the engine runs of both databases' rounds compete for its best.)"""
 
     def __init__(self, plan: NewbornPlan, seconds: float) -> None:
         self.plan = plan
@@ -143,7 +146,10 @@ class EngineRuns:
         return run[0] / run[1]
 
     def row(self) -> dict:
-        cases, seconds, steps = max(self.runs, key=lambda r: r[0] / r[1])
+        cases = sum(c for c, _, _ in self.runs)
+        seconds = sum(s for _, s, _ in self.runs)
+        steps = [step for _, _, run_steps in self.runs for step in run_steps]
+        best = max(self.runs, key=lambda r: r[0] / r[1])
         return _row(
             "engine",
             "-",
@@ -151,8 +157,10 @@ class EngineRuns:
             seconds,
             (),
             steps,
-            note=f"best of {len(self.runs)} runs, each before a wrk run; complete = load_full + complete + dump_full",
+            note=f"all {len(self.runs)} runs pooled, each before a wrk run; "
+                 "complete = load_full + complete + dump_full",
             runs_cases_per_s=[round(c / s, 2) for c, s, _ in self.runs],
+            best_cases_per_s=round(best[0] / best[1], 2),
         )
 
 
@@ -264,9 +272,9 @@ def completed_cases(url: str) -> int:
 def run_http(url: str, database: str, plan: NewbornPlan, connections: int, workers: int, seconds: float,
              runs: int, engine: EngineRuns) -> dict:
     """gunicorn on ``url`` driven by wrk: a 5-second warm-up, then ``runs`` rounds of an engine run
-    and a wrk run of ``seconds`` each (the server idles during the engine run); the best wrk run is
-    reported, as the best engine run is, and every run is listed with the ratio to the engine run
-    just before it."""
+    and a wrk run of ``seconds`` each (the server idles during the engine run). The row holds all
+    wrk runs pooled and their ratio to the engine runs of these rounds, pooled; every run is listed
+    with the ratio to the engine run just before it."""
     app = make_app(url)
     prepare_database(app, plan)
     results = []
@@ -278,6 +286,7 @@ def run_http(url: str, database: str, plan: NewbornPlan, connections: int, worke
             before = completed_cases(url)
             result = run_wrk(base, script, connections, seconds)
             result["stored"] = completed_cases(url) - before
+            result["engine"] = engine.runs[-1][:2]
             result["paired_ratio"] = round(result["cases"] / result["seconds"] / engine_rate, 2)
             results.append(result)
     errors = int(sum(r["errors"] + r["socket_errors"] for r in [warm, *results]))
@@ -285,19 +294,24 @@ def run_http(url: str, database: str, plan: NewbornPlan, connections: int, worke
         last = next((r["last_error"] for r in [*results, warm] if r["last_error"]), None)
         print(f"http/{database}: {errors} error(s), last: {last}", file=sys.stderr)
     best = max(results, key=lambda r: r["cases"] / r["seconds"])
+    http_cases, http_seconds = sum(r["cases"] for r in results), sum(r["seconds"] for r in results)
+    engine_cases, engine_seconds = sum(r["engine"][0] for r in results), sum(r["engine"][1] for r in results)
     return _row(
         "http",
         database,
-        int(best["cases"]),
-        best["seconds"],
+        int(http_cases),
+        http_seconds,
         failed_cases=errors,
-        request_p50_ms=round(best["p50_ms"], 1),
-        request_p95_ms=round(best["p95_ms"], 1),
-        requests=int(best["requests"]),
-        completed_in_database=best["stored"],
+        request_p50_ms=round(percentile([r["p50_ms"] for r in results], 50), 1),
+        request_p95_ms=round(max(r["p95_ms"] for r in results), 1),
+        requests=int(sum(r["requests"] for r in results)),
+        completed_in_database=sum(r["stored"] for r in results),
         runs_cases_per_s=[round(r["cases"] / r["seconds"], 2) for r in results],
         paired_ratios=[r["paired_ratio"] for r in results],
-        note=f"best of {len(results)} wrk runs",
+        engine_cases_per_s=round(engine_cases / engine_seconds, 2),
+        ratio=round(http_cases / http_seconds / (engine_cases / engine_seconds), 2),
+        best_cases_per_s=round(best["cases"] / best["seconds"], 2),
+        note=f"all {len(results)} wrk runs pooled; request p50: median of the runs', p95: the highest run's",
         client=f"wrk -t{connections} -c{connections}",
         gunicorn_workers=workers,
     )
@@ -489,11 +503,11 @@ def main(argv=None) -> int:
     parser.add_argument(
         "--http-seconds",
         type=float,
-        default=30,
-        help="length of each wrk run (default 30)",
+        default=20,
+        help="length of each wrk run (default 20)",
     )
-    parser.add_argument("--http-runs", type=int, default=3,
-                        help="wrk runs per database, the best reported like the engine's best of 3 (default 3)")
+    parser.add_argument("--http-runs", type=int, default=5,
+                        help="wrk runs per database, each after an engine run; all of them pooled (default 5)")
     parser.add_argument("--no-postgres", action="store_true", help="skip the PostgreSQL HTTP run")
     parser.add_argument("--profile-cases", type=int, default=20,
                         help="cases to profile when the ratio is low (0: none)")
@@ -545,17 +559,19 @@ def main(argv=None) -> int:
     rows.insert(0, engine_row)
 
     table = format_table(rows)
-    ceiling = engine_row["cases_per_s"]
-    ratios = {r["database"]: round(r["cases_per_s"] / ceiling, 2) for r in rows if r["mode"] == "http"}
+    ratios = {r["database"]: r["ratio"] for r in rows if r["mode"] == "http"}
     print()
     print(table)
     print()
-    for database, ratio in ratios.items():
+    print(f"engine runs (cases/s): {engine_row['runs_cases_per_s']}")
+    for r in (r for r in rows if r["mode"] == "http"):
         print(
-            f"ratio http/{database} : engine = {ratio:.2f}"
-            f"  (best wrk run / best engine run; wrk, {args.connections} connections, {args.workers} gunicorn "
-            f"workers vs 1 core in-process; each wrk run / the engine run just before it: "
-            f"{next(r['paired_ratios'] for r in rows if r['mode'] == 'http' and r['database'] == database)})"
+            f"ratio http/{r['database']} : engine = {r['ratio']:.2f}  (wrk {r['cases_per_s']} cases/s over all "
+            f"{len(r['runs_cases_per_s'])} runs / engine {r['engine_cases_per_s']} cases/s over the runs interleaved "
+            f"with them; wrk, {args.connections} connections, {args.workers} gunicorn workers vs 1 core in-process)\n"
+            f"    wrk runs {r['runs_cases_per_s']}, each / the engine run just before it: {r['paired_ratios']}; "
+            f"best wrk run / best engine run of the whole benchmark: "
+            f"{r['best_cases_per_s'] / engine_row['best_cases_per_s']:.2f}"
         )
 
     report = {
