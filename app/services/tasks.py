@@ -177,8 +177,7 @@ def claim(user: User, task_id: int) -> HumanTask:
             set_committed_value(task, name, value)
         set_committed_value(task, "assignee", user)
         if not recorded:
-            audit.record(task.case, "task_claimed", user, task)
-            db.session.flush()
+            audit.insert_now(task.case_id, "task_claimed", user, task)
         return task
     _refresh_claim(task)
     if task.state == "claimed" and task.assignee_id == user.id:
