@@ -70,7 +70,6 @@ def start_case(user: User, process_key: str, applicant: dict, data: dict, *, sta
 
     now = utcnow()
     case = Case(
-        receipt_no=next_receipt_no(now),
         process_version_id=version.id,
         process_key=version.key,
         version=version.version,
@@ -86,6 +85,9 @@ def start_case(user: User, process_key: str, applicant: dict, data: dict, *, sta
     )
     deadlines.set_case_due_dates(case, version.meta.get("time_limits"))
     case.immediate = bool((version.meta.get("time_limits") or {}).get("immediate"))
+    # The receipt number is the transaction's first write: on SQLite the database's one write
+    # lock is held from it to the commit, so it comes after everything that needs no write.
+    case.receipt_no = next_receipt_no(now)
     db.session.add(case)
     db.session.flush()
     audit.record(case, "case_started", user, data={"process_key": version.key, "version": version.version})

@@ -9,6 +9,7 @@ from pathlib import PurePosixPath
 from flask import current_app
 from flask_babel import gettext as _
 from sqlalchemy import func, select
+from sqlalchemy.orm import contains_eager
 
 from ..engine import Finding, group_variable
 from ..engine.errors import WARNING
@@ -45,8 +46,9 @@ def content_hash(files: dict[str, bytes]) -> str:
 
 
 def _latest(key: str) -> ProcessVersion | None:
+    # The definition comes with it (a new case reads its key).
     return db.session.scalar(
-        select(ProcessVersion).join(ProcessDefinition)
+        select(ProcessVersion).join(ProcessVersion.definition).options(contains_eager(ProcessVersion.definition))
         .where(ProcessDefinition.key == key)
         .order_by(ProcessVersion.version.desc()).limit(1))
 
