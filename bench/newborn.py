@@ -128,7 +128,7 @@ class EngineRuns:
 
     This machine's speed moves by a quarter from one second to the next and by half from one
     minute to the next (measured: 25-case runs of the engine, 1.3-2 s each, gave 12.7-19.8 cases/s
-    in a row; 25-second runs in one benchmark 10.9-18.3). So every wrk run is preceded by an engine
+    in a row; 25-second runs in two benchmarks of one morning 10.9-18.3). So every wrk run is preceded by an engine
     run of the same length, and each side is the total of its runs: cases over seconds. The ratio of
     a database compares its wrk runs with the engine runs interleaved with them, so both sides
     sample the same minutes. (A ratio of the best run of each side favours the side with more runs
