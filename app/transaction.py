@@ -11,21 +11,30 @@ import time
 
 from flask import current_app
 from sqlalchemy import event
-from sqlalchemy.exc import DBAPIError, OperationalError
+from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
 from sqlalchemy.orm.exc import StaleDataError
 
 from .extensions import db
 
 _RETRY_SQLSTATES = {"40001", "40P01", "55P03"}  # serialization failure, deadlock, lock not available
+_UNIQUE_VIOLATION = "23505"
 
 
-def _retryable(exc: Exception) -> bool:
+def retryable(exc: Exception) -> bool:
+    """Whether ``exc`` means a lost race that a replay on fresh data settles.
+
+    A unique violation counts: a check-then-insert (one review per case, one copy per person)
+    that lost to a concurrent insert sees the other row when replayed, and answers as it would
+    have if it had come second (usually 409). A violation that a replay does not settle is raised
+    again once the retries are used up."""
     if isinstance(exc, StaleDataError):
         return True
     if isinstance(exc, DBAPIError):
         sqlstate = getattr(exc.orig, "sqlstate", None)
         if sqlstate in _RETRY_SQLSTATES:
             return True
+        if isinstance(exc, IntegrityError):
+            return sqlstate == _UNIQUE_VIOLATION or "unique constraint failed" in str(exc.orig).lower()
         if isinstance(exc, OperationalError):
             text = str(exc.orig).lower()
             return "database is locked" in text or "database table is locked" in text
@@ -48,7 +57,7 @@ def run(fn, *args, before_commit=None, **kwargs):
             return result
         except Exception as exc:
             db.session.rollback()
-            if attempt >= retries or not _retryable(exc):
+            if attempt >= retries or not retryable(exc):
                 raise
             attempt += 1
             time.sleep(random.uniform(0.002, 0.01 * attempt))

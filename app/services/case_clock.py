@@ -334,12 +334,14 @@ def resume_case(user: User, case_id: int) -> Case:
 
 def request_case_extension(user: User, case_id: int, working_days, reason: str) -> CaseExtension:
     """Request an extension for a case the user handles."""
-    return request_extension(user, lock_visible_case(user, case_id), working_days, reason)
+    # Serialised on SQLite too: the request is a check (no other one pending) and an insert.
+    return request_extension(user, lock_visible_case(user, case_id, serialize=True), working_days, reason)
 
 
 def decide(user: User, extension_id: int, approve: bool, note: str = "") -> CaseExtension:
     """Approve or reject an extension request (section chiefs)."""
     record = get_extension(extension_id)
-    case = lock_case(record.case_id)
+    # Serialised on SQLite too: a rejection changes the request only, which has no version check.
+    case = lock_case(record.case_id, serialize=True)
     db.session.refresh(record)
     return decide_extension(user, record, case, approve, note)

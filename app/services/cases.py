@@ -20,6 +20,7 @@ from ..extensions import db
 from ..models import AuditEvent, Case, HumanTask, MessageWait, ReceiptCounter, TaskCandidate, TaskCopy, User
 from ..models.types import utcnow
 from . import audit, calendar, deadlines, forms, kpi_rollups, kpis, permissions, processes
+from .locks import write_lock
 from .projection import clear_waits, live_after_sync, sync_tasks, sync_waits
 from .runtime import compiled, engine
 from .upserts import adding_upsert
@@ -160,11 +161,16 @@ def _project(case: Case, workflow, actor: User | None, waited: bool) -> None:
 _FIXED_RELATIONS = ("process_version", "started_by")
 
 
-def lock_case(case_id: int) -> Case:
+def lock_case(case_id: int, *, serialize: bool = False) -> Case:
     """Load a case for update: a row lock on PostgreSQL, fresh attributes everywhere.
 
     ``lock_version`` catches the remaining races (SQLite), which the unit of work retries.
+    ``serialize``: on SQLite, take the database's write lock first (``write_lock``), for a
+    service that decides on what it reads and may then write nothing a version check would catch
+    (e.g. rejecting an extension changes the request, not the case).
     """
+    if serialize:
+        write_lock(Case.__table__, case_id)
     loaded = db.session.identity_map.get(db.session.identity_key(Case, case_id))
     kept = {name: loaded.__dict__[name] for name in _FIXED_RELATIONS
             if loaded is not None and loaded.__dict__.get(name) is not None}
@@ -178,9 +184,13 @@ def lock_case(case_id: int) -> Case:
     return case
 
 
+# FOR NO KEY UPDATE (``key_share``), not FOR UPDATE: a case's transitions still wait for each
+# other, but a transaction that only inserts rows referring to the case (a claim's audit event,
+# whose foreign key check takes FOR KEY SHARE on the case row) does not wait for them, nor
+# deadlock with them over a task row.
 @functools.cache
 def _lock_query():
-    return (select(Case).where(Case.id == bindparam("case_id")).with_for_update(of=Case)
+    return (select(Case).where(Case.id == bindparam("case_id")).with_for_update(of=Case, key_share=True)
             .options(undefer(Case.workflow_state), lazyload(Case.process_version)))
 
 
@@ -208,7 +218,7 @@ def lock_task_case(task_id: int) -> tuple[HumanTask, Case]:
 @functools.cache
 def _task_case_lock_query():
     return (select(HumanTask, Case).select_from(Case).join(HumanTask, HumanTask.case_id == Case.id)
-            .where(HumanTask.id == bindparam("task_id")).with_for_update(of=(Case, HumanTask))
+            .where(HumanTask.id == bindparam("task_id")).with_for_update(of=(Case, HumanTask), key_share=True)
             # The case's process version comes once, with the case (not again along task.case).
             .options(contains_eager(HumanTask.case).lazyload(Case.process_version),
                      joinedload(HumanTask.candidates), undefer(Case.workflow_state),
@@ -248,9 +258,9 @@ def _copied_to(user: User, case: Case) -> bool:
                                                        TaskCopy.user_id == user.id).limit(1)) is not None
 
 
-def lock_visible_case(user: User, case_id: int) -> Case:
+def lock_visible_case(user: User, case_id: int, *, serialize: bool = False) -> Case:
     """Lock a case the user may see for a transition (NotFound otherwise, as ``get_case``)."""
-    case = lock_case(case_id)
+    case = lock_case(case_id, serialize=serialize)
     if not permissions.may_see_case(user, case, _group_ids_with_tasks(case.id)):
         raise NotFound("No such case.")
     return case

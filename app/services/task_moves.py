@@ -22,7 +22,8 @@ from __future__ import annotations
 from datetime import date
 
 from flask_babel import gettext as _
-from sqlalchemy import and_, func, or_, select, update
+from sqlalchemy import select, update
+from sqlalchemy.orm import lazyload
 
 from ..engine import TaskNotReady, WorkflowRunError
 from ..errors import Conflict, Forbidden, InvalidInput, NotFound
@@ -256,11 +257,13 @@ def recall(user: User, task_id: int) -> HumanTask:
         raise Forbidden(_("Only the person who completed this step may take it back."))
     if case.status != "active":
         raise Conflict(_("The case is already closed."), error="case_closed")
-    later = db.session.scalar(select(func.count()).select_from(HumanTask).where(
-        HumanTask.case_id == case.id, HumanTask.id != done.id,
-        or_(and_(HumanTask.state == "completed", HumanTask.completed_at >= done.completed_at),
-            and_(HumanTask.state == "claimed", HumanTask.created_at >= done.completed_at))))
-    if later:
+    # The case's other rows as entities, not a count: the projection below cancels the live ones
+    # with the version read here, so a claim that commits in between (a claim locks its task, not
+    # the case) makes the cancel fail its version check, and the replay answers 409 as below.
+    others = db.session.scalars(select(HumanTask).where(HumanTask.case_id == case.id, HumanTask.id != done.id)
+                                .options(lazyload(HumanTask.case), lazyload(HumanTask.candidates))).all()
+    if any((row.state == "completed" and row.completed_at >= done.completed_at)
+           or (row.state == "claimed" and row.created_at >= done.completed_at) for row in others):
         raise Conflict(_("The next step has already been taken up; ask its holder to send it back."),
                        error="next_step_started")
     workflow = load_workflow(case)

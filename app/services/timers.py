@@ -14,6 +14,7 @@ from datetime import datetime
 
 from sqlalchemy import and_, or_, select
 
+from .. import transaction
 from ..engine import WorkflowRunError
 from ..errors import AppError
 from ..extensions import db
@@ -83,6 +84,8 @@ def fire_next_due(now: datetime | None = None, exclude: Collection[int] = ()) ->
     try:
         return case_id, fire_case_timers(case_id, now)
     except Exception as exc:
+        if transaction.retryable(exc):  # a lost race: the unit of work replays it on fresh data
+            raise
         raise TimerFailed(case_id, exc) from exc
 
 
@@ -175,7 +178,11 @@ def apply_next_timeout(now: datetime | None = None, exclude: Collection[int] = (
     case = lock_case(db.session.get(HumanTask, task_id).case_id)
     task = db.session.get(HumanTask, task_id)
     db.session.refresh(task)
-    if task.timeout_handled or task.state not in ("open", "claimed"):
+    # The query above locked the task only: the case may have been paused, closed or extended
+    # since (a pause or an extension changes the case, not the task), so ask again under the lock.
+    # A task passed over here is left as it is; a later pass finds it if it becomes overdue again.
+    if task.timeout_handled or task.state not in ("open", "claimed") or case.status != "active" \
+            or case.paused_at is not None or task.due_at is None or task.due_at >= now:
         return task_id
     task.timeout_handled = True
     route = case.process_version.meta.get("user_tasks", {}).get(task.bpmn_id, {})

@@ -30,6 +30,7 @@ from ..models import Case, HumanTask, KnowledgeArticle, User, WorkOrder, WorkOrd
 from ..models.hotline import REQUEST_TYPES, URGENCIES
 from ..models.types import utcnow
 from . import audit, calendar
+from .locks import write_lock
 from .privacy import mask_phone
 
 PROCESS_KEY = "hotline_work_order"
@@ -359,6 +360,8 @@ def _member(user: User, codes) -> bool:
 
 
 def _lock(order_id: int) -> WorkOrder:
+    # SQLite ignores FOR UPDATE, and work orders have no version check: take its write lock first.
+    write_lock(WorkOrder.__table__, order_id)
     order = db.session.execute(select(WorkOrder).where(WorkOrder.id == order_id).with_for_update()
                                .execution_options(populate_existing=True)).scalar_one_or_none()
     if order is None:
