@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 from flask import request
-from flask_login import current_user, login_user, logout_user
+from flask_login import current_user, logout_user
 from flask_smorest import Blueprint
 from flask_wtf.csrf import generate_csrf
 
 from .. import transaction
+from ..auth import begin_session
 from ..errors import AppError, BadRequest
 from ..services import org
 from . import public
@@ -57,7 +58,7 @@ def create_session(body):
     user, failure = transaction.run(org.attempt_login, body["username"], body["password"])
     if failure is not None:
         raise failure
-    login_user(user)
+    begin_session(user)  # a fresh session: nothing planted before the login survives it
     return {"user": user, "csrf_token": generate_csrf()}
 
 

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from flask import g, request
-from flask_login import current_user
+from flask import g, request, session
+from flask_login import current_user, login_user
 
 from ..extensions import csrf, db, login_manager
 from ..models import User
@@ -36,9 +36,29 @@ def _load_token_user(req) -> User | None:
     token = org.token_for(raw)
     if token is None:
         return None
+    if token.scopes and not req.path.startswith("/api/"):
+        # A scoped token (an integration's) is limited to its part of the JSON API; the browser
+        # pages would otherwise let it do whatever its user may. The API checks the scope itself
+        # (api._guard), answering 403 token_scope.
+        return None
     g.auth_via = "token"
     g.token_scopes = token.scopes
     return token.user
+
+
+def _fresh_session() -> None:
+    """Empty the cookie session except the chosen language: nothing from before a login (a CSRF
+    token someone planted, anything else) survives it."""
+    lang = session.get("lang")
+    session.clear()
+    if lang:
+        session["lang"] = lang
+
+
+def begin_session(user: User) -> None:
+    """Log ``user`` in to a browser session that starts afresh (no session fixation)."""
+    _fresh_session()
+    login_user(user)
 
 
 def authenticated_user() -> User | None:

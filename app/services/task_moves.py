@@ -293,6 +293,9 @@ PRIORITIES = (0, 1, 2)
 def copy_to(user: User, task_id: int, user_ids, note: str = "") -> list[TaskCopy]:
     """抄送: give users a read-only copy of a task (listed in their 抄送我的 tab)."""
     task = get_task(user, task_id)
+    if not permissions.may_see_task(user, task):
+        # A copy is for reading: its recipient may not pass the case on to others.
+        raise Forbidden(_("Only those who work on this task may copy it to others."))
     body = _body(note, required=False, field="note")
     if not isinstance(user_ids, list) or not user_ids or len(user_ids) > MAX_COPIES:
         raise InvalidInput(_("Choose who gets a copy."), {"user_ids": [_("Between 1 and %(n)s users.", n=MAX_COPIES)]})
@@ -342,6 +345,11 @@ def set_priority(user: User, task_id: int, priority, follow_up_on=None) -> Human
         raise InvalidInput(_("Unknown priority."), {"priority": [_("Choose 0, 1 or 2.")]})
     if follow_up_on is not None and not isinstance(follow_up_on, date):
         raise InvalidInput(_("Enter a date as YYYY-MM-DD."), {"follow_up_on": [_("Enter a date as YYYY-MM-DD.")]})
+    if (task.priority, task.follow_up_on) != (priority, follow_up_on):
+        audit.record(task.case, "task_priority_changed", user, task, data={
+            "priority": priority, "follow_up_on": follow_up_on.isoformat() if follow_up_on else None,
+            "was": {"priority": task.priority,
+                    "follow_up_on": task.follow_up_on.isoformat() if task.follow_up_on else None}})
     task.priority = priority
     task.follow_up_on = follow_up_on
     db.session.flush()

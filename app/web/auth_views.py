@@ -6,9 +6,10 @@ from urllib.parse import urlsplit
 
 from flask import Blueprint, current_app, flash, redirect, render_template, request, session, url_for
 from flask_babel import gettext as _
-from flask_login import current_user, login_required, login_user, logout_user
+from flask_login import current_user, login_required, logout_user
 
 from .. import transaction
+from ..auth import begin_session
 from ..errors import TooManyAttempts
 from ..services import org
 
@@ -38,11 +39,7 @@ def login():
         elif failure is not None:
             error, status = _("Wrong username or password."), 401
         else:
-            lang = session.get("lang")
-            session.clear()  # nothing from before the login survives it (no session fixation)
-            if lang:
-                session["lang"] = lang
-            login_user(user)
+            begin_session(user)  # nothing from before the login survives it (no session fixation)
             return redirect(_safe_next(request.args.get("next")))
         return render_template("web/login.html", error=error, username=username), status
     return render_template("web/login.html", error=error, username=username), 200

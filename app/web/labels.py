@@ -21,6 +21,7 @@ EVENT_LABELS = {
     "task_unclaimed": _l("Task released"),
     "task_completed": _l("Task completed"),
     "task_cancelled": _l("Task cancelled"),
+    "task_priority_changed": _l("Priority changed"),
     "timer_fired": _l("Timer fired"),
     "timer_failed": _l("Timer failed"),
     "case_completed": _l("Case completed"),

@@ -460,6 +460,22 @@ def test_session_logout(client):
     assert_error(client.delete("/api/v1/auth/session"), 400, "csrf_failed")
     assert client.delete("/api/v1/auth/session", headers={"X-CSRFToken": csrf}).status_code == 204
     assert_error(client.get("/api/v1/auth/me"), 401)
+    with client.session_transaction() as session:
+        assert "_user_id" not in session
+
+
+def test_session_login_starts_a_fresh_session(client):
+    """Nothing planted in the cookie session before the login (a CSRF token an attacker knows,
+    anything else) survives it; the chosen language does."""
+    with client.session_transaction() as session:
+        session["csrf_token"] = "planted-by-someone-else"
+        session["planted"] = "x"
+        session["lang"] = "en"
+    csrf = session_login(client)
+    with client.session_transaction() as session:
+        assert "planted" not in session and session.get("lang") == "en"
+        assert session.get("csrf_token") != "planted-by-someone-else"
+    assert csrf and client.get("/api/v1/auth/me").status_code == 200
 
 
 def test_bearer_request_needs_no_csrf_even_with_a_session_cookie(client, api, newborn):

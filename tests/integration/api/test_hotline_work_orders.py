@@ -420,5 +420,12 @@ def test_a_scoped_token_reaches_only_its_part_of_the_api(api, app, client, hotli
     refused = client.get("/api/v1/tasks?view=available", headers=headers)
     assert refused.status_code == 403 and refused.get_json()["error"] == "token_scope"
     assert client.get("/api/v1/work-ordersx", headers=headers).status_code in (403, 404)
+    # Outside the API a scoped token is no login at all: the pages of its user stay closed.
+    order_id = client.get("/api/v1/work-orders", headers=headers).get_json()["items"][0]["id"]
+    for page in ("/", "/hotline", f"/hotline/orders/{order_id}", "/cases"):
+        r = client.get(page, headers=headers)
+        assert r.status_code in (302, 401) and b"12345" not in r.data, page
+    hotline1 = api.token("hotline1")  # an unscoped token of the same user opens them
+    assert client.get(f"/hotline/orders/{order_id}", headers={"Authorization": f"Bearer {hotline1}"}).status_code == 200
     bad = runner.invoke(args=["tokens", "create", "--user", "hotline1", "--name", "x", "--scope", "everything"])
     assert bad.exit_code != 0 and "unknown token scope" in bad.output

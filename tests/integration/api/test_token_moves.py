@@ -106,8 +106,11 @@ def test_copies_appear_in_the_recipients_list_and_open_the_case(api, app, case):
     assert [t["id"] for t in copied["items"]] == [case["formal"]]
     assert api.get(f"/api/v1/tasks/{case['formal']}", "fund1").status_code == 200
     assert api.get(f"/api/v1/cases/{case['id']}", "fund1").status_code == 200
-    # Read-only: a copy gives no right to work on the task.
+    # Read-only: a copy gives no right to work on the task, nor to copy it on to someone else.
     assert api.post(f"/api/v1/tasks/{case['formal']}/claim", "fund1").status_code == 403
+    tax1 = _uid(app, "tax1")
+    assert api.post(f"/api/v1/tasks/{case['formal']}/copies", "fund1", json={"user_ids": [tax1]}).status_code == 403
+    assert api.get(f"/api/v1/cases/{case['id']}", "tax1").status_code == 404
 
 
 def test_priority_and_follow_up_date(api, case):
@@ -117,6 +120,13 @@ def test_priority_and_follow_up_date(api, case):
     assert api.post(f"/api/v1/tasks/{case['formal']}/priority", "window1",
                     json={"priority": 5}).status_code == 422
     assert api.post(f"/api/v1/tasks/{case['formal']}/priority", "tax1", json={"priority": 1}).status_code == 403
+    # Each change is in the case's history, with what it was before; saving the same again is none.
+    api.post(f"/api/v1/tasks/{case['formal']}/priority", "window1", json={"priority": 2, "follow_up_on": "2026-12-01"})
+    history = api.get(f"/api/v1/cases/{case['id']}", "window1").get_json()["history"]
+    changes = [e for e in history if e["type"] == "task_priority_changed"]
+    assert len(changes) == 1 and changes[0]["actor"] == "window1"
+    assert changes[0]["data"] == {"priority": 2, "follow_up_on": "2026-12-01",
+                                  "was": {"priority": 0, "follow_up_on": None}}
 
 
 IMMEDIATE = """<?xml version="1.0" encoding="UTF-8"?>

@@ -110,6 +110,34 @@ def test_infinite_loop_in_an_expression_is_stopped(env):
     assert time.monotonic() - started < 2.0
 
 
+@pytest.mark.parametrize("expression", [
+    "sum(map(bool, map(seen.append, big)))",
+    "min(map(bool, map(seen.append, big)))",
+    "max(map(bool, map(seen.append, big)))",
+    "sorted(map(bool, map(seen.append, big)))",
+    "any(map(seen.append, big))",
+    "list(zip(map(seen.append, big), big))",
+    "len(list(filter(seen.append, big)))",
+    "[i for i, _ in enumerate(map(seen.append, big))]",
+])
+def test_builtins_looping_in_c_are_stopped_at_the_time_limit(expression):
+    """A builtin looping in C over a plain list would not see the time limit's signal until it
+    had gone through the whole list (``seen.append`` is C code too, so nothing in between runs
+    Python). The sandbox feeds builtins item by item, so they stop well before the end."""
+    env = SandboxEnvironment(time_limit_s=0.02)
+    big, seen = [0] * 900_000, []
+    with pytest.raises(ScriptError, match="longer than"):
+        env.evaluate(expression, {"big": big, "seen": seen})
+    assert 0 < len(seen) < len(big)
+
+
+def test_the_paced_builtins_answer_as_python_s_own(env):
+    assert env.evaluate("sum(xs) + min(xs) + max(xs) + max(3, 4) + min(xs, key=abs)", {"xs": [1, 2, 3]}) == 15
+    assert env.evaluate("sorted(xs, reverse=True)", {"xs": [1, 3, 2]}) == [3, 2, 1]
+    assert env.evaluate("list(enumerate(xs, 1))", {"xs": "ab"}) == [(1, "a"), (2, "b")]
+    assert env.evaluate("isinstance(xs, list) and all(xs) and not any([])", {"xs": [1]}) is True
+
+
 _SPIN = "while True:\n    try:\n        while True:\n            pass\n"
 _CATCHING_LOOPS = [
     pytest.param(_SPIN + "    except Exception:\n        pass", id="except-Exception"),
