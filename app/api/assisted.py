@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from flask_login import current_user
 from flask_smorest import Blueprint
-from marshmallow import EXCLUDE, Schema, fields, validate
+from marshmallow import EXCLUDE, Schema, fields, post_dump, validate
 
 from .. import transaction
 from ..services import assisted
 from ..services.cases import read_answer
+from ..services.privacy import mask_data
 from .schemas import CaseSchema
 
 blp = Blueprint("assisted", __name__, description="肩并肩 assisted filing (帮办)")
@@ -32,6 +33,16 @@ class AssistedSchema(Schema):
     submitted_at = fields.DateTime(dump_only=True, allow_none=True)
     return_remark = fields.String(dump_only=True, allow_none=True)
     case_id = fields.Integer(dump_only=True, allow_none=True)
+
+    @post_dump
+    def _mask_for_others(self, out, **kwargs):
+        """The helper who prepares the application sees what they typed; anyone else (the window
+        clerks who accept it) sees ID numbers and phones masked, as on a case."""
+        if out.get("helper") != getattr(current_user, "username", None):
+            for key in ("applicant", "data"):
+                if key in out:
+                    out[key] = mask_data(out[key])
+        return out
 
 
 class ListQuerySchema(Schema):

@@ -8,8 +8,8 @@ from marshmallow import EXCLUDE, Schema, fields, validate
 
 from ..services.cases import history, open_tasks
 from ..services.deadlines import WARNINGS, case_paused, case_warning, task_warning
-from ..services.forms import visible_data
-from ..services.privacy import ID_NUMBER, PHONE, mask_id_number, mask_phone
+from ..services.forms import editable_keys, visible_data
+from ..services.privacy import ID_NUMBER, PHONE, mask_data, mask_id_number, mask_phone
 from ..services.supervision import overdue_working_days
 from ..services.tasks import task_form, task_values
 
@@ -133,7 +133,8 @@ class TaskDetailSchema(TaskSchema):
     form = fields.Method("get_form", metadata={"description": "JSON Schema of the task's form"})
     case = fields.Method("get_case")
     data = fields.Method("get_data", metadata={
-        "description": "the case data the task shows (without the keys its form hides: x-hiddenData)"})
+        "description": "the case data the task shows (without the keys its form hides: x-hiddenData); ID "
+                       "numbers, phones and bank cards masked, except in the fields its form lets you edit"})
 
     def get_form(self, task):
         return task_form(task)
@@ -142,7 +143,8 @@ class TaskDetailSchema(TaskSchema):
         return _CASE_BRIEF.dump(task.case)
 
     def get_data(self, task):
-        return visible_data(task_form(task), task_values(task))
+        form = task_form(task)
+        return mask_data(visible_data(form, task_values(task)), editable_keys(form))
 
 
 class TaskListQuerySchema(Schema):
@@ -183,7 +185,8 @@ class AuditEventSchema(Schema):
     actor = fields.Function(lambda e: e.actor.username if e.actor else None)
     task_id = fields.Integer(allow_none=True)
     task_name = fields.String(allow_none=True)
-    data = fields.Raw(allow_none=True)
+    data = fields.Function(lambda e: mask_data(e.data), allow_none=True,
+                           metadata={"description": "ID numbers, phones and bank cards masked"})
 
 
 class CaseBriefSchema(Schema):
@@ -222,7 +225,9 @@ class CaseBriefSchema(Schema):
 
 
 class CaseSchema(CaseBriefSchema):
-    data = fields.Raw()
+    data = fields.Function(lambda c: mask_data(c.data), metadata={
+        "description": "the case data; ID numbers, phones and bank cards masked (GET /tasks/{id} shows a "
+                       "task's editable fields as they are)"})
     tasks = fields.Function(lambda c: _TASKS.dump(open_tasks(c)),
                             metadata={"description": "open and claimed tasks"})
     history = fields.Function(lambda c: _EVENTS.dump(history(c)),

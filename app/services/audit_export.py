@@ -10,7 +10,7 @@ from sqlalchemy import select
 
 from ..extensions import db
 from ..models import AuditEvent, Case
-from . import calendar, permissions
+from . import calendar, permissions, privacy
 
 READERS = ("supervisor", "leader", "admin")
 MAX_ROWS = 100_000
@@ -29,7 +29,7 @@ def events(user, start: date, end: date, case_id: int | None = None) -> list[dic
     rows = db.session.execute(query.order_by(AuditEvent.at, AuditEvent.id).limit(MAX_ROWS))
     return [{"id": e.id, "at": e.at.isoformat(), "receipt_no": receipt, "case_id": e.case_id,
              "event": e.event_type, "actor": e.actor.username if e.actor else "system",
-             "task": e.task_name or "", "data": e.data} for e, receipt in rows]
+             "task": e.task_name or "", "data": privacy.mask_data(e.data)} for e, receipt in rows]
 
 
 COLUMNS = [(k, k) for k in ("id", "at", "receipt_no", "case_id", "event", "actor", "task", "data")]

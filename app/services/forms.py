@@ -10,7 +10,7 @@ from jsonschema import Draft202012Validator
 from jsonschema.exceptions import SchemaError
 
 from ..errors import InvalidInput
-from . import org
+from . import org, privacy
 
 
 def parse_form(content: bytes) -> dict:
@@ -154,12 +154,18 @@ def split_read_only(schema: dict | None, data, case_data: dict) -> tuple[dict, d
         return data, data
     locked = read_only_keys(schema)
     errors = {f"data.{k}": [_("This field is read-only for this task.")]
-              for k in locked if k in data and data[k] != case_data.get(k)}
+              for k in locked if k in data and not privacy.unchanged(k, data[k], case_data.get(k))}
     if errors:
         raise InvalidInput(_("The submitted data does not match the form."), errors)
     writes = {k: v for k, v in data.items() if k not in locked}
     checked = {**{k: case_data[k] for k in locked if k in case_data}, **writes}
     return writes, checked
+
+
+def editable_keys(schema: dict | None) -> set[str]:
+    """The top-level fields of a form that its task may change."""
+    properties = (schema or {}).get("properties") or {}
+    return set(properties) - read_only_keys(schema)
 
 
 def visible_data(schema: dict | None, case_data: dict | None) -> dict:

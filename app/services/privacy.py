@@ -40,6 +40,30 @@ def mask_value(key: str, value):
     return value
 
 
+def mask_data(data, editable=frozenset()):
+    """Case data (or an audit event's data) for reading: ID numbers, phones and bank cards
+    masked at any depth (the key of a nested object, or of the list holding it, names a value),
+    except the top-level keys in ``editable`` (the fields the reader's task form lets them edit:
+    they must see what they change)."""
+
+    def walk(key, value):
+        if isinstance(value, dict):
+            return {k: walk(k, v) for k, v in value.items()}
+        if isinstance(value, list):
+            return [walk(key, v) for v in value]
+        return mask_value(key, value)
+
+    if not isinstance(data, dict):
+        return data
+    return {k: (v if k in editable else walk(k, v)) for k, v in data.items()}
+
+
+def unchanged(key: str, submitted, stored) -> bool:
+    """Whether a submitted value is the stored one, as stored or as it was shown masked (a client
+    may echo the whole form it was shown)."""
+    return submitted == stored or submitted == mask_data({key: stored})[key]
+
+
 def reveal_applicant(user, case_id: int, reason: str) -> dict:
     """The applicant's full name, ID number and phone for someone who may see the case, with a
     reason; every reveal is an audit event (``pii_revealed``) in the same transaction."""

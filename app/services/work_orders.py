@@ -34,6 +34,9 @@ from .locks import write_lock
 from .privacy import mask_phone
 
 PROCESS_KEY = "hotline_work_order"
+# The applicant of an order's case (the caller stays on the order: caller_view).
+CASE_APPLICANT = "12345来电人"
+CONFIDENTIAL_APPLICANT = "保密来电人"
 AGENT_SOURCE = "agent"
 # Who may register orders, and who sees the callers of every order.
 INTAKE_GROUPS = ("hotline",)
@@ -173,9 +176,11 @@ def intake(user: User, payload: dict) -> tuple[WorkOrder, bool]:
         "confidential": bool(caller.get("confidential")),
         "reopen_count": 0,
     }
-    # The case's applicant: the caller, or nobody identifiable when the caller asked for confidentiality.
-    applicant = ({"name": "保密来电人", "id_number": "", "phone": None} if data["confidential"]
-                 else {"name": caller["name"], "id_number": "", "phone": caller["phone"]})
+    # The case's applicant is nobody identifiable: the caller is kept on the order alone, where
+    # caller_view decides who sees them (the centre masked, units not at all). The case is seen by
+    # every unit it reaches, and its applicant is shown and revealed like any case's.
+    applicant = {"name": CONFIDENTIAL_APPLICANT if data["confidential"] else CASE_APPLICANT,
+                 "id_number": "", "phone": None}
     case = start_case(user, PROCESS_KEY, applicant, data, started_by="work_orders")
     order = WorkOrder(
         order_no=order_no, source=source, external_id=external_id, request_type=data["request_type"],

@@ -54,6 +54,11 @@ def test_helper_prepares_and_the_window_accepts_in_one_step(ready):
 
     queue = api.get("/api/v1/assisted-applications?view=queue", "window1").get_json()
     assert [a["id"] for a in queue] == [draft["id"]]
+    # The clerk sees the applicant's numbers masked; the helper who typed them sees them as typed.
+    assert queue[0]["applicant"] == {"name": "王小明", "id_number": "1404**********1234", "phone": "138****1234"}
+    seen = api.get(f"/api/v1/assisted-applications/{draft['id']}", "window1").get_json()
+    assert "140402199001011234" not in str(seen) and "13812341234" not in str(seen)
+    assert api.get(f"/api/v1/assisted-applications/{draft['id']}", "helper1").get_json()["applicant"] == APPLICANT
     assert api.get("/api/v1/assisted-applications?view=queue", "helper1").status_code == 403
     r = api.post(f"/api/v1/assisted-applications/{draft['id']}/accept", "window1")
     assert r.status_code == 201, r.get_json()

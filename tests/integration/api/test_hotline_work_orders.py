@@ -64,7 +64,7 @@ def test_agent_registers_an_order_and_answers_it_directly(api, app, hotline):
     assert (done["status"], done["direct"]) == ("direct_answered", True)
     assert done["closed_at"] is not None and done["overdue"] is False
     # The case carries the request, never the caller.
-    assert "13912345678" not in str(case) and "李女士" not in str(case["data"])
+    assert "13912345678" not in str(case) and "李女士" not in str(case)
 
 
 def test_dispatched_order_goes_to_the_unit_chosen_at_run_time(api, hotline):
@@ -256,6 +256,22 @@ def test_confidential_callers_are_hidden_from_the_centre_but_not_from_supervisor
     assert order_of(api, order["id"], "supervisor")["caller"]["name"] == "张先生"
     case = api.get(f"/api/v1/cases/{order['case_id']}", "supervisor").get_json()
     assert "张先生" not in str(case) and "13700001111" not in str(case)
+
+
+def test_a_handling_unit_sees_no_caller_through_the_orders_case(api, hotline):
+    """Units are refused the caller on the order; the order's case (which they may open, as their
+    group had a task in it) names no caller either, and revealing its applicant reveals nobody."""
+    order = register(api)
+    cid = dispatch(api, order)
+    assert order_of(api, order["id"], "urban_management1")["caller"] == {
+        "name": None, "phone": None, "confidential": False}
+    case = api.get(f"/api/v1/cases/{cid}", "urban_management1")
+    assert case.status_code == 200
+    assert "李女士" not in str(case.get_json()) and "5678" not in str(case.get_json()["applicant"])
+    revealed = api.post(f"/api/v1/cases/{cid}/reveal", "urban_management1", json={"reason": "核实"}).get_json()
+    assert revealed == {"name": "12345来电人", "id_number": "", "phone": None}
+    # The centre still reaches the caller through the order (masked, reveal audited).
+    assert order_of(api, order["id"], "hotline1")["caller"]["name"] == "李女士"
 
 
 def test_the_order_diagram_is_started_only_through_work_order_intake(api, hotline):

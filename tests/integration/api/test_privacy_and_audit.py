@@ -33,6 +33,35 @@ def test_revealing_the_applicant_is_audited_and_needs_a_reason(api):
     assert reveals[0]["data"]["reason"] == "申请人来电核对身份"
 
 
+def test_personal_data_in_case_data_tasks_history_and_export_is_masked(api):
+    """ID numbers (and phones, bank cards) in the case data are masked wherever the API shows them:
+    the case, a task's data (its read-only fields), the history and the audit export. A client
+    that echoes the whole form it was shown, masked values included, is not refused."""
+    raw = "140402199001011234"
+    case = _case(api)
+    assert case["data"]["driving_licence_no"] == "1404**********1234"
+    task = api.get(f"/api/v1/tasks/{case['tasks'][0]['id']}", "window1").get_json()
+    assert task["data"]["driving_licence_no"] == "1404**********1234"  # read-only in the decision form
+    api.post(f"/api/v1/tasks/{task['id']}/claim", "window1")
+    echoed = {**{k: v for k, v in task["data"].items() if k in task["form"]["properties"]},
+              "decision": "issue", "licence_no": raw, "decision_opinion": "当场核发"}
+    r = api.post(f"/api/v1/tasks/{task['id']}/complete", "window1", json={"data": echoed})
+    assert r.status_code == 200, r.get_json()
+    done = api.get(f"/api/v1/cases/{case['id']}", "supervisor").get_json()
+    assert done["status"] == "completed"
+    assert (done["data"]["driving_licence_no"], done["data"]["licence_no"]) == ("1404**********1234",) * 2
+    completed = [e for e in done["history"] if e["type"] == "task_completed"]
+    assert completed and completed[0]["data"]["licence_no"] == "1404**********1234"
+    today = local_today().isoformat()
+    export = api.get(f"/api/v1/audit?from={today}&to={today}&format=csv", "supervisor")
+    assert export.status_code == 200 and "1404**********1234" in export.get_data(as_text=True)
+    assert raw not in export.get_data(as_text=True)
+    assert raw not in str(api.get(f"/api/v1/audit?from={today}&to={today}", "supervisor").get_json())
+    # Stored as entered: the reveal (audited) gives the applicant's number in full.
+    revealed = api.post(f"/api/v1/cases/{case['id']}/reveal", "window1", json={"reason": "核对"}).get_json()
+    assert revealed["id_number"] == raw
+
+
 def test_the_audit_trail_exports(api):
     from openpyxl import load_workbook
 

@@ -26,3 +26,29 @@ def test_phone_keeps_first_three_and_last_four():
 def test_values_are_masked_by_key_and_shape(key, value, shown):
     """ID numbers, phone numbers and bank card numbers in case data are masked; other text is not."""
     assert mask_value(key, value) == shown
+
+
+def test_mask_data_masks_at_any_depth_except_the_editable_fields():
+    from app.services.privacy import mask_data
+
+    data = {"father_id_number": "140402199001011234", "contact_phone": "13812341234",
+            "members": [{"id_number": "140402199001011234", "name": "王小明"}],
+            "bank": {"card_number": "6222021234567890123"}, "note": "140402199001011234", "count": 3}
+    assert mask_data(data) == {
+        "father_id_number": "1404**********1234", "contact_phone": "138****1234",
+        "members": [{"id_number": "1404**********1234", "name": "王小明"}],
+        "bank": {"card_number": "***************0123"}, "note": "1404**********1234", "count": 3}
+    shown = mask_data(data, editable={"contact_phone", "members"})
+    assert shown["contact_phone"] == "13812341234" and shown["members"] == data["members"]
+    assert shown["father_id_number"] == "1404**********1234"
+    assert data["father_id_number"] == "140402199001011234"  # a copy: the data itself is untouched
+    assert mask_data(None) is None and mask_data([1]) == [1]
+
+
+def test_a_masked_echo_counts_as_unchanged():
+    from app.services.privacy import unchanged
+
+    assert unchanged("father_id_number", "1404**********1234", "140402199001011234")
+    assert unchanged("father_id_number", "140402199001011234", "140402199001011234")
+    assert not unchanged("father_id_number", "1404**********9999", "140402199001011234")
+    assert not unchanged("decision", "1404**********1234", "140402199001011234x")
