@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
-from flask import g, request, session
+import hashlib
+import hmac
+
+from flask import current_app, g, request, session
 from flask_login import current_user, login_user
 
 from ..extensions import csrf, db, login_manager
@@ -22,10 +25,22 @@ def _load_session_user(user_id: str) -> User | None:
     if _bearer() is not None:
         return None
     user = db.session.get(User, int(user_id))
-    if user is not None and user.active:
+    if user is not None and user.active and hmac.compare_digest(session.get(_AUTH_HASH, ""), _auth_hash(user)):
         g.auth_via = "session"
         return user
     return None
+
+
+# A browser session holds a digest of its user's password hash from the login: a new password
+# (org.set_password) ends every session signed in with the old one, on every host, although the
+# cookie itself cannot be taken back.
+_AUTH_HASH = "_auth_hash"
+
+
+def _auth_hash(user: User) -> str:
+    key = current_app.config["SECRET_KEY"]
+    key = key.encode() if isinstance(key, str) else key
+    return hmac.new(key, (user.password_hash or "").encode(), hashlib.sha256).hexdigest()
 
 
 @login_manager.request_loader
@@ -59,6 +74,7 @@ def begin_session(user: User) -> None:
     """Log ``user`` in to a browser session that starts afresh (no session fixation)."""
     _fresh_session()
     login_user(user)
+    session[_AUTH_HASH] = _auth_hash(user)
 
 
 def authenticated_user() -> User | None:

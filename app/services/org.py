@@ -9,7 +9,7 @@ from datetime import timedelta
 from typing import NamedTuple
 
 from flask import current_app
-from sqlalchemy import bindparam, or_, select
+from sqlalchemy import bindparam, or_, select, update
 from sqlalchemy.orm import joinedload
 
 from ..errors import AppError, TooManyAttempts, Unauthorized
@@ -42,6 +42,10 @@ def set_password(user: User, password: str) -> None:
         raise ValueError("the password needs " + "; ".join(problems))
     user.set_password(password)
     user.failed_logins, user.locked_until = 0, None
+    # Whoever knew the old password may hold a token or a session made with it: both end here
+    # (sessions carry a digest of the password hash, see app/auth).
+    db.session.execute(update(ApiToken).where(ApiToken.user_id == user.id, ApiToken.revoked_at.is_(None))
+                       .values(revoked_at=utcnow()).execution_options(synchronize_session=False))
     db.session.flush()
 
 

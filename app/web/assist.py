@@ -52,8 +52,11 @@ def new():
 @bp.get("/assist/<int:draft_id>/edit")
 @login_required
 def edit(draft_id: int):
-    """Continue a draft (or a returned application)."""
+    """Continue a draft (or a returned application): its helper's page. Anyone else who may see
+    it (the window) gets the read-only page, where personal data is masked."""
     draft = assisted.get(_user(), draft_id)
+    if draft.helper_id != _user().id:
+        return redirect(url_for(".show", draft_id=draft.id))
     return _form_page(draft.process_key, draft)
 
 

@@ -507,8 +507,9 @@ ACCESS: dict[str, Probe | tuple[Probe, ...]] = {
                                         at={"draft_id": "@app_returned"}, ok=(409,)),
     "assisted.return_application": post("/api/v1/assisted-applications/<int:draft_id>/return", CLERKS,
                                         at={"draft_id": "@app_returned"}, body={"remark": "请补充材料"}, ok=(409,)),
+    # The helper gets the form (200); a clerk is sent to the read-only page (302; test_assist_pages).
     "web_assist.edit": get("/assist/<int:draft_id>/edit", SEES_APPLICATION, at={"draft_id": "@app_submitted"},
-                           ok=(200,)),
+                           ok=(200, 302)),
     "web_assist.show": get("/assist/<int:draft_id>", SEES_APPLICATION, at={"draft_id": "@app_submitted"}, ok=(200,)),
     "web_assist.save": post("/assist/save", role("helper"), body={"process_key": "newborn", "action": "save"},
                             ok=(302,)),

@@ -22,3 +22,22 @@ def test_a_good_password_works_and_unlocks(app, api, client):
     assert out.exit_code == 0, out.output
     r = client.post("/api/v1/auth/token", json={"username": "window1", "password": "Tai-Hang.2026"})
     assert r.status_code == 200
+
+
+def test_a_new_password_ends_the_tokens_and_sessions_made_with_the_old_one(app, api, client):
+    from support import PASSWORD
+
+    token = api.token("window1")
+    other = api.token("window2")
+    r = client.post("/api/v1/auth/session", json={"username": "window1", "password": PASSWORD})
+    assert r.status_code == 200 and client.get("/api/v1/auth/me").status_code == 200
+    assert client.get("/").status_code == 200
+    out = app.test_cli_runner().invoke(args=["users", "set-password", "window1", "--password", "Tai-Hang.2026"])
+    assert out.exit_code == 0, out.output
+    assert client.get("/api/v1/auth/me").status_code == 401  # the session signed in with the old one
+    assert client.get("/").status_code == 302  # the pages send it to the login
+    mine = client.get("/api/v1/auth/me", headers={"Authorization": f"Bearer {token}"})
+    assert mine.status_code == 401
+    assert client.get("/api/v1/auth/me", headers={"Authorization": f"Bearer {other}"}).status_code == 200
+    r = client.post("/api/v1/auth/session", json={"username": "window1", "password": "Tai-Hang.2026"})
+    assert r.status_code == 200 and client.get("/api/v1/auth/me").status_code == 200

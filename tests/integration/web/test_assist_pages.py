@@ -44,6 +44,11 @@ def test_helper_hands_over_and_the_window_accepts(session_for, ready):
     draft_id = re.search(r'href="/assist/(\d+)"', queue).group(1)
     page = window.html(f"/assist/{draft_id}")
     assert 'data-review="missing"' in page and "监事身份证未带" in page
+    assert "140402199001011234" not in page and "1404**********1234" in page
+    # The helper's edit page (full numbers in its inputs) is the helper's alone.
+    r = window.get(f"/assist/{draft_id}/edit")
+    assert r.status_code == 302 and r.headers["Location"].endswith(f"/assist/{draft_id}")
+    assert "140402199001011234" in helper.html(f"/assist/{draft_id}/edit")
     r = window.post(f"/assist/{draft_id}/decide", {"decision": "accept"})
     page = r.get_data(as_text=True)
     assert "Case started" in page and 'id="missing-materials"' in page
