@@ -608,7 +608,7 @@ def test_a_completion_reads_its_task_in_the_statement_that_locks_the_case(app, a
     assert "task_candidates" in locking and "users" in locking
     assert locking.count("JOIN process_versions") == 1, locking
     if app.config["SQLALCHEMY_DATABASE_URI"].startswith("postgresql"):
-        assert locking.endswith("FOR UPDATE OF cases, human_tasks"), locking
+        assert locking.endswith("FOR NO KEY UPDATE OF cases, human_tasks"), locking
     reads_of_cases = [s for s in seen[:seen.index("COMMIT")] if s.startswith("SELECT") and "FROM cases" in s
                       or "JOIN cases" in s]
     assert reads_of_cases == [locking]
