@@ -109,6 +109,8 @@ class Config:
     # Login throttling (counted in the database, so it holds across hosts).
     LOGIN_MAX_FAILURES = _int("LOGIN_MAX_FAILURES", 5)
     LOGIN_LOCK_MINUTES = _int("LOGIN_LOCK_MINUTES", 15)
+    # How long failures under names without an account are kept when they lock nothing.
+    LOGIN_THROTTLE_RETENTION_HOURS = _int("LOGIN_THROTTLE_RETENTION_HOURS", 24)
     WTF_CSRF_CHECK_DEFAULT = False  # checked in app/auth for session-authenticated unsafe requests
     WTF_CSRF_TIME_LIMIT = None
 

@@ -254,7 +254,7 @@ def calendar_recompute_command():
     """Recompute the due dates of every running case (after a new holiday schedule was installed)."""
     from .services import case_clock
 
-    count = transaction.run(case_clock.recompute_open_cases)
+    count = transaction.run(case_clock.recompute_open_cases, reason={"reason": "recompute"})
     click.echo(f"recomputed {count} running case(s)")
 
 

@@ -9,7 +9,7 @@ from .catalogue import CatalogueEntry
 from .draft import PendingDeployment, ProcessDraft
 from .hotline import KnowledgeArticle, WorkOrder, WorkOrderExtension
 from .kpi import KpiCaseDay, KpiGroupCaseDay, KpiTaskDay
-from .org import ROLES, ApiToken, Department, Group, User, group_memberships
+from .org import ROLES, ApiToken, Department, Group, LoginThrottle, User, group_memberships
 from .oversight import EvaluationSample, OversightLink, Review
 from .process import DeploymentEvent, ProcessDefinition, ProcessFile, ProcessVersion
 from .saved_filter import SavedFilter
@@ -37,6 +37,7 @@ __all__ = [
     "KpiCaseDay",
     "KpiGroupCaseDay",
     "KpiTaskDay",
+    "LoginThrottle",
     "MessageWait",
     "OversightLink",
     "PendingDeployment",

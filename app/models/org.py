@@ -112,3 +112,17 @@ class ApiToken(db.Model):
     revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
     user: Mapped[User] = relationship()
+
+
+class LoginThrottle(db.Model):
+    """Failed logins under a name that is no active user's, counted like a user's own
+    (``User.failed_logins``/``locked_until``), so that the answers to a login do not tell which
+    names exist. The name is kept only as its SHA-256; rows that neither lock nor count any more
+    are deleted as new failures come in (app.services.org)."""
+
+    __tablename__ = "login_throttles"
+
+    name_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
+    failed_logins: Mapped[int] = mapped_column(default=0, server_default="0")
+    locked_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)

@@ -135,32 +135,52 @@ def recompute_tasks(case: Case) -> None:
         task.warning_level = _lowered(task.warning_level, deadlines.task_warning(task))
 
 
-def recompute_open_cases(since: datetime | None = None) -> int:
+def recompute_open_cases(since: datetime | None = None, actor: User | None = None,
+                         reason: dict | None = None) -> int:
     """Recompute every running case whose due dates reach ``since`` or later (all when None),
-    e.g. after the calendar changed; returns how many cases were looked at."""
+    e.g. after the calendar changed; returns how many cases were looked at.
+
+    A case whose due dates moved gets a ``due_dates_changed`` event naming ``actor`` (None: the
+    system), ``reason`` (what changed, e.g. the calendar day) and each moved date, old and new, so
+    its history says why its time limit is not the one it had."""
     query = select(Case).where(Case.status == "active", or_(Case.due_at.is_not(None),
                                                             Case.statutory_due_at.is_not(None)))
     if since is not None:
         query = query.where(or_(Case.due_at >= since, Case.statutory_due_at >= since, Case.due_provisional))
     count = 0
     for case in db.session.scalars(query):
+        before = {field: getattr(case, field) for field in _AUDITED_DUE_DATES}
         recompute_case(case)
         recompute_tasks(case)
+        moved = {field: {"from": _iso(old), "to": _iso(getattr(case, field))}
+                 for field, old in before.items() if getattr(case, field) != old}
+        if moved:
+            audit.record(case, "due_dates_changed", actor, data={**(reason or {}), **moved})
         count += 1
     db.session.flush()
     return count
 
 
+_AUDITED_DUE_DATES = ("due_at", "statutory_due_at")
+
+
+def _iso(value: datetime | None) -> str | None:
+    return value.isoformat() if value is not None else None
+
+
 def change_calendar(user: User, day, is_working_day: bool | None, note: str = ""):
     """Set (or, with ``is_working_day`` None, delete) a calendar override and recompute the due
-    dates of running cases that reach that day or were provisional, in the same transaction."""
+    dates of running cases that reach that day or were provisional, in the same transaction
+    (each moved case audited, naming the admin and the day)."""
     if is_working_day is None:
         result = calendar.delete_override(user, day)
     else:
         result = calendar.set_override(user, day, is_working_day, note)
     db.session.flush()
     start = datetime.combine(day, datetime.min.time(), tzinfo=calendar.local_timezone())
-    recompute_open_cases(since=start)
+    recompute_open_cases(since=start, actor=user, reason={
+        "reason": "calendar", "day": day.isoformat(),
+        "is_working_day": is_working_day})
     return result
 
 

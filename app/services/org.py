@@ -9,12 +9,13 @@ from datetime import timedelta
 from typing import NamedTuple
 
 from flask import current_app
-from sqlalchemy import bindparam, or_, select, update
+from sqlalchemy import bindparam, delete, or_, select, update
 from sqlalchemy.orm import joinedload
+from werkzeug.security import check_password_hash, generate_password_hash
 
 from ..errors import AppError, TooManyAttempts, Unauthorized
 from ..extensions import db
-from ..models import ApiToken, Group, User, group_memberships
+from ..models import ApiToken, Group, LoginThrottle, User, group_memberships
 from ..models.types import utcnow
 from . import config_cache
 
@@ -52,27 +53,71 @@ def set_password(user: User, password: str) -> None:
 def attempt_login(username: str, password: str) -> tuple[User | None, AppError | None]:
     """Check credentials and count the outcome in the database (commit it even when it fails):
     ``LOGIN_MAX_FAILURES`` wrong passwords in a row lock the account for ``LOGIN_LOCK_MINUTES``;
-    a success resets the count. Returns (user, None) or (None, the error to raise)."""
+    a success resets the count. Returns (user, None) or (None, the error to raise).
+
+    A name that is no active user's gets the same answers at the same pace: its failures are
+    counted and locked the same way (in ``login_throttles``), and a password hash is checked for
+    it too, so neither the status code nor the time taken tells which names exist."""
     now = utcnow()
     user = db.session.execute(select(User).where(User.username == username).with_for_update()).scalar_one_or_none()
-    wrong = Unauthorized("Wrong username or password.", error="invalid_credentials")
     if user is None or not user.active:
-        return None, wrong
-    if user.locked_until is not None and user.locked_until > now:
-        return None, TooManyAttempts(
-            f"Too many failed logins: the account is locked until {user.locked_until.isoformat()}.",
-            {"locked_until": user.locked_until.isoformat()})
+        check_password_hash(_stand_in_hash(current_app.config.get("PASSWORD_HASH_METHOD", "scrypt")), password)
+        return None, _failed(_throttle_of(username, now), now)
+    locked = _locked(user, now)
+    if locked is not None:
+        return None, locked
     if not user.check_password(password):
-        user.failed_logins = (user.failed_logins or 0) + 1
-        if user.failed_logins >= current_app.config["LOGIN_MAX_FAILURES"]:
-            user.locked_until = now + timedelta(minutes=current_app.config["LOGIN_LOCK_MINUTES"])
-            user.failed_logins = 0
-        db.session.flush()
-        return None, wrong
+        return None, _failed(user, now)
     if user.failed_logins or user.locked_until:
         user.failed_logins, user.locked_until = 0, None
         db.session.flush()
     return user, None
+
+
+def _locked(holder: User | LoginThrottle, now) -> AppError | None:
+    if holder.locked_until is not None and holder.locked_until > now:
+        return TooManyAttempts(
+            f"Too many failed logins: the account is locked until {holder.locked_until.isoformat()}.",
+            {"locked_until": holder.locked_until.isoformat()})
+    return None
+
+
+def _failed(holder: User | LoginThrottle, now) -> AppError:
+    """Count one wrong password (unless locked already); the error to answer."""
+    locked = _locked(holder, now)
+    if locked is not None:
+        return locked
+    holder.failed_logins = (holder.failed_logins or 0) + 1
+    if holder.failed_logins >= current_app.config["LOGIN_MAX_FAILURES"]:
+        holder.locked_until = now + timedelta(minutes=current_app.config["LOGIN_LOCK_MINUTES"])
+        holder.failed_logins = 0
+    db.session.flush()
+    return Unauthorized("Wrong username or password.", error="invalid_credentials")
+
+
+def _throttle_of(username: str, now) -> LoginThrottle:
+    """The locked counter row of a name that is no active user's (created at its first failure).
+
+    Rows untouched for ``LOGIN_THROTTLE_RETENTION_HOURS`` that lock nothing are deleted first, so a
+    spray of made-up names leaves at most that many hours of rows behind."""
+    kept = now - timedelta(hours=current_app.config["LOGIN_THROTTLE_RETENTION_HOURS"])
+    db.session.execute(delete(LoginThrottle).where(
+        LoginThrottle.updated_at < kept,
+        or_(LoginThrottle.locked_until.is_(None), LoginThrottle.locked_until < now))
+        .execution_options(synchronize_session=False))
+    key = _hash(username)
+    row = db.session.get(LoginThrottle, key, with_for_update=True, populate_existing=True)
+    if row is None:  # two first failures at once: the loser's insert is replayed (transaction.run)
+        row = LoginThrottle(name_hash=key, failed_logins=0)
+        db.session.add(row)
+    row.updated_at = now
+    return row
+
+
+@functools.cache
+def _stand_in_hash(method: str) -> str:
+    """A hash of a random password, checked for names without an account (same cost as a user's)."""
+    return generate_password_hash(secrets.token_urlsafe(16), method=method)
 
 
 def _hash(raw: str) -> str:

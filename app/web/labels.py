@@ -31,6 +31,7 @@ EVENT_LABELS = {
     "case_migrated": _l("Moved to a new version"),
     "clock_paused": _l("Clock stopped"),
     "clock_resumed": _l("Clock restarted"),
+    "due_dates_changed": _l("Due dates recomputed"),
     "extension_requested": _l("Extension requested"),
     "extension_approved": _l("Extension approved"),
     "extension_rejected": _l("Extension rejected"),

@@ -203,6 +203,34 @@ def test_a_calendar_change_moves_running_due_dates(api, app, case):
     assert result.exit_code == 0 and "recomputed 1 running case" in result.output
     assert parse(_case(api, case["id"])["due_at"]) == end_of(2026, 11, 30)
 
+    # Each move is in the case's history: who changed which day, and the dates before and after.
+    # The recompute that changed nothing wrote nothing.
+    moved = [e for e in _case(api, case["id"])["history"] if e["type"] == "due_dates_changed"]
+    assert [(e["actor"], e["data"]["day"], e["data"]["is_working_day"]) for e in moved] == [
+        ("admin", "2026-11-27", False), ("admin", "2026-11-27", None)]
+    assert all(e["data"]["reason"] == "calendar" for e in moved)
+    first, second = (e["data"] for e in moved)
+    assert parse(first["due_at"]["from"]) == end_of(2026, 11, 30)
+    assert parse(first["due_at"]["to"]) == end_of(2026, 12, 1)
+    assert parse(first["statutory_due_at"]["to"]) == end_of(2026, 12, 22)
+    assert parse(second["due_at"]["to"]) == end_of(2026, 11, 30)
+
+
+def test_the_recompute_command_audits_the_cases_it_moves(api, app, case):
+    """An override written behind the application's back (e.g. by SQL) moves nothing until
+    `flask calendar recompute`; the moved case then names the system and the recompute."""
+    from app.models import CalendarOverride
+
+    with app.app_context():
+        db.session.add(CalendarOverride(day=datetime(2026, 11, 27).date(), is_working_day=False, note="导入"))
+        db.session.commit()
+    result = app.test_cli_runner().invoke(args=["calendar", "recompute"])
+    assert result.exit_code == 0, result.output
+    body = _case(api, case["id"])
+    assert parse(body["due_at"]) == end_of(2026, 12, 1)
+    moved = [e for e in body["history"] if e["type"] == "due_dates_changed"]
+    assert len(moved) == 1 and moved[0]["actor"] is None and moved[0]["data"]["reason"] == "recompute"
+
 
 def test_a_configured_closing_time_ends_due_dates_at_closing(api, app, clock):
     """CLOSING_TIME=17:30 (Civil Code art. 203 para 2): the fifth working day ends at 17:30."""

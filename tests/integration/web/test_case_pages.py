@@ -262,3 +262,22 @@ def test_search_finds_name_parts_of_any_length(deployed, login, part):
     expected = [ids[5]] if "5" in part else sorted(ids.values(), reverse=True)
     assert result_ids(window.html(f"/cases?applicant_name={part}")) == expected
     assert result_ids(window.html("/cases?applicant_name=LOVE")) != []  # letters: any case
+
+
+def test_history_says_when_a_calendar_change_moved_the_due_dates(api, login):
+    """The admin declares the case's due day a day off: the timeline shows the recompute, its
+    actor and the day, in the page's language."""
+    from datetime import datetime
+
+    assert api.deploy(DATA / "moves" / "moves.bpmn").status_code == 201
+    case = start(api, key="moves")
+    due_day = datetime.fromisoformat(case["due_at"]).date().isoformat()
+    r = api.client.put(f"/api/v1/calendar/overrides/{due_day}", headers=api.headers("admin"),
+                       json={"is_working_day": False, "note": "临时调休"})
+    assert r.status_code == 200, r.get_json()
+    window = login("window1")
+    history = re.search(r'<ol class="timeline" id="history">(.*?)</ol>', window.html(f"/cases/{case['id']}"), re.S)
+    assert "Due dates recomputed" in history.group(1) and f"calendar changed for {due_day}" in history.group(1)
+    window.client.get("/lang/zh_CN")
+    history = re.search(r'<ol class="timeline" id="history">(.*?)</ol>', window.html(f"/cases/{case['id']}"), re.S)
+    assert "重新计算办理期限" in history.group(1) and f"工作日历调整：{due_day}" in history.group(1)
