@@ -298,8 +298,7 @@ class SandboxEnvironment:
             scope.update(external_context)
         scope.update(_GUARDS)
         _add_globals(scope)
-        with memory_limit(self.memory_limit_mb), time_limit(self.time_limit_s):
-            return eval(code, scope)  # noqa: S307 - code was compiled by RestrictedPython
+        return self._limited(eval, code, scope)
 
     def execute(self, script: str, context: dict, external_context: dict | None = None) -> bool:
         code = compile_script(script)
@@ -309,8 +308,7 @@ class SandboxEnvironment:
             scope.update(external_context)
         scope.update(_GUARDS)
         _add_globals(scope)
-        with memory_limit(self.memory_limit_mb), time_limit(self.time_limit_s):
-            exec(code, scope)  # noqa: S102 - code was compiled by RestrictedPython
+        self._limited(exec, code, scope)
         # Copy back what the script left as plain data; drop helpers and guards.
         result = {
             key: value
@@ -324,6 +322,21 @@ class SandboxEnvironment:
                 del context[key]
         context.update(result)
         return True
+
+    def _limited(self, run, code, scope):
+        """``run(code, scope)`` (``eval`` or ``exec`` of code RestrictedPython compiled) within the
+        memory and time limits.
+
+        The timer's exception is caught here too, not only in ``time_limit``: the alarm can go off
+        after the script has ended, or failed (a MemoryError at the last moment), but before the
+        timer is cancelled. It is then raised in the context managers' own code, outside the
+        ``try`` of ``time_limit``, and would otherwise escape as a BaseException that nothing
+        above handles (a sync worker would die of it)."""
+        try:
+            with memory_limit(self.memory_limit_mb), time_limit(self.time_limit_s):
+                return run(code, scope)
+        except _TimeLimitExceeded:
+            raise ScriptError(f"script ran longer than {self.time_limit_s:g} s and was stopped") from None
 
     def call_service(self, context, **kwargs):
         raise ScriptError("service tasks are not supported by this engine")

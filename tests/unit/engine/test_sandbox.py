@@ -247,3 +247,31 @@ def test_ordinary_arithmetic_still_works(env):
         9, 1024, 3628800, 1, 27, -8)
     assert context["c"] == pytest.approx(1.41421356)
     assert env.evaluate("10 ** 3 > 999", {}) is True
+
+
+@pytest.mark.parametrize(("method", "source"), [
+    ("execute", "x = 1"),
+    ("evaluate", "1 + 1"),
+    ("execute", "x = 'a' * 10**10"),  # fails with MemoryError, then the alarm goes off
+])
+def test_an_alarm_after_the_script_ended_is_still_a_script_error(monkeypatch, method, source):
+    """The timer may go off after the script has ended (or failed) but before it is cancelled:
+    here it is made to go off just then, as the sandbox cancels it. The outcome is a ScriptError,
+    not the timer's BaseException escaping to the worker."""
+    import signal
+
+    from app.engine import sandbox
+
+    real = signal.setitimer
+
+    def late_alarm(which, seconds, *interval):
+        if seconds == 0:  # the cancel, in time_limit's finally: the alarm beats it
+            signal.raise_signal(signal.SIGALRM)
+        return real(which, seconds, *interval)
+
+    monkeypatch.setattr(sandbox.signal, "setitimer", late_alarm)
+    env = SandboxEnvironment(time_limit_s=5)
+    with pytest.raises(ScriptError, match="longer than 5 s"):
+        getattr(env, method)(source, {})
+    monkeypatch.undo()
+    assert env.evaluate("2 * 3", {}) == 6  # the next script runs normally
