@@ -170,14 +170,17 @@ def _nul_paths(value, path: str = "") -> list[str]:
 
 def reject_nul_characters() -> None:
     """No text may hold a NUL character: PostgreSQL stores none (a string or JSON value with one is
-    an error there), and no form or diagram field means one. 422 naming the fields, on any database."""
+    an error there), and no form or diagram field, path or file name means one. 422 naming the
+    fields, on any database."""
     def nul(text) -> bool:
         return isinstance(text, str) and "\x00" in text
 
-    fields = [str(key) for key, value in request.args.items(multi=True) if nul(key) or nul(value)]
+    fields = [str(key) for key, value in (request.view_args or {}).items() if nul(value)]  # the path
+    fields += [str(key) for key, value in request.args.items(multi=True) if nul(key) or nul(value)]
     if request.mimetype in ("application/x-www-form-urlencoded", "multipart/form-data"):
         # (a malformed multipart part may even come without a name: werkzeug gives None)
         fields += [str(key) for key, value in request.form.items(multi=True) if nul(key) or nul(value)]
+        fields += [str(key) for key, upload in request.files.items(multi=True) if nul(key) or nul(upload.filename)]
     # In JSON a NUL can only come escaped (a raw control character is malformed JSON), so a body
     # with neither the escape nor a zero byte (as every UTF-16 or UTF-32 body has) holds none.
     data = request.get_data(cache=True) if request.is_json else b""

@@ -171,11 +171,17 @@ def _like_escape(value: str) -> str:
 
 
 def _receipt_prefix(value: str) -> ColumnElement[bool]:
-    return Case.receipt_no.like(_like_escape(value.strip().upper()) + "%", escape="\\")
+    value = value.strip().upper()
+    if len(value) > Case.receipt_no.type.length:  # longer than any receipt number: nothing to ask
+        return false()  # (and SQLite refuses LIKE patterns over 50,000 bytes)
+    return Case.receipt_no.like(_like_escape(value) + "%", escape="\\")
 
 
 def _name_contains(value: str) -> ColumnElement[bool]:
-    return Case.applicant_name.ilike("%" + _like_escape(value.strip()) + "%", escape="\\")
+    value = value.strip()
+    if len(value) > Case.applicant_name.type.length:  # longer than any stored name
+        return false()
+    return Case.applicant_name.ilike("%" + _like_escape(value) + "%", escape="\\")
 
 
 def _case_filters(filters: InboxFilters) -> list[ColumnElement[bool]]:

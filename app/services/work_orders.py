@@ -285,6 +285,19 @@ def get(user: User, order_id: int) -> WorkOrder:
     return order
 
 
+# The longest text a search takes (the API's schemas say the same): SQLite refuses LIKE patterns
+# over 50,000 bytes, and nobody types more.
+SEARCH_TEXT_MAX = 100
+
+
+def _contains(text: str) -> str:
+    """A LIKE pattern for ``text`` anywhere, its own ``%`` and ``_`` taken literally."""
+    if len(text) > SEARCH_TEXT_MAX:
+        raise InvalidInput(_("The search text is too long."),
+                           {"q": [_("At most %(count)d characters.", count=SEARCH_TEXT_MAX)]})
+    return "%" + text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+
+
 def search(user: User, status: str | None = None, q: str | None = None, page: int = 1,
            per_page: int = 50) -> tuple[list[WorkOrder], int]:
     """Orders newest first, filtered by status and by a text in the number, category or content."""
@@ -294,10 +307,10 @@ def search(user: User, status: str | None = None, q: str | None = None, page: in
         query = query.where(condition)
     if status:
         query = query.where(WorkOrder.status == status)
-    if q:
-        like = f"%{q.strip()}%"
-        query = query.where(or_(WorkOrder.order_no.like(like), WorkOrder.category.like(like),
-                                WorkOrder.content.like(like)))
+    if q and q.strip():
+        like = _contains(q.strip())
+        query = query.where(or_(*(column.like(like, escape="\\") for column in (
+            WorkOrder.order_no, WorkOrder.category, WorkOrder.content))))
     total = db.session.scalar(select(func.count()).select_from(query.subquery())) or 0
     rows = db.session.scalars(query.order_by(WorkOrder.created_at.desc(), WorkOrder.id.desc())
                               .offset((page - 1) * per_page).limit(per_page))
@@ -347,9 +360,9 @@ def search_knowledge(user: User, q: str, limit: int = 20) -> list[KnowledgeArtic
         raise Forbidden(_("You may not search the knowledge base."))
     query = select(KnowledgeArticle)
     for word in (q or "").split()[:5]:
-        like = f"%{word}%"
-        query = query.where(or_(KnowledgeArticle.title.like(like), KnowledgeArticle.keywords.like(like),
-                                KnowledgeArticle.category.like(like), KnowledgeArticle.body.like(like)))
+        like = _contains(word)
+        query = query.where(or_(*(column.like(like, escape="\\") for column in (
+            KnowledgeArticle.title, KnowledgeArticle.keywords, KnowledgeArticle.category, KnowledgeArticle.body))))
     return list(db.session.scalars(query.order_by(KnowledgeArticle.uses.desc(), KnowledgeArticle.id).limit(limit)))
 
 

@@ -9,7 +9,7 @@ from flask_login import current_user, login_required
 from .. import transaction
 from ..errors import Conflict, InvalidInput
 from ..services import assisted, catalogue, processes
-from . import formrender
+from . import formrender, params
 from .guide import MATERIAL_FORMS
 
 bp = Blueprint("web_assist", __name__)
@@ -72,7 +72,7 @@ def save():
     answers = {k[len("scenario."):]: v for k, v in form.items() if k.startswith("scenario.") and v}
     materials = {k[len("review."):]: {"status": v, "remark": form.get(f"remark.{k[len('review.'):]}", "")}
                  for k, v in form.items() if k.startswith("review.") and v}
-    draft_id = int(form["draft_id"]) if form.get("draft_id", "").isdigit() else None
+    draft_id = params.record_id(form.get("draft_id"))
     try:
         draft = transaction.run(assisted.save, _user(), draft_id, key, applicant,
                                 formrender.parse(schema_fields, form), answers, materials)

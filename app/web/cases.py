@@ -7,7 +7,7 @@ from flask_login import current_user, login_required
 
 from ..services import attachments, cases, processes, progress, queries
 from ..services.privacy import mask_id_number
-from . import formrender, moves
+from . import formrender, moves, params
 from .labels import EVENT_LABELS, STATUS_LABELS
 
 bp = Blueprint("web_cases", __name__)
@@ -18,10 +18,7 @@ def _user():
 
 
 def _page_arg(value) -> int:
-    try:
-        return max(1, int(value))
-    except (TypeError, ValueError):
-        return 1
+    return params.page_number(value)
 
 
 @bp.get("/cases")

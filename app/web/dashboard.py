@@ -13,6 +13,7 @@ from flask_login import current_user, login_required
 from .. import clock
 from ..errors import Forbidden, InvalidInput
 from ..services import calendar, kpis, org, permissions, processes, reports
+from . import params
 
 bp = Blueprint("web_dashboard", __name__)
 PRESETS = ("day", "week", "month", "year", "custom")
@@ -92,7 +93,7 @@ def drilldown():
     try:
         _preset, p = _selection()
         metric = request.args.get("metric", "")
-        page = max(1, int(request.args.get("page", "1") or 1))
+        page = params.page_number(request.args.get("page"))
         rows, total, kind = kpis.drilldown(user, p, metric, page)
     except (InvalidInput, ValueError):
         raise InvalidInput(_("The period or a filter is not valid."),

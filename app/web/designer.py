@@ -14,6 +14,7 @@ from werkzeug.routing import BuildError
 
 from ..models import ProcessFile
 from ..services import designer, permissions
+from . import params
 
 bp = Blueprint("web_designer", __name__)
 
@@ -146,7 +147,7 @@ def file(key: str, version: int, filename: str):
 def diff(key: str):
     """What changed between two versions (``?from=&to=``; default: the latest against the one before)."""
     entry = designer.process_entry(key)
-    result = designer.diff(key, request.args.get("from", type=int), request.args.get("to", type=int))
+    result = designer.diff(key, params.record_id(request.args.get("from")), params.record_id(request.args.get("to")))
     return render_template("web/designer_diff.html", entry=entry, result=result, diff=result.diff,
                            kinds=designer.ELEMENT_KINDS, statuses=designer.STATUSES, kind_labels=KIND_LABELS,
                            change_labels=CHANGE_LABELS, field_labels=FIELD_LABELS, value_text=value_text)

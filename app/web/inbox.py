@@ -15,6 +15,7 @@ from werkzeug.routing import BuildError
 from .. import transaction
 from ..errors import AppError, Conflict, InvalidInput
 from ..services import queries, saved_filters, tasks
+from . import params
 from .labels import STATUS_LABELS
 
 bp = Blueprint("web_inbox", __name__)
@@ -100,10 +101,7 @@ def task_url(task_id: int) -> str:
 
 
 def _int_arg(value, default: int = 1) -> int:
-    try:
-        return max(1, int(value))
-    except (TypeError, ValueError):
-        return default
+    return max(1, params.integer(value, default))
 
 
 def _filters(args) -> queries.InboxFilters:

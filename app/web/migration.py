@@ -17,6 +17,7 @@ from flask_login import current_user, login_required
 
 from ..errors import InvalidInput
 from ..services import migration, permissions
+from . import params
 
 bp = Blueprint("web_migration", __name__)
 
@@ -65,10 +66,7 @@ def mapping_text(mapping: dict[str, str]) -> str:
 
 
 def _int(value) -> int | None:
-    try:
-        return int(value)
-    except (TypeError, ValueError):
-        return None
+    return params.integer(value)
 
 
 def _choose(key: str, source) -> tuple[list[int], int | None, int | None]:

@@ -15,7 +15,7 @@ from flask_babel import lazy_gettext as _l
 from flask_login import current_user, login_required
 
 from ..services import drafts_designer, forms, permissions
-from . import formrender
+from . import formrender, params
 
 bp = Blueprint("web_modeler", __name__)
 
@@ -125,8 +125,9 @@ def _texts() -> dict[str, str]:
 def edit(key: str):
     """Open ``?version=N`` (default: the latest), ``?draft=ID`` or a request ``?pending=ID`` in the modeler."""
     user = _user()
-    source = drafts_designer.editor_source(user, key, request.args.get("version", type=int),
-                                          request.args.get("draft", type=int), request.args.get("pending", type=int))
+    source = drafts_designer.editor_source(user, key, params.record_id(request.args.get("version")),
+                                          params.record_id(request.args.get("draft")),
+                                          params.record_id(request.args.get("pending")))
     names = sorted(source.files)
     diagrams = [n for n in names if PurePosixPath(n).suffix.lower() in DIAGRAM_SUFFIXES]
     form_names = [n for n in names if PurePosixPath(n).suffix.lower() == ".json"]

@@ -17,6 +17,7 @@ from .. import transaction
 from ..errors import Conflict, Forbidden, InvalidInput
 from ..services import case_clock, case_moves, messages, permissions, supervision, task_moves
 from ..services.cases import get_case, open_tasks
+from . import params
 from .labels import STATUS_LABELS, SYSTEM_NOTES
 
 bp = Blueprint("web_moves", __name__)
@@ -65,10 +66,10 @@ def _date(value):
 
 
 def _int(value):
-    try:
-        return int(value)
-    except (TypeError, ValueError):
-        return value
+    """A number from the form; anything else (blank, text, out of range) goes on as it came, for
+    the service to refuse with its message."""
+    number = params.integer(value)
+    return value if number is None else number
 
 
 @bp.post("/cases/<int:case_id>/clock")
@@ -214,10 +215,7 @@ def overdue():
     level = request.args.get("level", "all")
     if level not in supervision.LEVELS:
         level = "all"
-    try:
-        page = max(1, int(request.args.get("page", 1)))
-    except ValueError:
-        page = 1
+    page = params.page_number(request.args.get("page"))
     result = supervision.overdue(_user(), level, page)
     return render_template("web/overdue.html", page=result, level=level, status_labels=STATUS_LABELS,
                            overdue_days=supervision.overdue_working_days,

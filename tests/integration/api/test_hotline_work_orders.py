@@ -445,3 +445,15 @@ def test_a_scoped_token_reaches_only_its_part_of_the_api(api, app, client, hotli
     assert client.get(f"/hotline/orders/{order_id}", headers={"Authorization": f"Bearer {hotline1}"}).status_code == 200
     bad = runner.invoke(args=["tokens", "create", "--user", "hotline1", "--name", "x", "--scope", "everything"])
     assert bad.exit_code != 0 and "unknown token scope" in bad.output
+
+
+def test_search_text_is_taken_literally_and_bounded(api, hotline):
+    """% and _ in a search are characters, not wildcards; a text longer than anyone types is a 422
+    instead of a pattern the database refuses."""
+    register(api, category="夜间施工噪音", content="楼下工地 100%_噪音")
+    register(api, category="政务服务", content="新生儿落户怎么办理？")
+    search = lambda q: api.get(f"/api/v1/work-orders?q={q}", "supervisor").get_json()["total"]  # noqa: E731
+    assert search("%25") == 1 and search("_") == 1 and search("100%25_") == 1
+    assert search("%25%25") == 0 and search("新生儿") == 1
+    assert api.get("/api/v1/knowledge?q=%25", "hotline1").get_json() == []
+    assert api.get("/api/v1/work-orders?q=" + "x" * 101, "supervisor").status_code == 422

@@ -4,6 +4,8 @@ the calendar. They are a 404 or a 422 with field errors now."""
 
 from __future__ import annotations
 
+import io
+
 import pytest
 
 HUGE = 2**70  # no 64-bit column holds it: SQLite cannot bind it at all
@@ -128,6 +130,14 @@ def test_text_with_a_nul_character_is_invalid_everywhere(api, client):
     r = client.post("/login", data={"username": "window1\u0000", "password": "x"})
     assert r.status_code == 422 and "<html" in r.get_data(as_text=True)
     assert api.get("/api/v1/knowledge?q=ok", "admin").status_code == 200
+    # in the path (a process key) and in an uploaded file's name
+    assert_invalid(api.get("/api/v1/processes/a%00b/versions", "admin"), "key")
+    r = client.get("/guide/a%00b")
+    assert r.status_code == 422 and "<html" in r.get_data(as_text=True)
+    upload = {"file": (io.BytesIO(b"%PDF-1.4\n"), "scan\x00.pdf")}
+    r = api.client.post("/api/v1/tasks/1/attachments", headers=api.headers("admin"), data=upload,
+                        content_type="multipart/form-data")
+    assert_invalid(r, "file")
     # an escaped backslash before "u0000" is text, not a NUL
     r = api.post("/api/v1/reviews", "admin", json={"receipt_no": "CZ\\u0000", "level": 1, "phone": "138"})
     assert r.status_code != 422 or "receipt_no" not in (r.get_json().get("errors") or {}), r.get_json()

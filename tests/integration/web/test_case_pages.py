@@ -281,3 +281,12 @@ def test_history_says_when_a_calendar_change_moved_the_due_dates(api, login):
     window.client.get("/lang/zh_CN")
     history = re.search(r'<ol class="timeline" id="history">(.*?)</ol>', window.html(f"/cases/{case['id']}"), re.S)
     assert "重新计算办理期限" in history.group(1) and f"工作日历调整：{due_day}" in history.group(1)
+
+
+def test_search_terms_longer_than_any_stored_value_find_nothing(deployed, login):
+    """Not a database error (SQLite refuses LIKE patterns over 50,000 bytes): no case can match."""
+    start(deployed)
+    browser = login("window1")
+    assert len(result_ids(browser.html("/cases?applicant_name=王"))) == 1
+    for query in ("receipt_no=" + "C" * 100_000, "applicant_name=" + "王" * 50_000):
+        assert result_ids(browser.html("/cases?" + query)) == []

@@ -66,3 +66,11 @@ def test_a_unit_sees_only_its_orders_and_never_the_caller(hotline, login):
     assert order["order_no"] in html and other["order_no"] not in html
     assert "李女士" not in html and "139****5678" not in html
     assert unit.get(f"/hotline/orders/{other['id']}").status_code == 404
+
+
+def test_a_search_text_longer_than_anyone_types_is_refused_readably(hotline, login):
+    """Not a database error (SQLite refuses LIKE patterns over 50,000 bytes): a 422 page saying why."""
+    page = login("hotline1").client.get("/hotline?q=" + "x" * 100_000)
+    assert page.status_code == 422 and "too long" in page.get_data(as_text=True)
+    assert login("hotline1").client.get("/hotline?q=" + "x" * 100).status_code == 200
+
