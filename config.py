@@ -111,6 +111,11 @@ class Config:
     LOGIN_LOCK_MINUTES = _int("LOGIN_LOCK_MINUTES", 15)
     # How long failures under names without an account are kept when they lock nothing.
     LOGIN_THROTTLE_RETENTION_HOURS = _int("LOGIN_THROTTLE_RETENTION_HOURS", 24)
+    # A timer worker (`flask worker`) that has not written its heartbeat for this many seconds
+    # counts as down: /healthz/worker answers 503 and the supervisors' dashboard warns.
+    WORKER_STALE_SECONDS = _int("WORKER_STALE_SECONDS", 120)
+    # Heartbeat rows of workers silent this many days are deleted by the running workers.
+    WORKER_HEARTBEAT_RETENTION_DAYS = _int("WORKER_HEARTBEAT_RETENTION_DAYS", 7)
     WTF_CSRF_CHECK_DEFAULT = False  # checked in app/auth for session-authenticated unsafe requests
     WTF_CSRF_TIME_LIMIT = None
 

@@ -7,7 +7,7 @@ import inspect
 from pathlib import Path
 
 import click
-from flask import Flask
+from flask import Flask, current_app
 from flask.cli import AppGroup, with_appcontext
 
 from . import transaction
@@ -179,36 +179,119 @@ def bpmn_diff_command(key, v1, v2):
 def worker_command(once, interval):
     """Fire due BPMN timers and announce time-limit warnings (run one or more beside gunicorn).
 
-    Several workers may share a PostgreSQL database (SKIP LOCKED); use one with SQLite.
+    Several workers may share a PostgreSQL database (SKIP LOCKED); use one with SQLite. Each
+    writes a heartbeat (``/healthz/worker``). SIGTERM or Ctrl-C stops it after the transaction at
+    hand; a lost database is reported and tried again at the next poll.
     """
+    import signal
     import time
+
+    from .models.types import utcnow
+    from .services import workers
+
+    name, started_at = workers.worker_name(), utcnow()
+    stopping: list[int] = []
+    previous = {}
+    if not once:
+        def _stop(signum, frame):
+            stopping.append(signum)
+
+        previous = {sig: signal.signal(sig, _stop) for sig in (signal.SIGTERM, signal.SIGINT)}
+    heart = _Heartbeat(name, started_at, every=max(1.0, current_app.config["WORKER_STALE_SECONDS"] / 4))
+    try:
+        while not stopping:
+            error = _worker_pass(heart, stopping)
+            heart.beat(finished_pass=True, error=error)
+            if once:
+                return
+            deadline = time.monotonic() + interval
+            while not stopping and time.monotonic() < deadline:
+                time.sleep(min(0.25, max(0.0, deadline - time.monotonic())))
+        _quietly(workers.stop, name)
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+
+
+class _Heartbeat:
+    """A worker's heartbeats: after every pass, and every ``every`` seconds within a long one."""
+
+    def __init__(self, name, started_at, every: float):
+        import time
+
+        self.name, self.started_at, self.every = name, started_at, every
+        self.fired = 0  # timers fired since the last heartbeat that was stored
+        self._last = time.monotonic()
+
+    def fired_one(self, count: int) -> None:
+        import time
+
+        self.fired += count
+        if time.monotonic() - self._last >= self.every:
+            self.beat(finished_pass=False)
+
+    def beat(self, *, finished_pass: bool, error: str | None = None) -> None:
+        import time
+
+        from .services import workers
+
+        if _quietly(workers.beat, self.name, self.started_at, finished_pass=finished_pass, fired=self.fired,
+                    error=error):
+            self.fired = 0
+        self._last = time.monotonic()
+
+
+def _quietly(fn, *args, **kwargs) -> bool:
+    """Run ``fn`` in a transaction; a database that is away is reported, not raised."""
+    from sqlalchemy.exc import SQLAlchemyError
+
+    try:
+        transaction.run(fn, *args, **kwargs)
+        return True
+    except SQLAlchemyError as exc:
+        click.echo(f"worker: database not available ({exc.__class__.__name__})", err=True)
+        return False
+
+
+def _worker_pass(heart: _Heartbeat, stopping: list) -> str | None:
+    """One pass over what is due; returns what went wrong (None: nothing)."""
+    from sqlalchemy.exc import SQLAlchemyError
 
     from .services import evaluation, timers
 
-    while True:
+    problems = []
+    try:
         fired, seen = 0, set()  # each case at most once per pass, even if it stays due
-        while True:
+        while not stopping:
             try:
                 case_id, names = transaction.run(timers.fire_next_due, exclude=seen)
             except timers.TimerFailed as exc:  # keep the worker alive; skip that case this pass
                 seen.add(exc.case_id)
                 click.echo(str(exc), err=True)
+                problems.append(str(exc))
                 continue
             if case_id is None:
                 break
             seen.add(case_id)
             fired += len(names)
+            heart.fired_one(len(names))
         timeouts, seen = 0, set()
-        while True:
+        while not stopping:
             try:
                 task_id = transaction.run(timers.apply_next_timeout, exclude=seen)
+            except SQLAlchemyError:
+                raise
             except Exception as exc:  # one broken task must not stop the worker
                 click.echo(f"timeout policy: {exc}", err=True)
+                problems.append(f"timeout policy: {exc}")
                 break
             if task_id is None:
                 break
             seen.add(task_id)
             timeouts += 1
+            heart.fired_one(0)
+        if stopping:
+            return "; ".join(problems) or None
         warnings = transaction.run(timers.announce_warnings)
         try:  # this week's post-approval evaluation sample, once (a unique week settles races)
             sample = transaction.run(evaluation.ensure_weekly)
@@ -223,9 +306,10 @@ def worker_command(once, interval):
             click.echo(f"announced {len(warnings)} warning(s)")
         if timeouts:
             click.echo(f"checked {timeouts} overdue task(s)")
-        if once:
-            return
-        time.sleep(interval)
+    except SQLAlchemyError as exc:  # the database went away (restart, failover): try again next poll
+        click.echo(f"worker: database not available ({exc.__class__.__name__}); retrying", err=True)
+        problems.append(f"database not available ({exc.__class__.__name__})")
+    return "; ".join(problems) or None
 
 
 calendar_cli = AppGroup("calendar", help="The working-day calendar.")

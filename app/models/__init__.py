@@ -14,6 +14,7 @@ from .oversight import EvaluationSample, OversightLink, Review
 from .process import DeploymentEvent, ProcessDefinition, ProcessFile, ProcessVersion
 from .saved_filter import SavedFilter
 from .task import HumanTask, InboxEntry, TaskCandidate, TaskCopy, TaskNote
+from .worker import WorkerHeartbeat
 
 __all__ = [
     "AssistedApplication",
@@ -54,5 +55,6 @@ __all__ = [
     "WorkOrderExtension",
     "TaskNote",
     "User",
+    "WorkerHeartbeat",
     "group_memberships",
 ]

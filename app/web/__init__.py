@@ -17,6 +17,22 @@ def healthz():
     return jsonify({"status": "ok"})
 
 
+@bp.get("/healthz/worker")
+def healthz_worker():
+    """200 while some timer worker has written its heartbeat within ``WORKER_STALE_SECONDS``;
+    503 when none has (timers and time-limit warnings are on hold). For a monitor; the web hosts'
+    own health is ``/healthz``."""
+    from ..services import workers
+
+    state = workers.summary()
+    return jsonify({
+        "status": "ok" if state.alive else "down",
+        "alive": state.alive,
+        "last_beat_at": state.last_beat_at.isoformat() if state.last_beat_at else None,
+        "stale_after_seconds": state.stale_after_seconds,
+    }), 200 if state.alive else 503
+
+
 def _csrf_for_forms():
     # Every unsafe browser request (forms and htmx) carries the CSRF token; the API has its own guard.
     if request.method not in ("GET", "HEAD", "OPTIONS") and not request.path.startswith("/api/"):

@@ -12,7 +12,7 @@ from flask_login import current_user, login_required
 
 from .. import clock
 from ..errors import Forbidden, InvalidInput
-from ..services import calendar, kpis, org, permissions, processes, reports
+from ..services import calendar, kpis, org, permissions, processes, reports, workers
 from . import params
 
 bp = Blueprint("web_dashboard", __name__)
@@ -76,6 +76,7 @@ def dashboard():
     else:
         errors = {}
     figures = kpis.compute(user, p)
+    worker = workers.summary()
     series = {"daily": kpis.daily_series(p), "reviews": kpis.review_distribution(p),
               "departments": figures["departments"], "units": kpis.unit_league(p)}
     return render_template(
@@ -83,7 +84,7 @@ def dashboard():
         categories=kpis.top_categories(p), warnings=kpis.warnings_issued(p), query=_query(p),
         bundles=processes.bundle_names(), groups=sorted(org.group_names().items()),
         clerks=org.users_with_role("clerk"), clerk=request.args.get("clerk", ""),
-        tables=[t for t in kpis.TABLES if t != "drilldown"])
+        tables=[t for t in kpis.TABLES if t != "drilldown"], worker_down=None if worker.alive else worker)
 
 
 @bp.get("/dashboard/drilldown")

@@ -567,3 +567,66 @@ def test_the_lazy_description_matches_psycopgs_own(fault_app, own_postgres):
         cursor.execute(queries[0])
         assert [c.name for c in first] == ["one", "v", "n", "t", "nothing"]
         assert first[2].precision == 6 and first[2].scale == 2 and first[1].internal_size is None
+
+
+def _heartbeat(application, name: str):
+    """The heartbeat row of worker ``name`` (None while it has none, or the server is away)."""
+    from sqlalchemy.exc import SQLAlchemyError
+
+    from app.extensions import db
+    from app.models import WorkerHeartbeat
+
+    with application.app_context():
+        try:
+            row = db.session.get(WorkerHeartbeat, name)
+            if row is not None:
+                db.session.expunge(row)
+            return row
+        except SQLAlchemyError:
+            return None
+        finally:
+            db.session.remove()
+
+
+def test_the_timer_worker_outlives_a_database_outage_and_beats_again_after(fault_app, own_postgres, tmp_path):
+    """A running ``flask worker`` whose database goes away keeps running, reports the outage, and
+    goes on with clean passes once the server is back (no restart of the worker)."""
+    import signal
+    import sys
+
+    url, root = own_postgres
+    log = tmp_path / "worker.log"
+    env = dict(os.environ, DATABASE_URL=url, SECRET_KEY="test-secret", FLASK_APP="wsgi")
+    with log.open("w") as err:
+        proc = subprocess.Popen([sys.executable, "-m", "flask", "worker", "--interval", "0.2"], cwd=ROOT, env=env,
+                                stdout=subprocess.DEVNULL, stderr=err)
+    try:
+        name = f"{os.uname().nodename}:{proc.pid}"
+
+        def wait_for(condition, what: str):
+            deadline = time.monotonic() + 90
+            while time.monotonic() < deadline:
+                row = _heartbeat(fault_app, name)
+                if row is not None and condition(row):
+                    return row
+                assert proc.poll() is None, f"the worker died ({what}):\n{log.read_text()[-2000:]}"
+                time.sleep(0.2)
+            raise AssertionError(f"no heartbeat: {what}\n{log.read_text()[-2000:]}")
+
+        before = wait_for(lambda row: row.passes >= 2, "before the outage")
+        _pg_ctl(root, "-m", "immediate", "stop")
+        try:
+            time.sleep(2.0)  # several polls meet no server
+            assert proc.poll() is None, log.read_text()[-2000:]
+        finally:
+            _start(root)
+        after = wait_for(lambda row: row.beat_at > before.beat_at and row.passes > before.passes + 2
+                         and row.last_error is None, "after the outage")
+        assert after.started_at == before.started_at  # the same process, never restarted
+        assert "database not available" in log.read_text()
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(timeout=30) == 0, log.read_text()[-2000:]
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()

@@ -76,3 +76,19 @@ def test_without_a_chinese_font_the_pdf_is_refused_clearly(api, app, login, monk
     r = leader.get("/reports/monthly.pdf?month=2026-11")
     assert r.status_code == 302 and r.headers["Location"].endswith("/reports/monthly?month=2026-11")
     assert "REPORT_FONT" in leader.html("/reports/monthly?month=2026-11")  # the flash says why
+
+
+def test_the_dashboard_says_when_no_timer_worker_is_running(app, login, clock):
+    """Timers and time-limit warnings stop while no ``flask worker`` runs: supervisors are told."""
+    from datetime import timedelta
+
+    supervisor = login("supervisor")
+    html = supervisor.html("/dashboard")
+    assert 'id="worker-down"' in html and "No timer worker has run yet" in html
+    assert "定时任务进程从未运行" in login("supervisor", english=False).html("/dashboard")
+    assert app.test_cli_runner().invoke(args=["worker", "--once"]).exit_code == 0
+    assert 'id="worker-down"' not in supervisor.html("/dashboard")
+    clock.shift(timedelta(minutes=3))
+    html = supervisor.html("/dashboard")
+    assert 'id="worker-down"' in html and "The timer worker is not running" in html and "Last heard from" in html
+    assert "定时任务进程未在运行" in login("supervisor", english=False).html("/dashboard")
