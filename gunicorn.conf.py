@@ -9,6 +9,8 @@ timeout = 30
 graceful_timeout = 10
 max_requests = int(os.environ.get("GUNICORN_MAX_REQUESTS", "0"))
 accesslog = os.environ.get("GUNICORN_ACCESS_LOG", "-")
+# gunicorn's default format plus the request id the app answers with (app/request_ids.py).
+access_log_format = '%(h)s %(l)s %(u)s %(t)s "%(r)s" %(s)s %(b)s "%(f)s" "%(a)s" %({x-request-id}o)s'
 errorlog = "-"
 
 # Python's cyclic garbage collector, tuned for a long-lived request worker (0 keeps Python's own):

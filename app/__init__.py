@@ -165,6 +165,9 @@ def create_app(config: type[Config] | dict | None = None) -> Flask:
     register_error_handlers(app)
     app.before_request_funcs.setdefault(None, []).insert(0, reject_nul_characters)
 
+    from .request_ids import init_request_ids
+    init_request_ids(app)  # after reject_nul_characters: the id is assigned before that check
+
     from .security import init_security
     init_security(app)
 

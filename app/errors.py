@@ -3,6 +3,10 @@
 Services raise these; routes never build error responses themselves. Under ``/api``
 every error is JSON ``{"code", "error", "message", "errors"}``; elsewhere a short HTML
 page. The session is rolled back first, so a failed step stores nothing.
+
+A 5xx answer also names the request id (``"request_id"`` in the JSON, a reference line on the
+page), which the log lines of that request carry: a 5xx is ours to look up, a 4xx is the
+client's to correct, and keeps the four keys (every answer has the id in its header anyway).
 """
 
 from __future__ import annotations
@@ -16,6 +20,7 @@ from sqlalchemy.exc import DBAPIError, OperationalError, SQLAlchemyError
 from werkzeug.exceptions import HTTPException
 
 from .extensions import db
+from .request_ids import current_request_id
 from .transaction import end_read_only
 
 log = logging.getLogger(__name__)
@@ -119,20 +124,26 @@ def flatten_messages(messages, prefix: str = "") -> dict[str, list[str]]:
 
 
 def _wants_json() -> bool:
-    return request.path == "/api" or request.path.startswith("/api/") or request.path == "/healthz"
+    return request.path == "/api" or request.path.startswith(("/api/", "/healthz/")) or request.path == "/healthz"
 
 
 def _respond(status: int, error: str, message: str, errors=None):
+    reference = current_request_id() if status >= 500 else None
     if _wants_json():
         body = {"code": status, "error": error, "message": message, "errors": errors}
+        if reference:
+            body["request_id"] = reference
         return jsonify(body), status
     title = _PAGE_TITLES.get(status, _l("Error"))
     text = _PAGE_MESSAGES.get(error) or _PAGE_MESSAGES.get(_HTTP_CODES.get(status, ""), message)
     try:
-        return render_template("errors/error.html", code=status, title=title, message=text), status
+        return render_template("errors/error.html", code=status, title=title, message=text,
+                               reference=reference), status
     except Exception:  # the error page itself must never fail (e.g. the database is down)
         log.exception("error page failed")
-        return f"<!doctype html><title>{status}</title><h1>{status}</h1>", status
+        # (the id has only letters, digits and ".:_-", so it needs no escaping)
+        line = f"<p>Reference: {reference}</p>" if reference else ""
+        return f"<!doctype html><title>{status}</title><h1>{status}</h1>{line}", status
 
 
 def _discard_session(exc: BaseException | None = None, *, read_only_commit: bool = False) -> None:

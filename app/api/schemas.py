@@ -33,6 +33,8 @@ class ErrorSchema(Schema):
     message = fields.String(required=True)
     errors = fields.Raw(allow_none=True, metadata={
         "description": "{field: [messages]} for invalid input; [{file, line, element, message}] for diagrams"})
+    request_id = fields.String(metadata={
+        "description": "5xx only: the request's id (also in the X-Request-ID header) to quote when reporting it"})
 
 
 class TokenRequestSchema(Schema):
