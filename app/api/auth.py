@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from flask import request
+from flask import g, request
 from flask_login import current_user, logout_user
 from flask_smorest import Blueprint
 from flask_wtf.csrf import generate_csrf
 
 from .. import transaction
-from ..auth import begin_session
+from ..auth import begin_session, request_origin
 from ..errors import AppError, BadRequest
 from ..services import org
 from . import public
@@ -25,11 +25,13 @@ blp = Blueprint("auth", __name__, description="Log in: bearer tokens and session
 def create_token(body):
     """Exchange username and password for a bearer token (expires; revocable)."""
 
+    origin = request_origin("api")
+
     def _issue():
-        user, failure = org.attempt_login(body["username"], body["password"])
+        user, failure = org.attempt_login(body["username"], body["password"], origin)
         if failure is not None:
             return failure
-        raw, token = org.issue_token(user)
+        raw, token = org.issue_token(user, origin=origin)
         return {"token": raw, "expires_at": token.expires_at, "user": user}
 
     result = transaction.run(_issue)  # a failed attempt is committed too: it counts towards the lock
@@ -45,7 +47,7 @@ def revoke_token():
     raw = request.headers.get("Authorization", "").partition(" ")[2].strip()
     if not raw:
         raise BadRequest("Send the bearer token to revoke in the Authorization header.", error="no_token")
-    transaction.run(org.revoke_token, raw)
+    transaction.run(org.revoke_token, raw, request_origin("api"))
 
 
 @blp.route("/auth/session", methods=["POST"])
@@ -55,7 +57,8 @@ def revoke_token():
 @public
 def create_session(body):
     """Log in a browser session (cookie); returns the CSRF token to send as X-CSRFToken."""
-    user, failure = transaction.run(org.attempt_login, body["username"], body["password"])
+    user, failure = transaction.run(org.attempt_login, body["username"], body["password"],
+                                    request_origin("api-session"))
     if failure is not None:
         raise failure
     begin_session(user)  # a fresh session: nothing planted before the login survives it
@@ -66,6 +69,8 @@ def create_session(body):
 @blp.response(204)
 def delete_session():
     """Log out the browser session."""
+    if g.get("auth_via") == "session":
+        transaction.run(org.note_logout, current_user._get_current_object(), request_origin("api-session"))
     logout_user()
 
 

@@ -11,7 +11,8 @@ from flask_smorest import Blueprint
 from marshmallow import Schema, fields, validate
 
 from .. import transaction
-from ..services import audit_export, callbacks, evaluation, exports, oversight, privacy, reviews
+from ..models.audit import SECURITY_EVENT_TYPES
+from ..services import audit_export, callbacks, evaluation, exports, oversight, privacy, reviews, security_log
 from ..services.cases import read_answer
 from . import public
 from .schemas import DATES, ID_RANGE, CaseSchema
@@ -194,3 +195,44 @@ def audit_trail(query):
                                                                for r in rows], query["format"])
     return Response(body, mimetype=exports.FORMATS[query["format"]],
                     headers={"Content-Disposition": f'attachment; filename="audit.{query["format"]}"'})
+
+
+class SecurityQuerySchema(Schema):
+    start = fields.Date(required=True, data_key="from", validate=DATES)
+    end = fields.Date(required=True, data_key="to", validate=DATES)
+    type = fields.String(load_default=None, validate=validate.OneOf(SECURITY_EVENT_TYPES))
+    user = fields.String(load_default=None, validate=validate.Length(min=1, max=80),
+                         metadata={"description": "only this user's events (by username)"})
+    format = fields.String(load_default="json", validate=validate.OneOf(("json", "csv", "xlsx")))
+
+
+class SecurityEventSchema(Schema):
+    id = fields.Integer()
+    at = fields.String()
+    event = fields.String(metadata={"description": ", ".join(SECURITY_EVENT_TYPES)})
+    user = fields.String(allow_none=True)
+    name_hash = fields.String(allow_none=True, metadata={
+        "description": "SHA-256 of the name tried, for a login under a name that is no user's"})
+    channel = fields.String(metadata={"description": "web, api, api-session or cli"})
+    remote_addr = fields.String(allow_none=True)
+    user_agent = fields.String(allow_none=True)
+    request_id = fields.String(allow_none=True)
+    data = fields.Raw(allow_none=True)
+
+
+@blp.route("/security-events", methods=["GET"])
+@blp.arguments(SecurityQuerySchema, location="query")
+@blp.response(200, SecurityEventSchema(many=True))
+@blp.doc(responses={200: {"content": {mimetype: {"schema": {"type": "string", "format": "binary"}}
+                                        for mimetype in exports.FORMATS.values()}}})
+def security_events(query):
+    """The security log of a period (admins): logins, lock-outs, logouts, tokens, passwords; JSON or
+    a CSV/XLSX download."""
+    rows = security_log.events(_user(), query["start"], query["end"], query["type"], query["user"])
+    if query["format"] == "json":
+        return rows
+    body = exports.table_bytes("security", security_log.COLUMNS,
+                               [{**r, "data": json.dumps(r["data"], ensure_ascii=False)} for r in rows],
+                               query["format"])
+    return Response(body, mimetype=exports.FORMATS[query["format"]],
+                    headers={"Content-Disposition": f'attachment; filename="security.{query["format"]}"'})

@@ -10,7 +10,8 @@ from flask_login import current_user, login_user
 
 from ..extensions import csrf, db, login_manager
 from ..models import User
-from ..services import org
+from ..request_ids import current_request_id
+from ..services import org, security_log
 
 
 def _bearer() -> str | None:
@@ -68,6 +69,13 @@ def _fresh_session() -> None:
     session.clear()
     if lang:
         session["lang"] = lang
+
+
+def request_origin(channel: str) -> security_log.Origin:
+    """Where this request comes from, for the security log: the client's address (the proxy's
+    ``X-Forwarded-For`` when ``PROXY_FIX`` trusts it), its user agent and the request id."""
+    return security_log.Origin(channel, request.remote_addr, request.headers.get("User-Agent"),
+                               current_request_id())
 
 
 def begin_session(user: User) -> None:

@@ -2,7 +2,7 @@
 
 from .assisted import AssistedApplication
 from .attachment import Attachment
-from .audit import AuditEvent
+from .audit import AuditEvent, SecurityEvent
 from .calendar import CalendarOverride
 from .case import Case, CaseExtension, CaseNotice, CasePause, MessageWait, ReceiptCounter
 from .catalogue import CatalogueEntry
@@ -49,6 +49,7 @@ __all__ = [
     "ReceiptCounter",
     "Review",
     "SavedFilter",
+    "SecurityEvent",
     "TaskCandidate",
     "TaskCopy",
     "WorkOrder",

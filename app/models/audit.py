@@ -44,3 +44,35 @@ class AuditMaintenance(db.Model):
     __tablename__ = "audit_maintenance"
 
     id: Mapped[int] = mapped_column(primary_key=True)
+
+
+SECURITY_EVENT_TYPES = (
+    "login_succeeded", "login_failed", "login_locked", "login_refused", "logout",
+    "token_issued", "token_revoked", "password_changed",
+)
+
+
+class SecurityEvent(db.Model):
+    """One security-relevant event outside the cases (安全审计): a login and how it ended, a
+    lock-out, a logout, a token issued or revoked, a password changed. Append-only like
+    ``audit_events`` (database triggers, the same ``audit_maintenance`` gate).
+
+    A failure under a name that is no user's keeps only the name's SHA-256 (``name_hash``): such
+    a "name" is often a password typed into the wrong field."""
+
+    __tablename__ = "security_events"
+    __table_args__ = (Index("ix_security_events_user_at", "user_id", "at"),
+                      Index("ix_security_events_type_at", "event_type", "at"))
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
+    event_type: Mapped[str] = mapped_column(String(32))
+    user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    name_hash: Mapped[str | None] = mapped_column(String(64))
+    channel: Mapped[str] = mapped_column(String(16))  # web, api, api-session, cli
+    remote_addr: Mapped[str | None] = mapped_column(String(64))
+    user_agent: Mapped[str | None] = mapped_column(String(200))
+    request_id: Mapped[str | None] = mapped_column(String(128))
+    data: Mapped[dict | None] = mapped_column(JSONType)
+
+    user: Mapped[User | None] = relationship(lazy="joined")

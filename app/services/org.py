@@ -5,7 +5,7 @@ from __future__ import annotations
 import functools
 import hashlib
 import secrets
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import NamedTuple
 
 from flask import current_app
@@ -17,7 +17,8 @@ from ..errors import AppError, TooManyAttempts, Unauthorized
 from ..extensions import db
 from ..models import ApiToken, Group, LoginThrottle, User, group_memberships
 from ..models.types import utcnow
-from . import config_cache
+from . import config_cache, security_log
+from .security_log import Origin
 
 
 def password_problems(username: str, password: str) -> list[str]:
@@ -36,8 +37,9 @@ def password_problems(username: str, password: str) -> list[str]:
     return problems
 
 
-def set_password(user: User, password: str) -> None:
-    """Set a new password that meets the policy (ValueError otherwise); unlocks the account."""
+def set_password(user: User, password: str, origin: Origin = security_log.CLI) -> None:
+    """Set a new password that meets the policy (ValueError otherwise); unlocks the account.
+    Recorded in the security log (without the password, of course)."""
     problems = password_problems(user.username, password)
     if problems:
         raise ValueError("the password needs " + "; ".join(problems))
@@ -45,36 +47,66 @@ def set_password(user: User, password: str) -> None:
     user.failed_logins, user.locked_until = 0, None
     # Whoever knew the old password may hold a token or a session made with it: both end here
     # (sessions carry a digest of the password hash, see app/auth).
-    db.session.execute(update(ApiToken).where(ApiToken.user_id == user.id, ApiToken.revoked_at.is_(None))
-                       .values(revoked_at=utcnow()).execution_options(synchronize_session=False))
+    revoked = db.session.execute(
+        update(ApiToken).where(ApiToken.user_id == user.id, ApiToken.revoked_at.is_(None))
+        .values(revoked_at=utcnow()).execution_options(synchronize_session=False)).rowcount
+    security_log.record("password_changed", origin, user=user, data={"tokens_revoked": revoked})
     db.session.flush()
 
 
-def attempt_login(username: str, password: str) -> tuple[User | None, AppError | None]:
+def attempt_login(username: str, password: str, origin: Origin) -> tuple[User | None, AppError | None]:
     """Check credentials and count the outcome in the database (commit it even when it fails):
     ``LOGIN_MAX_FAILURES`` wrong passwords in a row lock the account for ``LOGIN_LOCK_MINUTES``;
     a success resets the count. Returns (user, None) or (None, the error to raise).
 
     A name that is no active user's gets the same answers at the same pace: its failures are
     counted and locked the same way (in ``login_throttles``), and a password hash is checked for
-    it too, so neither the status code nor the time taken tells which names exist."""
+    it too, so neither the status code nor the time taken tells which names exist.
+
+    Every attempt goes to the security log: ``login_succeeded``; ``login_failed`` (with the
+    reason: wrong password, unknown name, inactive account); ``login_locked`` for the failure
+    that locks; ``login_refused`` while locked."""
     now = utcnow()
     user = db.session.execute(select(User).where(User.username == username).with_for_update()).scalar_one_or_none()
     if user is None or not user.active:
         check_password_hash(_stand_in_hash(current_app.config.get("PASSWORD_HASH_METHOD", "scrypt")), password)
-        return None, _failed(_throttle_of(username, now), now)
+        failure, locks_until = _failed(_throttle_of(username, now), now)
+        _record_failure(failure, locks_until, origin, user, username, "unknown_name" if user is None else "inactive")
+        return None, failure
     locked = _locked(user, now)
     if locked is not None:
+        _record_failure(locked, None, origin, user, username, "wrong_password")
         return None, locked
     if not user.check_password(password):
-        return None, _failed(user, now)
+        failure, locks_until = _failed(user, now)
+        _record_failure(failure, locks_until, origin, user, username, "wrong_password")
+        return None, failure
     if user.failed_logins or user.locked_until:
         user.failed_logins, user.locked_until = 0, None
-        db.session.flush()
+    security_log.record("login_succeeded", origin, user=user)
+    db.session.flush()
     return user, None
 
 
-def _locked(holder: User | LoginThrottle, now) -> AppError | None:
+def note_logout(user: User, origin: Origin) -> None:
+    """A browser session was ended by its user (for the security log)."""
+    security_log.record("logout", origin, user=user)
+
+
+def _record_failure(failure: AppError, locks_until: datetime | None, origin: Origin, user: User | None,
+                    username: str, reason: str) -> None:
+    """``login_refused`` (already locked: the password was not even checked), ``login_locked``
+    (this failure started the lock) or ``login_failed``."""
+    if isinstance(failure, TooManyAttempts):
+        kind, data = "login_refused", {"locked_until": failure.errors["locked_until"]}
+    elif locks_until is not None:
+        kind, data = "login_locked", {"reason": reason, "locked_until": locks_until.isoformat()}
+    else:
+        kind, data = "login_failed", {"reason": reason}
+    security_log.record(kind, origin, user=user, name=username, data=data)
+
+
+def _locked(holder: User | LoginThrottle, now) -> TooManyAttempts | None:
     if holder.locked_until is not None and holder.locked_until > now:
         return TooManyAttempts(
             f"Too many failed logins: the account is locked until {holder.locked_until.isoformat()}.",
@@ -82,17 +114,20 @@ def _locked(holder: User | LoginThrottle, now) -> AppError | None:
     return None
 
 
-def _failed(holder: User | LoginThrottle, now) -> AppError:
-    """Count one wrong password (unless locked already); the error to answer."""
+def _failed(holder: User | LoginThrottle, now) -> tuple[AppError, datetime | None]:
+    """Count one wrong password (unless locked already); the error to answer, and the end of the
+    lock this failure started (None: it started none)."""
     locked = _locked(holder, now)
     if locked is not None:
-        return locked
+        return locked, None
     holder.failed_logins = (holder.failed_logins or 0) + 1
-    if holder.failed_logins >= current_app.config["LOGIN_MAX_FAILURES"]:
+    locks = holder.failed_logins >= current_app.config["LOGIN_MAX_FAILURES"]
+    if locks:
         holder.locked_until = now + timedelta(minutes=current_app.config["LOGIN_LOCK_MINUTES"])
         holder.failed_logins = 0
     db.session.flush()
-    return Unauthorized("Wrong username or password.", error="invalid_credentials")
+    wrong = Unauthorized("Wrong username or password.", error="invalid_credentials")
+    return wrong, holder.locked_until if locks else None
 
 
 def _throttle_of(username: str, now) -> LoginThrottle:
@@ -141,7 +176,7 @@ def token_allows(scopes, path: str, prefix: str = "/api/v1") -> bool:
 
 
 def issue_token(user: User, name: str | None = None, days: int | None = None,
-                scopes: list[str] | None = None) -> tuple[str, ApiToken]:
+                scopes: list[str] | None = None, origin: Origin = security_log.CLI) -> tuple[str, ApiToken]:
     """Create a bearer token for ``user``; return the raw token (shown once) and its row.
 
     ``name`` labels a token made for another system; ``days`` overrides the session lifetime
@@ -156,6 +191,8 @@ def issue_token(user: User, name: str | None = None, days: int | None = None,
                      scopes=list(scopes) if scopes else None)
     db.session.add(token)
     db.session.flush()
+    security_log.record("token_issued", origin, user=user, data={
+        "token_id": token.id, "name": name, "scopes": token.scopes, "expires_at": token.expires_at.isoformat()})
     return raw, token
 
 
@@ -203,12 +240,13 @@ def user_for_token(raw: str) -> User | None:
     return token.user if token is not None else None
 
 
-def revoke_token(raw: str) -> bool:
+def revoke_token(raw: str, origin: Origin = security_log.CLI) -> bool:
     """Revoke a token; return whether it existed and was live."""
     token = db.session.scalar(select(ApiToken).where(ApiToken.token_hash == _hash(raw)))
     if token is None or token.revoked_at is not None:
         return False
     token.revoked_at = utcnow()
+    security_log.record("token_revoked", origin, user=token.user, data={"token_id": token.id, "name": token.name})
     db.session.flush()
     return True
 

@@ -9,7 +9,7 @@ from flask_babel import gettext as _
 from flask_login import current_user, login_required, logout_user
 
 from .. import transaction
-from ..auth import begin_session
+from ..auth import begin_session, request_origin
 from ..errors import TooManyAttempts
 from ..services import org
 
@@ -33,7 +33,8 @@ def login():
     error = None
     username = request.form.get("username", "").strip()
     if request.method == "POST":
-        user, failure = transaction.run(org.attempt_login, username, request.form.get("password", ""))
+        user, failure = transaction.run(org.attempt_login, username, request.form.get("password", ""),
+                                        request_origin("web"))
         if isinstance(failure, TooManyAttempts):
             error, status = _("Too many failed logins. The account is locked for a while; try again later."), 429
         elif failure is not None:
@@ -49,6 +50,7 @@ def login():
 @login_required
 def logout():
     """Log out and go back to the login page."""
+    transaction.run(org.note_logout, current_user._get_current_object(), request_origin("web"))
     logout_user()
     flash(_("You have logged out."), "info")
     return redirect(url_for("web_auth.login"))

@@ -319,6 +319,7 @@ ACCESS: dict[str, Probe | tuple[Probe, ...]] = {
                            ok=(200,)),
     "moves.overdue_cases": get("/api/v1/supervision/overdue", KPI_VIEWERS, ok=(200,)),
     "oversight.audit_trail": get("/api/v1/audit", KPI_VIEWERS, query=KPI_QUERY, ok=(200,)),
+    "oversight.security_events": get("/api/v1/security-events", ADMINS, query=KPI_QUERY, ok=(200,)),
     "web_dashboard.dashboard": get("/dashboard", KPI_VIEWERS, ok=(200,)),
     "web_dashboard.drilldown": get("/dashboard/drilldown", KPI_VIEWERS, query={"metric": "received"}, ok=(200,)),
     "web_dashboard.monthly_report": get("/reports/monthly", KPI_VIEWERS, ok=(200,)),
