@@ -75,10 +75,23 @@ def events(reader: User, start: date, end: date, event_type: str | None = None,
     if username is not None:
         query = query.join(User, User.id == SecurityEvent.user_id).where(User.username == username)
     rows = db.session.scalars(query.order_by(SecurityEvent.at, SecurityEvent.id).limit(MAX_ROWS))
-    return [{"id": e.id, "at": e.at.isoformat(), "event": e.event_type,
-             "user": e.user.username if e.user is not None else None, "name_hash": e.name_hash,
-             "channel": e.channel, "remote_addr": e.remote_addr, "user_agent": e.user_agent,
-             "request_id": e.request_id, "data": e.data} for e in rows]
+    return [_row(e) for e in rows]
+
+
+def latest(reader: User, event_type: str | None = None, limit: int = 100) -> list[SecurityEvent]:
+    """The newest ``limit`` events (of one type), newest first, with their users; for admins."""
+    permissions.require_role(reader, READERS, _("read the security log"))
+    query = select(SecurityEvent).order_by(SecurityEvent.at.desc(), SecurityEvent.id.desc()).limit(limit)
+    if event_type is not None:
+        query = query.where(SecurityEvent.event_type == event_type)
+    return list(db.session.scalars(query))
+
+
+def _row(e: SecurityEvent) -> dict:
+    return {"id": e.id, "at": e.at.isoformat(), "event": e.event_type,
+            "user": e.user.username if e.user is not None else None, "name_hash": e.name_hash,
+            "channel": e.channel, "remote_addr": e.remote_addr, "user_agent": e.user_agent,
+            "request_id": e.request_id, "data": e.data}
 
 
 COLUMNS = [(k, k) for k in ("id", "at", "event", "user", "name_hash", "channel", "remote_addr", "user_agent",

@@ -89,4 +89,7 @@ def init_web(app) -> None:
     app.register_blueprint(hotline_views.bp)
     app.register_blueprint(reviews_views.bp)
     app.register_blueprint(dashboard_views.bp)
+    from . import admin as admin_views
+
+    app.register_blueprint(admin_views.bp)
     filters.init_filters(app)

@@ -85,6 +85,8 @@ def nav_items() -> list[tuple[str, str]]:
         items.append(("web_dashboard.dashboard", _("Dashboard")))
     if current_user.is_authenticated and current_user.has_role(*DESIGNERS):
         items.append(("web_designer.library", _("Process library")))
+    if current_user.is_authenticated and current_user.has_role("admin"):
+        items.append(("web_admin.system", _("System status")))
     return [(endpoint, label) for endpoint, label in items if endpoint in current_app.view_functions]
 
 

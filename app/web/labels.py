@@ -61,3 +61,18 @@ SYSTEM_NOTES = {
     "The time limit of this task has passed; it was escalated to urgent.":
         _l("The time limit of this task has passed; it was escalated to urgent."),
 }
+SECURITY_EVENT_LABELS = {
+    "login_succeeded": _l("Logged in"),
+    "login_failed": _l("Login failed"),
+    "login_locked": _l("Account locked"),
+    "login_refused": _l("Login refused (locked)"),
+    "logout": _l("Logged out"),
+    "token_issued": _l("API token issued"),
+    "token_revoked": _l("API token revoked"),
+    "password_changed": _l("Password changed"),
+}
+LOGIN_FAILURE_REASONS = {
+    "wrong_password": _l("wrong password"),
+    "unknown_name": _l("no such user name"),
+    "inactive": _l("account disabled"),
+}

@@ -216,6 +216,7 @@ ACCESS: dict[str, Probe | tuple[Probe, ...]] = {
     # -- public ----------------------------------------------------------------------------------
     "web.healthz": get("/healthz", PUBLIC, ok=(200,)),
     "web.healthz_worker": get("/healthz/worker", PUBLIC, ok=(200,)),
+    "web_admin.system": get("/admin/system", ADMINS, ok=(200,)),
     "openapi_document": get("/api/v1/openapi.json", PUBLIC, ok=(200,)),
     "web_auth.login": (get("/login", PUBLIC, ok=(200, 302)),
                        post("/login", PUBLIC, body=LOGIN_BODY, ok=(302,), own_login=True)),
