@@ -102,6 +102,12 @@ class Config:
     SESSION_COOKIE_SECURE = _bool("SESSION_COOKIE_SECURE", False)
     REMEMBER_COOKIE_SECURE = SESSION_COOKIE_SECURE
     PROXY_FIX = _bool("PROXY_FIX", False)
+    # 登录连接超时自动退出 (GB/T 22239-2019, 等保 2.0): a browser session ends after this many minutes
+    # without a request, and this many hours after its login in any case (0: no limit). The next
+    # request asks for a new login and says why; the security log records it. API tokens keep
+    # their own expiry (TOKEN_TTL_HOURS).
+    SESSION_IDLE_MINUTES = _int("SESSION_IDLE_MINUTES", 30)
+    SESSION_MAX_HOURS = _int("SESSION_MAX_HOURS", 12)
     # A .ttf/.ttc font with Chinese glyphs for PDF reports (default: the usual Debian CJK fonts).
     REPORT_FONT = os.environ.get("REPORT_FONT", "")
     # New passwords (flask users set-password): length, and three kinds of characters.
@@ -144,3 +150,6 @@ class TestConfig(Config):
     FOUR_EYES_DEPLOY = False
     # Time-limit tests move the application clock by days (app/clock.py); tokens must outlive that.
     TOKEN_TTL_HOURS = 24 * 60
+    # The same for browser sessions (the limits themselves are checked on every request all the same).
+    SESSION_IDLE_MINUTES = 24 * 60 * 60
+    SESSION_MAX_HOURS = 24 * 60

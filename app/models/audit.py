@@ -47,7 +47,7 @@ class AuditMaintenance(db.Model):
 
 
 SECURITY_EVENT_TYPES = (
-    "login_succeeded", "login_failed", "login_locked", "login_refused", "logout",
+    "login_succeeded", "login_failed", "login_locked", "login_refused", "logout", "session_expired",
     "token_issued", "token_revoked", "password_changed",
 )
 

@@ -8,7 +8,7 @@ from flask_login import current_user, login_required
 
 from ..models.audit import SECURITY_EVENT_TYPES
 from ..services import permissions, security_log, workers
-from .labels import LOGIN_FAILURE_REASONS, SECURITY_EVENT_LABELS
+from .labels import LOGIN_FAILURE_REASONS, SECURITY_EVENT_LABELS, SESSION_END_REASONS
 
 bp = Blueprint("web_admin", __name__)
 
@@ -25,4 +25,4 @@ def system():
         kind = None  # an unknown type filters nothing (the choices are the page's own links)
     return render_template("web/admin_system.html", workers=workers.states(), kind=kind, latest=LATEST,
                            events=security_log.latest(user, kind, LATEST), labels=SECURITY_EVENT_LABELS,
-                           reasons=LOGIN_FAILURE_REASONS, kinds=SECURITY_EVENT_TYPES)
+                           reasons={**LOGIN_FAILURE_REASONS, **SESSION_END_REASONS}, kinds=SECURITY_EVENT_TYPES)

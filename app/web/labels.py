@@ -67,9 +67,14 @@ SECURITY_EVENT_LABELS = {
     "login_locked": _l("Account locked"),
     "login_refused": _l("Login refused (locked)"),
     "logout": _l("Logged out"),
+    "session_expired": _l("Session timed out"),
     "token_issued": _l("API token issued"),
     "token_revoked": _l("API token revoked"),
     "password_changed": _l("Password changed"),
+}
+SESSION_END_REASONS = {
+    "idle": _l("no activity"),
+    "max_age": _l("maximum session length"),
 }
 LOGIN_FAILURE_REASONS = {
     "wrong_password": _l("wrong password"),
