@@ -7,6 +7,7 @@ from flask import current_app, g, jsonify, request
 from ..auth import authenticated_user, protect_unsafe_session_request
 from ..errors import Forbidden, NotFound, Unauthorized
 from ..extensions import api
+from ..services import org
 from ..services.org import token_allows
 from .schemas import MAX_ID
 
@@ -29,6 +30,10 @@ def requires(*roles: str):
     return mark
 
 
+# What a session whose user must choose a new password may still call (pages: web/__init__.py).
+_BEFORE_NEW_PASSWORD = {"auth.change_password", "auth.delete_session", "auth.me"}
+
+
 def _guard():
     if not request.path.startswith(PREFIX + "/"):
         return None
@@ -40,6 +45,9 @@ def _guard():
         raise Unauthorized("Log in or send a bearer token.")
     if not token_allows(g.get("token_scopes"), request.path, PREFIX):
         raise Forbidden("This token's scope does not allow this call.", error="token_scope")
+    if (g.get("auth_via") == "session" and request.endpoint not in _BEFORE_NEW_PASSWORD
+            and org.password_change_due(user) is not None):
+        raise Forbidden("Choose a new password first (POST /auth/password).", error="password_change_required")
     roles = getattr(view, "_required_roles", None)
     if roles and not user.has_role(*roles):
         raise Forbidden("Your role does not allow this.")

@@ -12,7 +12,7 @@ from ..auth import begin_session, request_origin
 from ..errors import AppError, BadRequest
 from ..services import org
 from . import public
-from .schemas import MeSchema, TokenRequestSchema, TokenResponseSchema
+from .schemas import MeSchema, PasswordChangeSchema, TokenRequestSchema, TokenResponseSchema
 
 blp = Blueprint("auth", __name__, description="Log in: bearer tokens and sessions")
 
@@ -72,6 +72,24 @@ def delete_session():
     if g.get("auth_via") == "session":
         transaction.run(org.note_logout, current_user._get_current_object(), request_origin("api-session"))
     logout_user()
+
+
+@blp.route("/auth/password", methods=["POST"])
+@blp.arguments(PasswordChangeSchema)
+@blp.response(200, MeSchema)
+def change_password(body):
+    """Replace your own password (the current one proves it is you). Ends your other sessions and
+    revokes your API tokens, the one of this request too; a session goes on, with the new CSRF
+    token returned. Five wrong current passwords lock the account like failed logins."""
+    user = current_user._get_current_object()
+    session_call = g.get("auth_via") == "session"
+    failure = transaction.run(org.change_own_password, user, body["current_password"], body["new_password"],
+                              request_origin("api-session" if session_call else "api"))
+    if failure is not None:  # a wrong current password is committed too: it counts towards the lock
+        raise failure
+    if session_call:
+        begin_session(user)
+    return {"user": user, "csrf_token": generate_csrf() if session_call else None}
 
 
 @blp.route("/auth/me", methods=["GET"])

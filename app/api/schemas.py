@@ -9,6 +9,7 @@ from marshmallow import EXCLUDE, Schema, fields, validate
 from ..services.cases import history, open_tasks
 from ..services.deadlines import WARNINGS, case_paused, case_warning, task_warning
 from ..services.forms import editable_keys, visible_data
+from ..services.org import password_change_due
 from ..services.privacy import ID_NUMBER, PHONE, mask_data, mask_id_number, mask_phone
 from ..services.supervision import overdue_working_days
 from ..services.tasks import task_form, task_values
@@ -58,7 +59,17 @@ class TokenResponseSchema(Schema):
 
 class MeSchema(Schema):
     user = fields.Nested(UserSchema)
-    csrf_token = fields.String(metadata={"description": "send as X-CSRFToken with session-cookie requests"})
+    csrf_token = fields.String(allow_none=True,
+                               metadata={"description": "send as X-CSRFToken with session-cookie requests"})
+    password_change = fields.Function(
+        lambda me: password_change_due(me["user"]), allow_none=True,
+        metadata={"description": "why a new password must be chosen before anything else (POST /auth/password): "
+                                 "reset (an administrator set it) or expired; null when not"})
+
+
+class PasswordChangeSchema(Schema):
+    current_password = fields.String(required=True, validate=validate.Length(min=1, max=256), load_only=True)
+    new_password = fields.String(required=True, validate=validate.Length(min=1, max=256), load_only=True)
 
 
 class VersionSchema(Schema):

@@ -63,6 +63,10 @@ class User(UserMixin, db.Model):
     # and the end of a lock-out after too many of them.
     failed_logins: Mapped[int] = mapped_column(default=0, server_default="0")
     locked_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # When the password was last set (None: before this was kept; its age counts from created_at),
+    # and whether its user must choose a new one (an administrator set it) before doing anything.
+    password_changed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    must_change_password: Mapped[bool] = mapped_column(default=False)
 
     # Loaded when read: most users a request loads (holders, starters, actors in a history) are shown
     # by name only; the signed-in user's groups come with the token lookup or on first permission check.
@@ -76,6 +80,7 @@ class User(UserMixin, db.Model):
         """Store a salted hash of ``password`` (method from PASSWORD_HASH_METHOD)."""
         method = current_app.config.get("PASSWORD_HASH_METHOD", "scrypt") if has_app_context() else "scrypt"
         self.password_hash = generate_password_hash(password, method=method)
+        self.password_changed_at = utcnow()
 
     def check_password(self, password: str) -> bool:
         """Whether ``password`` matches the stored hash."""

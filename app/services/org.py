@@ -9,11 +9,12 @@ from datetime import datetime, timedelta
 from typing import NamedTuple
 
 from flask import current_app
+from flask_babel import gettext
 from sqlalchemy import bindparam, delete, or_, select, update
 from sqlalchemy.orm import joinedload
 from werkzeug.security import check_password_hash, generate_password_hash
 
-from ..errors import AppError, TooManyAttempts, Unauthorized
+from ..errors import AppError, InvalidInput, TooManyAttempts, Unauthorized
 from ..extensions import db
 from ..models import ApiToken, Group, LoginThrottle, User, group_memberships
 from ..models.types import utcnow
@@ -21,29 +22,52 @@ from . import config_cache, security_log
 from .security_log import Origin
 
 
-def password_problems(username: str, password: str) -> list[str]:
+def N_(message: str) -> str:
+    """Marks a message for translation (pybabel's default keyword); it is translated where shown."""
+    return message
+
+
+class Problem(NamedTuple):
+    """One reason a new password is refused: an English message with ``%(name)s`` parameters,
+    translated where it is shown (``str(problem)`` in English, ``problem.translated()``)."""
+
+    message: str
+    params: dict
+
+    def __str__(self) -> str:
+        return self.message % self.params
+
+    def translated(self) -> str:
+        return gettext(self.message, **self.params)
+
+
+def password_problems(username: str, password: str) -> list[Problem]:
     """Why a new password is refused (empty: acceptable): at least ``PASSWORD_MIN_LENGTH``
     characters, three of lower case, upper case, digits and symbols, and not the user name."""
     problems = []
     minimum = current_app.config["PASSWORD_MIN_LENGTH"]
     if len(password) < minimum:
-        problems.append(f"at least {minimum} characters")
+        problems.append(Problem(N_("at least %(n)d characters"), {"n": minimum}))
     kinds = sum((any(c.islower() for c in password), any(c.isupper() for c in password),
                  any(c.isdigit() for c in password), any(not c.isalnum() for c in password)))
     if kinds < 3:
-        problems.append("three of: lower case, upper case, digits, symbols")
+        problems.append(Problem(N_("three of: lower case, upper case, digits, symbols"), {}))
     if username and username.lower() in password.lower():
-        problems.append("not the user name")
+        problems.append(Problem(N_("not the user name"), {}))
     return problems
 
 
-def set_password(user: User, password: str, origin: Origin = security_log.CLI) -> None:
+def set_password(user: User, password: str, origin: Origin = security_log.CLI, *, own: bool = False) -> None:
     """Set a new password that meets the policy (ValueError otherwise); unlocks the account.
-    Recorded in the security log (without the password, of course)."""
+    Recorded in the security log (without the password, of course).
+
+    A password someone else set (an administrator: a first or a reset password) must be replaced
+    by its user before anything else (``must_change_password``); ``own``: the user chose it."""
     problems = password_problems(user.username, password)
     if problems:
-        raise ValueError("the password needs " + "; ".join(problems))
+        raise ValueError("the password needs " + "; ".join(map(str, problems)))
     user.set_password(password)
+    user.must_change_password = not own
     user.failed_logins, user.locked_until = 0, None
     # Whoever knew the old password may hold a token or a session made with it: both end here
     # (sessions carry a digest of the password hash, see app/auth).
@@ -86,6 +110,45 @@ def attempt_login(username: str, password: str, origin: Origin) -> tuple[User | 
     security_log.record("login_succeeded", origin, user=user)
     db.session.flush()
     return user, None
+
+
+def password_change_due(user: User) -> str | None:
+    """Why ``user`` must choose a new password before doing anything else: ``reset`` (someone
+    else set it), ``expired`` (older than ``PASSWORD_MAX_AGE_DAYS``); None when not."""
+    if user.must_change_password:
+        return "reset"
+    days = current_app.config["PASSWORD_MAX_AGE_DAYS"]
+    since = user.password_changed_at or user.created_at
+    if days > 0 and since is not None and since + timedelta(days=days) <= utcnow():
+        return "expired"
+    return None
+
+
+def change_own_password(user: User, current: str, new: str, origin: Origin) -> AppError | None:
+    """``user`` replaces their password, proving the current one. Returns None when done, else
+    the error to answer; commit in either case (like ``attempt_login``): a wrong current password
+    counts as a failed login, and enough of them lock the account.
+
+    The new password must meet the policy and differ from the current one. Every other session
+    and every token of the user ends (``set_password``); the caller renews the session it came by."""
+    now = utcnow()
+    db.session.refresh(user, with_for_update=True)  # one change or failure at a time, as for logins
+    locked = _locked(user, now)
+    if locked is not None:
+        _record_failure(locked, None, origin, user, user.username, "wrong_current_password")
+        return locked
+    if not user.check_password(current):
+        failure, locks_until = _failed(user, now)
+        _record_failure(failure, locks_until, origin, user, user.username, "wrong_current_password")
+        return InvalidInput("The current password is wrong.",
+                            {"current_password": [gettext("The current password is wrong.")]})
+    problems = [p.translated() for p in password_problems(user.username, new)]
+    if new == current:
+        problems.append(gettext("not the current password"))
+    if problems:
+        return InvalidInput("The new password does not meet the password policy.", {"new_password": problems})
+    set_password(user, new, origin, own=True)
+    return None
 
 
 def note_logout(user: User, origin: Origin) -> None:

@@ -49,6 +49,30 @@ def _no_huge_ids():
         raise NotFound("No such record.")
 
 
+# What a user who must choose a new password may still open (the rest sends them to the form).
+_BEFORE_NEW_PASSWORD = {"web_auth.password", "web_auth.logout", "web_auth.login", "web_auth.set_language", "static",
+                        "web.healthz", "web.healthz_worker"}
+
+
+def _new_password_first():
+    """A browser session whose password an administrator set, or that has grown too old, goes to
+    the password form first (API sessions: api._guard)."""
+    from flask import g, redirect, url_for
+
+    from ..auth import authenticated_user
+    from ..services import org
+
+    if request.path.startswith("/api/") or request.endpoint in _BEFORE_NEW_PASSWORD or request.endpoint is None:
+        return None
+    user = authenticated_user()
+    if user is None or g.get("auth_via") != "session" or org.password_change_due(user) is None:
+        return None
+    target = url_for("web_auth.password")
+    if request.headers.get("HX-Request"):
+        return "", 204, {"HX-Redirect": target}
+    return redirect(target)
+
+
 def init_web(app) -> None:
     """Register the browser blueprints and their helpers."""
     from flask_babel import lazy_gettext
@@ -64,6 +88,7 @@ def init_web(app) -> None:
     login_manager.login_message_category = "info"
     app.before_request(_csrf_for_forms)
     app.before_request(_no_huge_ids)
+    app.before_request(_new_password_first)
     app.register_blueprint(bp)
     app.register_blueprint(auth_views.bp)
     app.register_blueprint(inbox.bp)

@@ -46,6 +46,38 @@ def login():
     return render_template("web/login.html", error=error, username=username), 200
 
 
+@bp.route("/account/password", methods=["GET", "POST"])
+@login_required
+def password():
+    """A user replaces their own password (the current one proves it is them); the page every
+    other page sends a user to whose password must be replaced (web/__init__.py)."""
+    user = current_user._get_current_object()
+    errors, status = {}, 200
+    if request.method == "POST":
+        new = request.form.get("new_password", "")
+        if new != request.form.get("confirm_password", ""):
+            errors, status = {"confirm_password": [_("The two new passwords differ.")]}, 422
+        else:
+            failure = transaction.run(org.change_own_password, user, request.form.get("current_password", ""), new,
+                                      request_origin("web"))
+            if failure is None:
+                begin_session(user)  # this session goes on with the new password; every other one has ended
+                flash(_("Your password has been changed."), "success")
+                return redirect(_safe_next(None))
+            if isinstance(failure, TooManyAttempts):
+                errors = {"current_password": [_("Too many failed logins. The account is locked for a while; "
+                                                 "try again later.")]}
+            else:
+                errors = failure.errors
+            status = failure.status
+    fields = [("current_password", _("Current password"), "current-password"),
+              ("new_password", _("New password"), "new-password"),
+              ("confirm_password", _("New password again"), "new-password")]
+    return render_template("web/account_password.html", errors=errors, fields=fields,
+                           due=org.password_change_due(user), max_age_days=current_app.config["PASSWORD_MAX_AGE_DAYS"],
+                           min_length=current_app.config["PASSWORD_MIN_LENGTH"]), status
+
+
 @bp.post("/logout")
 @login_required
 def logout():

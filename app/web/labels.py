@@ -78,6 +78,7 @@ SESSION_END_REASONS = {
 }
 LOGIN_FAILURE_REASONS = {
     "wrong_password": _l("wrong password"),
+    "wrong_current_password": _l("wrong current password (password change)"),
     "unknown_name": _l("no such user name"),
     "inactive": _l("account disabled"),
 }
