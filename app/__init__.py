@@ -161,9 +161,10 @@ def create_app(config: type[Config] | dict | None = None) -> Flask:
     from .web import init_web
     init_web(app)
 
-    from .errors import register_error_handlers, reject_nul_characters
+    from .errors import register_error_handlers, reject_nul_characters, reject_too_deep_json
     register_error_handlers(app)
     app.before_request_funcs.setdefault(None, []).insert(0, reject_nul_characters)
+    app.before_request_funcs[None].insert(0, reject_too_deep_json)  # before anything decodes the body
 
     from .request_ids import init_request_ids
     init_request_ids(app)  # after reject_nul_characters: the id is assigned before that check

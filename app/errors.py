@@ -12,6 +12,7 @@ client's to correct, and keeps the four keys (every answer has the id in its hea
 from __future__ import annotations
 
 import logging
+import re
 
 from flask import jsonify, render_template, request
 from flask_babel import lazy_gettext as _l
@@ -177,6 +178,31 @@ def _nul_paths(value, path: str = "") -> list[str]:
         for index, item in enumerate(value):
             found += _nul_paths(item, f"{path}.{index}" if path else str(index))
     return found
+
+
+# How deep a JSON body may nest. Python's decoder recurses per level and fails (a 500) about a
+# thousand levels deep, depending on how deep the stack already is; no request of ours nests near 200.
+JSON_MAX_DEPTH = 200
+_JSON_STRING = re.compile(rb'"(?:[^"\\]|\\.)*"')
+_JSON_BRACKET = re.compile(rb"[\[\]{}]")
+
+
+def _json_depth(data: bytes) -> int:
+    """The deepest nesting of arrays and objects in a JSON text (brackets inside strings do not count)."""
+    depth = deepest = 0
+    for bracket in _JSON_BRACKET.findall(_JSON_STRING.sub(b"", data)):
+        depth += 1 if bracket in (b"[", b"{") else -1
+        deepest = max(deepest, depth)
+    return deepest
+
+
+def reject_too_deep_json() -> None:
+    """400 malformed_json for a JSON body nested deeper than JSON_MAX_DEPTH, before anything decodes it."""
+    if not request.is_json:
+        return
+    data = request.get_data(cache=True)
+    if data.count(b"[") + data.count(b"{") > JSON_MAX_DEPTH and _json_depth(data) > JSON_MAX_DEPTH:
+        raise BadRequest("The request body is not valid JSON.", error="malformed_json")
 
 
 def reject_nul_characters() -> None:

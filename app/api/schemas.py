@@ -4,15 +4,16 @@ from __future__ import annotations
 
 from datetime import date
 
+from flask_login import current_user
 from marshmallow import EXCLUDE, Schema, fields, validate
 
 from ..services.cases import history, open_tasks
 from ..services.deadlines import WARNINGS, case_paused, case_warning, task_warning
-from ..services.forms import editable_keys, visible_data
+from ..services.forms import visible_data
 from ..services.org import password_change_due
 from ..services.privacy import ID_NUMBER, PHONE, mask_data, mask_id_number, mask_phone
 from ..services.supervision import overdue_working_days
-from ..services.tasks import task_form, task_values
+from ..services.tasks import editable_by, task_form, task_values
 
 # Integers a request sends to the database (ids, versions, revisions) must fit its integer columns,
 # 32-bit on PostgreSQL ("integer out of range" would be a 500; SQLite cannot even bind numbers
@@ -147,7 +148,8 @@ class TaskDetailSchema(TaskSchema):
     case = fields.Method("get_case")
     data = fields.Method("get_data", metadata={
         "description": "the case data the task shows (without the keys its form hides: x-hiddenData); ID "
-                       "numbers, phones and bank cards masked, except in the fields its form lets you edit"})
+                       "numbers, phones and bank cards masked, except in the fields its form lets you edit "
+                       "(you hold the task, or may claim it while it is open)"})
 
     def get_form(self, task):
         return task_form(task)
@@ -156,8 +158,8 @@ class TaskDetailSchema(TaskSchema):
         return _CASE_BRIEF.dump(task.case)
 
     def get_data(self, task):
-        form = task_form(task)
-        return mask_data(visible_data(form, task_values(task)), editable_keys(form))
+        # Unmasked only where the reader may still change them (the holder must see what they change).
+        return mask_data(visible_data(task_form(task), task_values(task)), editable_by(current_user, task))
 
 
 class TaskListQuerySchema(Schema):

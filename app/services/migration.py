@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 
 from flask_babel import gettext as _
 from sqlalchemy import select
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import undefer
 
 from .. import transaction
@@ -30,6 +31,7 @@ from ..engine import migrate as engine_migrate
 from ..errors import AppError, Conflict, InvalidInput, NotFound
 from ..extensions import db
 from ..models import Case, HumanTask, ProcessDefinition, ProcessVersion, TaskCandidate, User
+from ..request_ids import current_request_id
 from . import audit, org, permissions
 from .cases import lock_case, save_workflow, workflow_error
 from .runtime import compiled, engine
@@ -268,6 +270,14 @@ def migrate_case(user: User, case_id: int, to_version: int, mapping: dict | None
     return case
 
 
+def _failure_text(exc: Exception) -> str:
+    """What a result says about an unexpected error. A database error's text holds its statement
+    and parameters (case data, personal data): only its class and the request id of the log line."""
+    if isinstance(exc, SQLAlchemyError):
+        return f"{type(exc).__name__} [req {current_request_id() or '-'}]"
+    return f"{type(exc).__name__}: {exc}"
+
+
 def migrate_all(user: User, key: str, from_version: int, to_version: int, mapping: dict | None = None,
                 case_ids=None) -> list[MigrationResult]:
     """Move the given (default: all active) cases of ``from_version``, each in its own transaction.
@@ -300,5 +310,5 @@ def migrate_all(user: User, key: str, from_version: int, to_version: int, mappin
         except Exception as exc:  # one broken case must not stop the run; it stays where it was
             log.exception("moving case %s to version %s failed", case_id, to_version)
             results.append(MigrationResult(case_id, receipt, "failed", from_version, None, "internal_error",
-                                           f"{type(exc).__name__}: {exc}"))
+                                           _failure_text(exc)))
     return results

@@ -25,8 +25,9 @@ def find_case(receipt_no: str, phone: str) -> Case:
     """The completed case with this receipt number whose applicant phone matches; one message for
     every mismatch, so the page tells nothing about which part was wrong."""
     case = db.session.scalar(select(Case).where(Case.receipt_no == (receipt_no or "").strip().upper()))
-    if (case is None or case.status != "completed" or not case.applicant_phone
-            or _digits(case.applicant_phone) != _digits(phone)):
+    digits = _digits(case.applicant_phone) if case is not None else ""
+    # No digits, nothing to match: "-----" passes the phone check at the window.
+    if case is None or case.status != "completed" or not digits or digits != _digits(phone):
         raise InvalidInput(_("No completed case matches this receipt number and phone."),
                            {"receipt_no": [_("No completed case matches this receipt number and phone.")]})
     return case

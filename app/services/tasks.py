@@ -143,6 +143,16 @@ def task_form(task: HumanTask) -> dict | None:
     return processes.form_schema(task.case.process_version, task.form)
 
 
+def editable_by(user: User, task: HumanTask) -> set[str]:
+    """The fields of the task's form ``user`` may change now: its holder, or one who may claim it
+    while it is open. Nobody edits a completed or cancelled task, nor a task held by someone else."""
+    if task.state == "claimed" and task.assignee_id == user.id:
+        return forms.editable_keys(task_form(task))
+    if task.state == "open" and permissions.may_work_on(user, task):
+        return forms.editable_keys(task_form(task))
+    return set()
+
+
 def handled_reviewed_case(user: User, task: HumanTask) -> bool:
     """Whether the task reviews a case (``excludeHandlersOf``) that ``user`` started or worked on."""
     route = task.case.process_version.meta.get("user_tasks", {}).get(task.bpmn_id, {})

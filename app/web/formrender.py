@@ -17,7 +17,7 @@ from datetime import datetime
 from typing import Any
 
 from ..services import calendar, org
-from ..services.privacy import mask_value
+from ..services.privacy import mask_data, mask_value
 
 PREFIX = "data."
 TRUE_VALUES = ("true", "on", "1", "yes")
@@ -104,6 +104,11 @@ class Bound:
             return [titles.get(k, k) for k in self.value]
         if f.widget == "lines":
             return [masked(f.name, line) for line in str(self.value).splitlines() if line.strip()]
+        if f.widget == "json":
+            try:
+                return json.dumps(masked_deep(f.name, json.loads(self.value)), ensure_ascii=False, indent=2)
+            except (TypeError, ValueError):
+                pass  # typed text that is no JSON (yet): shown as text
         return masked(f.name, self.value)
 
 
@@ -394,6 +399,11 @@ def masked(key: str, value):
     return mask_value(key, value)
 
 
+def masked_deep(key: str, value):
+    """``masked`` at any depth of a JSON object or list (nested keys name their values)."""
+    return mask_data({key: value})[key]
+
+
 def describe(schemas: list[dict | None]) -> dict[str, tuple[str, dict[str, str]]]:
     """For each property name in ``schemas``: its title and the titles of its options (first schema wins).
 
@@ -424,9 +434,10 @@ def data_rows(data: dict | None, schemas: list[dict | None]) -> list[tuple[str, 
     for key, value in (data or {}).items():
         label, titles = labels.get(key, (key, {}))
         if isinstance(value, list):
-            shown = [masked(key, titles.get(_key(v), _key(v))) for v in value]
+            shown = [_key(masked_deep(key, v)) if isinstance(v, dict | list)
+                     else masked(key, titles.get(_key(v), _key(v))) for v in value]
         elif isinstance(value, dict):
-            shown = json.dumps(value, ensure_ascii=False)
+            shown = json.dumps(masked_deep(key, value), ensure_ascii=False)
         elif isinstance(value, bool) or value is None:
             shown = value
         else:

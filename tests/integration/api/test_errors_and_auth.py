@@ -211,6 +211,17 @@ def test_malformed_json_on_public_token_endpoint_is_400(client):
     assert_error(r, 400, "malformed_json")
 
 
+@pytest.mark.parametrize("path", ["/api/v1/auth/token", "/api/v1/reviews"])
+@pytest.mark.parametrize("body", ["[" * 5000 + "]" * 5000, "[" * 990 + "]" * 990,
+                                  '{"a": ' + "[" * 5000 + '"\\u0000"' + "]" * 5000 + "}"])
+def test_json_nested_too_deep_is_400_not_a_server_error(client, path, body):
+    """JSON nested thousands deep (the decoder would hit Python's recursion limit) is refused as
+    malformed, also on the public endpoints and when the NUL check reads the body."""
+    assert_error(client.post(path, data=body, content_type="application/json"), 400, "malformed_json")
+    within = "[" * 200 + '"[[[{{"' + "]" * 200  # brackets in a string do not count
+    assert_error(client.post(path, data=within, content_type="application/json"), 422, "invalid_input")
+
+
 def test_malformed_json_on_complete_is_400(api, newborn):
     """POST /tasks/<id>/complete with broken JSON gives 400 malformed_json."""
     case = start(api)

@@ -248,6 +248,28 @@ def test_one_failing_case_does_not_stop_the_others(api, three_cases, monkeypatch
     assert case(api, at_review)["version"] == 2
 
 
+def test_a_database_error_is_reported_without_its_sql_or_parameters(api, three_cases, monkeypatch):
+    """A database error's text holds the statement and its parameters (case data: ID numbers): the
+    result names the error class and the request id to find it in the log, not the SQL."""
+    from sqlalchemy.exc import DataError
+
+    from app.services import migration
+
+    at_accept, _, _ = three_cases
+    deploy(api, "simple_v2_added.bpmn")
+
+    def broken(user, case_id, *args, **kwargs):
+        raise DataError("UPDATE cases SET data=? WHERE cases.id = ?",
+                        ('{"mother_id_number": "140402199001011234"}', case_id), Exception("value too long"))
+
+    monkeypatch.setattr(migration, "migrate_case", broken)
+    body = migrate(api, {"from": 1, "to": 2, "case_ids": [at_accept]})
+    result = body["results"][0]
+    assert (result["status"], result["error"]) == ("failed", "internal_error")
+    assert "DataError" in result["message"]
+    assert "UPDATE" not in result["message"] and "140402199001011234" not in result["message"]
+
+
 def test_a_case_of_another_process_is_not_touched(api, three_cases):
     """case_ids of another process are reported as not found, never moved to this key's version."""
     deploy(api, "simple_v2_added.bpmn")

@@ -102,3 +102,19 @@ def test_the_database_refuses_to_change_or_delete_audit_events(api, app):
         db.session.execute(text("INSERT INTO audit_events (case_id, event_type, at) "
                                 "SELECT case_id, 'note', at FROM audit_events LIMIT 1"))  # appending works
         db.session.rollback()
+
+
+def test_a_task_shows_its_editable_fields_unmasked_only_to_who_may_still_edit_them(api):
+    """The form's editable fields are shown as they are to the holder (they must see what they
+    change); once the task is done, or to a reader who may not work on it (a supervisor), they are
+    masked like all case data."""
+    raw = "140402199001011234"
+    case = _case(api)
+    task_id = case["tasks"][0]["id"]
+    assert api.post(f"/api/v1/tasks/{task_id}/claim", "window1").status_code == 200
+    r = api.post(f"/api/v1/tasks/{task_id}/complete", "window1",
+                 json={"data": {"decision": "issue", "licence_no": raw, "decision_opinion": "当场核发"}})
+    assert r.status_code == 200, r.get_json()
+    for reader in ("supervisor", "window1"):
+        data = api.get(f"/api/v1/tasks/{task_id}", reader).get_json()["data"]
+        assert data["licence_no"] == "1404**********1234", reader

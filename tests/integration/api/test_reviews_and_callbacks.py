@@ -63,6 +63,18 @@ def test_a_review_needs_the_receipt_number_and_phone_of_a_completed_case(client,
     assert review(client, cases[0], 1).status_code == 409  # once per case
 
 
+def test_a_phone_without_digits_matches_no_review(api, client, done_cases):
+    """A case whose phone was recorded without a digit ("-----" passes the phone check) cannot be
+    rated by anyone who sends another digitless "phone": there is nothing to match."""
+    applicant = {"name": "王小明", "id_number": "140402199001011234", "phone": "-----"}
+    started = api.start("taxi_driver_licence", APPLICATION, applicant=applicant)
+    assert started.status_code == 201, started.get_json()
+    case = api.do("window1", "window_decision", ISSUE, started.get_json()["id"])
+    assert case["status"] == "completed"
+    refused = review(client, case, 1, phone="----")
+    assert refused.status_code == 422 and "receipt_no" in refused.get_json()["errors"]
+
+
 def test_bad_reviews_are_rectified_within_five_working_days_and_counted(api, client, clock, done_cases):
     cases, _ = done_cases
     for case in cases[:2]:

@@ -290,3 +290,20 @@ def test_search_terms_longer_than_any_stored_value_find_nothing(deployed, login)
     assert len(result_ids(browser.html("/cases?applicant_name=王"))) == 1
     for query in ("receipt_no=" + "C" * 100_000, "applicant_name=" + "王" * 50_000):
         assert result_ids(browser.html("/cases?" + query)) == []
+
+
+def test_nested_personal_data_is_masked_on_the_case_page(api, login):
+    """A message payload (a JSON object in the case data) with a phone and an ID number: the case
+    page masks them at any depth, as the API does."""
+    assert api.deploy(DATA / "messages" / "two_catches.bpmn").status_code == 201
+    case = start(api, "msgtest")
+    payload = {"result": "done", "contact_phone": "13712345678", "holder_id_number": "140402198805051234",
+               "holders": [{"id_number": "140402197707071234"}]}
+    r = api.post(f"/api/v1/cases/{case['id']}/messages", "utilities1",
+                 json={"name": "water_transferred", "payload": payload})
+    assert r.status_code == 200, r.get_json()
+    assert r.get_json()["data"]["water_transferred"]["contact_phone"] == "137****5678"  # the API masks
+    html = login("window1").html(f"/cases/{case['id']}")
+    for raw in ("13712345678", "140402198805051234", "140402197707071234"):
+        assert raw not in html
+    assert "137****5678" in html and "1404**********1234" in html

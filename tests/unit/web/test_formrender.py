@@ -226,6 +226,21 @@ def test_data_rows_use_form_titles_and_option_titles():
     assert fr.data_rows(None, []) == []
 
 
+def test_nested_personal_data_is_masked_for_reading():
+    """ID numbers and phones inside an object or a list of objects are masked in data rows and in a
+    JSON field shown for reading, as ``privacy.mask_data`` masks them for the API."""
+    data = {"obj": {"contact_phone": "13712345678", "n": 1},
+            "people": [{"id_number": "140402197707071234"}, "plain"]}
+    rows = dict(fr.data_rows(data, []))
+    assert json.loads(rows["obj"]) == {"contact_phone": "137****5678", "n": 1}
+    assert json.loads(rows["people"][0]) == {"id_number": "1404**********1234"} and rows["people"][1] == "plain"
+    extra = by_name()["extra"]
+    values = fr.initial([extra], {"extra": {"holder": {"id_number": "140402197707071234"}}})
+    shown = fr.bind([extra], values)[0].display
+    assert json.loads(shown) == {"holder": {"id_number": "1404**********1234"}}
+    assert fr.bind([extra], {"extra": "{not json"})[0].display == "{not json"
+
+
 def test_every_newborn_form_renders_and_round_trips():
     """The real forms: every field gets a widget, and valid-looking posts parse to data the schema accepts."""
     from jsonschema import Draft202012Validator
