@@ -1,5 +1,6 @@
 """Security headers on every response (issue 9): a Content-Security-Policy without inline
-scripts, no framing, no MIME sniffing, and HSTS when the request came over TLS."""
+scripts, no framing, no MIME sniffing, no caching of pages and answers, and HSTS when the request
+came over TLS."""
 
 from __future__ import annotations
 
@@ -26,6 +27,11 @@ def init_security(app: Flask) -> None:
         headers.setdefault("X-Content-Type-Options", "nosniff")
         headers.setdefault("X-Frame-Options", "DENY")
         headers.setdefault("Referrer-Policy", "same-origin")
+        # Pages and answers hold case data and personal data, and a window terminal is shared:
+        # no copy in the browser's cache (the back button after a logout, the next clerk) or in a
+        # proxy. Static files and downloads set their own.
+        if request.endpoint != "static":
+            headers.setdefault("Cache-Control", "no-store")
         if request.is_secure:
             headers.setdefault("Strict-Transport-Security", HSTS)
         return response

@@ -19,6 +19,18 @@ def test_pages_and_api_answers_carry_the_headers(client, login):
         assert "Strict-Transport-Security" not in response.headers
 
 
+def test_pages_and_answers_are_not_cached_but_static_files_may_be(client, login, api):
+    """A window terminal is shared: after a logout, the back button or the next clerk must not
+    find case data in the browser's cache."""
+    browser = login("window1")
+    for response in (browser.get("/"), browser.get("/cases"), client.get("/login"),
+                     api.get("/api/v1/tasks?view=available", "window1"), client.get("/api/v1/auth/me")):
+        assert response.headers["Cache-Control"] == "no-store", response.request.path
+    static = client.get("/static/css/app.css")
+    assert static.status_code == 200 and "no-store" not in static.headers.get("Cache-Control", "")
+    static.close()
+
+
 def test_hsts_over_tls(client):
     response = client.get("/login", base_url="https://approval.example")
     assert response.headers["Strict-Transport-Security"].startswith("max-age=")
