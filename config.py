@@ -118,6 +118,10 @@ class Config:
     # Login throttling (counted in the database, so it holds across hosts).
     LOGIN_MAX_FAILURES = _int("LOGIN_MAX_FAILURES", 5)
     LOGIN_LOCK_MINUTES = _int("LOGIN_LOCK_MINUTES", 15)
+    # 好差评 (public): this many receipt numbers or phones in a row that match no case, for one receipt
+    # number or from one client address, lock further tries for this many minutes.
+    REVIEW_MAX_MISMATCHES = _int("REVIEW_MAX_MISMATCHES", 10)
+    REVIEW_LOCK_MINUTES = _int("REVIEW_LOCK_MINUTES", 15)
     # How long failures under names without an account are kept when they lock nothing.
     LOGIN_THROTTLE_RETENTION_HOURS = _int("LOGIN_THROTTLE_RETENTION_HOURS", 24)
     # A timer worker (`flask worker`) that has not written its heartbeat for this many seconds

@@ -5,12 +5,13 @@ from __future__ import annotations
 
 import json
 
-from flask import Response
+from flask import Response, request
 from flask_login import current_user
 from flask_smorest import Blueprint
 from marshmallow import Schema, fields, validate
 
 from .. import transaction
+from ..errors import AppError
 from ..models.audit import SECURITY_EVENT_TYPES
 from ..services import audit_export, callbacks, evaluation, exports, oversight, privacy, reviews, security_log
 from ..services.cases import read_answer
@@ -117,7 +118,11 @@ class CallbackBatchSchema(Schema):
 @public
 def review_case(body):
     """好差评: the applicant rates a completed case (receipt number + phone check; public, once per case)."""
-    return transaction.run(reviews.submit, body["receipt_no"], body["phone"], body["level"], body["comment"], "api")
+    result = transaction.run(reviews.submit, body["receipt_no"], body["phone"], body["level"], body["comment"], "api",
+                             request.remote_addr)
+    if isinstance(result, AppError):  # a mismatch is committed too: it counts towards the lock
+        raise result
+    return result
 
 
 @blp.route("/callbacks", methods=["POST"])

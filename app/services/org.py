@@ -193,6 +193,13 @@ def _failed(holder: User | LoginThrottle, now) -> tuple[AppError, datetime | Non
     return wrong, holder.locked_until if locks else None
 
 
+def throttle_of(key: str, now) -> LoginThrottle:
+    """The locked counter row of ``key`` in ``login_throttles`` (made at its first use), after
+    deleting rows that have counted nothing for a while: the login counters of names without an
+    account, and other counters of failed guesses under their own key prefix (reviews)."""
+    return _throttle_of(key, now)
+
+
 def _throttle_of(username: str, now) -> LoginThrottle:
     """The locked counter row of a name that is no active user's (created at its first failure).
 

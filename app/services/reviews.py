@@ -4,13 +4,17 @@ responsible unit within its limit, review, callback)."""
 
 from __future__ import annotations
 
+from datetime import timedelta
+
+from flask import current_app
 from flask_babel import gettext as _
 from sqlalchemy import select
 
-from ..errors import Conflict, InvalidInput
+from ..errors import AppError, Conflict, InvalidInput, TooManyAttempts
 from ..extensions import db
-from ..models import Case, HumanTask, Review
+from ..models import Case, HumanTask, LoginThrottle, Review
 from ..models.types import utcnow
+from . import org
 
 PROCESS_KEY = "bad_review"
 LEVELS = {5: "非常满意", 4: "满意", 3: "基本满意", 2: "不满意", 1: "非常不满意"}
@@ -33,8 +37,46 @@ def find_case(receipt_no: str, phone: str) -> Case:
     return case
 
 
-def submit(receipt_no: str, phone: str, level: int, comment: str = "", channel: str = "web") -> Review:
-    """Record the applicant's review (once per case); a bad one starts its rectification."""
+def _throttles(receipt_no: str, client: str | None) -> list[LoginThrottle]:
+    """The mismatch counters of this receipt number and of this client (its address), locked. They
+    live beside the login counters of unknown names (``login_throttles``, digests only) under
+    their own prefixes, and are cleaned up the same way."""
+    now = utcnow()
+    keys = ["review-receipt:" + (receipt_no or "").strip().upper()]
+    if client:
+        keys.append("review-client:" + client)
+    return [org.throttle_of(key, now) for key in keys]
+
+
+def _locked(rows: list[LoginThrottle]) -> TooManyAttempts | None:
+    now = utcnow()
+    until = max((r.locked_until for r in rows if r.locked_until is not None and r.locked_until > now), default=None)
+    if until is None:
+        return None
+    return TooManyAttempts(_("Too many receipt numbers or phones that matched no case. Try again later."),
+                           {"locked_until": until.isoformat()}, error="too_many_attempts")
+
+
+def _count_mismatch(rows: list[LoginThrottle]) -> None:
+    """``REVIEW_MAX_MISMATCHES`` in a row for a receipt number, or from one client, lock it for
+    ``REVIEW_LOCK_MINUTES``: a phone number cannot be guessed, nor a known phone's cases found by
+    trying receipt numbers (and reviewed before their applicant can)."""
+    now = utcnow()
+    for row in rows:
+        row.failed_logins = (row.failed_logins or 0) + 1
+        if row.failed_logins >= current_app.config["REVIEW_MAX_MISMATCHES"]:
+            row.locked_until = now + timedelta(minutes=current_app.config["REVIEW_LOCK_MINUTES"])
+            row.failed_logins = 0
+    db.session.flush()
+
+
+def submit(receipt_no: str, phone: str, level: int, comment: str = "", channel: str = "web",
+           client: str | None = None) -> Review | AppError:
+    """Record the applicant's review (once per case); a bad one starts its rectification.
+
+    A receipt number and phone that match no completed case are counted (per receipt number, and
+    per ``client`` address when given) and answered with the returned error, to be raised after
+    the commit (like a failed login); too many lock further tries for a while."""
     from .cases import start_case
     from .demo import system_user
 
@@ -42,7 +84,17 @@ def submit(receipt_no: str, phone: str, level: int, comment: str = "", channel: 
         raise InvalidInput(_("Choose one of the five levels."), {"level": [_("Choose one of the allowed values.")]})
     if len(comment or "") > 1000:
         raise InvalidInput(_("The review is too long."), {"comment": [_("Enter at most %(n)s characters.", n=1000)]})
-    case = find_case(receipt_no, phone)
+    throttles = _throttles(receipt_no, client) if channel != "demo" else []
+    locked = _locked(throttles)
+    if locked is not None:
+        return locked
+    try:
+        case = find_case(receipt_no, phone)
+    except InvalidInput as mismatch:
+        _count_mismatch(throttles)
+        return mismatch
+    for row in throttles:  # a match ends the run of mismatches
+        row.failed_logins = 0
     if db.session.scalar(select(Review.id).where(Review.case_id == case.id)) is not None:
         raise Conflict(_("This case has been reviewed already."), error="already_reviewed")
     review = Review(case_id=case.id, level=level, comment=(comment or "").strip(), channel=channel,

@@ -6,7 +6,7 @@ from flask import Blueprint, render_template, request
 from flask_babel import gettext as _
 
 from .. import transaction
-from ..errors import Conflict, InvalidInput
+from ..errors import AppError, Conflict, InvalidInput, TooManyAttempts
 from ..services import reviews
 
 bp = Blueprint("web_reviews", __name__)
@@ -29,10 +29,11 @@ def review():
         level = 0
     try:
         done = transaction.run(reviews.submit, form.get("receipt_no", ""), form.get("phone", ""), level,
-                               form.get("comment", ""), "web")
-    except (InvalidInput, Conflict) as exc:
-        errors = exc.errors if isinstance(exc.errors, dict) else {"receipt_no": [exc.message]}
-        status = 409 if isinstance(exc, Conflict) else 422
+                               form.get("comment", ""), "web", request.remote_addr)
+        if isinstance(done, AppError):  # a mismatch is committed too: it counts towards the lock
+            raise done
+    except (InvalidInput, Conflict, TooManyAttempts) as exc:
+        errors = exc.errors if isinstance(exc.errors, dict) and exc.status == 422 else {"receipt_no": [exc.message]}
         return render_template("web/review.html", levels=level_labels(), form=form, errors=errors,
-                               message=exc.message), status
+                               message=exc.message), exc.status
     return render_template("web/review_done.html", review=done, bad=done.level in reviews.BAD)

@@ -5,7 +5,8 @@ samples with the 廉政监督反馈卡 routing problems to supervision, and the 
 from __future__ import annotations
 
 import random
-from datetime import datetime
+import re
+from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -73,6 +74,55 @@ def test_a_phone_without_digits_matches_no_review(api, client, done_cases):
     assert case["status"] == "completed"
     refused = review(client, case, 1, phone="----")
     assert refused.status_code == 422 and "receipt_no" in refused.get_json()["errors"]
+
+
+def _from(client, address, case, level, phone=PHONE, receipt_no=None):
+    return client.post("/api/v1/reviews", environ_base={"REMOTE_ADDR": address},
+                       json={"receipt_no": receipt_no or case["receipt_no"], "phone": phone, "level": level})
+
+
+def test_guessing_a_phone_locks_the_receipt_number(client, clock, done_cases):
+    """A phone cannot be guessed: ten wrong ones for a receipt number (from any addresses) lock it."""
+    cases, _ = done_cases
+    for n in range(10):
+        assert _from(client, f"10.0.0.{n}", cases[0], 1, phone=f"1380000000{n}").status_code == 422
+    locked = _from(client, "10.0.1.1", cases[0], 5)  # even the right phone, from yet another address
+    assert locked.status_code == 429 and locked.get_json()["error"] == "too_many_attempts"
+    assert _from(client, "10.0.1.1", cases[1], 5).status_code == 201  # other receipt numbers are not held up
+    clock.shift(timedelta(minutes=15))
+    assert _from(client, "10.0.1.1", cases[0], 5).status_code == 201
+
+
+def test_trying_receipt_numbers_with_a_known_phone_locks_the_client(client, done_cases):
+    """Nor can someone who knows a phone find its cases by trying receipt numbers (and review them
+    before their applicant): ten misses in a row lock that client; others go on."""
+    cases, _ = done_cases
+    for n in range(10):
+        assert _from(client, "10.9.9.9", cases[0], 1, receipt_no=f"NX-GUESS-{n}").status_code == 422
+    assert _from(client, "10.9.9.9", cases[0], 1).status_code == 429
+    assert _from(client, "10.0.0.1", cases[0], 5).status_code == 201
+
+
+def test_a_match_ends_a_run_of_misses(client, done_cases):
+    cases, _ = done_cases
+    for n in range(9):
+        assert _from(client, "10.7.7.7", cases[0], 5, receipt_no=f"NX-TYPO-{n}").status_code == 422
+    assert _from(client, "10.7.7.7", cases[0], 5).status_code == 201
+    for n in range(9):
+        assert _from(client, "10.7.7.7", cases[1], 5, receipt_no=f"NX-TYPO-{n}").status_code == 422
+    assert _from(client, "10.7.7.7", cases[1], 5).status_code == 201
+
+
+def test_the_review_page_says_when_tries_are_locked(client, done_cases):
+    cases, _ = done_cases
+    for n in range(10):
+        _from(client, "10.5.5.5", cases[0], 5, receipt_no=f"NX-NONE-{n}")
+    form = client.get("/review").get_data(as_text=True)
+    token = re.search(r'name="csrf_token" value="([^"]+)"', form).group(1)
+    page = client.post("/review", environ_base={"REMOTE_ADDR": "10.5.5.5"},
+                       data={"receipt_no": cases[0]["receipt_no"], "phone": PHONE, "level": "5", "csrf_token": token})
+    assert page.status_code == 429
+    assert "多次未能匹配到办件，请稍后再试" in page.get_data(as_text=True)
 
 
 def test_bad_reviews_are_rectified_within_five_working_days_and_counted(api, client, clock, done_cases):
