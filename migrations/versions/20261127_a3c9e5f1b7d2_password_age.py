@@ -21,13 +21,14 @@ depends_on = None
 
 
 def upgrade():
-    with op.batch_alter_table('users', schema=None) as batch_op:
-        batch_op.add_column(sa.Column('password_changed_at', sa.DateTime(timezone=True), nullable=True))
-        batch_op.add_column(sa.Column('must_change_password', sa.Boolean(), nullable=False,
-                                      server_default=sa.false()))
+    # Plain ALTER TABLE on both databases (SQLite 3.35+ drops columns itself): a batch operation
+    # would rebuild ``users`` on SQLite, and dropping the old table fails while other tables' rows
+    # refer to it (foreign keys are on).
+    op.add_column('users', sa.Column('password_changed_at', sa.DateTime(timezone=True), nullable=True))
+    op.add_column('users', sa.Column('must_change_password', sa.Boolean(), nullable=False,
+                                     server_default=sa.false()))
 
 
 def downgrade():
-    with op.batch_alter_table('users', schema=None) as batch_op:
-        batch_op.drop_column('must_change_password')
-        batch_op.drop_column('password_changed_at')
+    op.drop_column('users', 'must_change_password')
+    op.drop_column('users', 'password_changed_at')
