@@ -132,7 +132,11 @@ def change_own_password(user: User, current: str, new: str, origin: Origin) -> A
     The new password must meet the policy and differ from the current one. Every other session
     and every token of the user ends (``set_password``); the caller renews the session it came by."""
     now = utcnow()
-    db.session.refresh(user, with_for_update=True)  # one change or failure at a time, as for logins
+    # One change or failure at a time, as for logins: lock the row, then read its counters as
+    # committed (not a refresh with the lock: the user's groups may come with a joined load, and
+    # PostgreSQL refuses FOR UPDATE on the outer join's nullable side).
+    db.session.execute(select(User.id).where(User.id == user.id).with_for_update())
+    db.session.refresh(user, ["password_hash", "failed_logins", "locked_until", "must_change_password"])
     locked = _locked(user, now)
     if locked is not None:
         _record_failure(locked, None, origin, user, user.username, "wrong_current_password")
