@@ -48,7 +48,8 @@ class WorkOrderSchema(Schema):
     caller = fields.Method("get_caller", metadata={
         "description": "masked; withheld from handling units; 保密 when confidential"})
     address = fields.String()
-    content = fields.String()
+    content = fields.Function(work_orders.content_view, metadata={
+        "description": "ID numbers, mobile numbers and bank cards in the text masked (reveal shows it whole)"})
     case_id = fields.Integer()
     created_at = fields.DateTime()
     sla_rule = fields.String()
@@ -206,11 +207,12 @@ class RevealCallerSchema(Schema):
 class CallerOutSchema(Schema):
     name = fields.String()
     phone = fields.String()
+    content = fields.String(metadata={"description": "the request as the caller gave it, numbers unmasked"})
 
 
 @blp.route("/work-orders/<int:order_id>/reveal", methods=["POST"])
 @blp.arguments(RevealCallerSchema)
 @blp.response(200, CallerOutSchema)
 def reveal_caller(body, order_id):
-    """The caller's unmasked phone for the hotline centre, with a reason; audited."""
+    """The caller's unmasked phone and request for the hotline centre, with a reason; audited."""
     return transaction.run(work_orders.reveal_caller, _user(), order_id, body["reason"])

@@ -8,6 +8,15 @@ import re
 ID_NUMBER = re.compile(r"^(\d{17}[\dXx]|\d{15})$")
 PHONE = re.compile(r"^\+?[\d\- ]{5,20}$")
 
+# The same inside free text (a note, a complaint, an opinion): an 18-character ID number, and a
+# mainland mobile number (11 digits from 13-19, optionally after +86, grouped 3-4-4 by spaces or
+# hyphens) and a bank card number (16-19 digits in one run). None may sit inside a longer run of
+# digits or letters (a receipt number, a code).
+# Landline numbers are left alone: a text names an office's published number far more often.
+ID_NUMBER_IN_TEXT = re.compile(r"(?<![0-9A-Za-z])\d{17}[\dXx](?![0-9A-Za-z])")
+CARD_IN_TEXT = re.compile(r"(?<![0-9A-Za-z])\d{16,19}(?![0-9A-Za-z])")
+MOBILE_IN_TEXT = re.compile(r"(?<![0-9A-Za-z+])(?:\+?86[- ]?)?(1[3-9]\d)([- ]?)(\d{4})(\2)(\d{4})(?![0-9A-Za-z])")
+
 
 def mask_id_number(value: str | None) -> str | None:
     """Keep the first and last four characters: ``1404**********1234``."""
@@ -27,8 +36,24 @@ def mask_phone(value: str | None) -> str | None:
     return value[:3] + "*" * (len(value) - 7) + value[-4:]
 
 
+def mask_card(value: str) -> str:
+    """A bank card number: the last four digits only."""
+    return "*" * (len(value) - 4) + value[-4:]
+
+
+def mask_in_text(text: str | None) -> str | None:
+    """Mask the ID numbers, bank cards and mobile numbers written inside a free text, keeping the rest:
+    ``请联系13812341234`` becomes ``请联系138****1234``."""
+    if not text or not any(c.isdigit() for c in text):
+        return text
+    text = ID_NUMBER_IN_TEXT.sub(lambda m: mask_id_number(m.group()), text)
+    text = CARD_IN_TEXT.sub(lambda m: mask_card(m.group()), text)
+    return MOBILE_IN_TEXT.sub(lambda m: m.group()[: m.start(2) - m.start()] + m.group(2) + "****" + m.group(4)
+                              + m.group(5), text)
+
+
 def mask_value(key: str, value):
-    """Mask a case-data value shown for reading: ID numbers and phone numbers."""
+    """Mask a case-data value shown for reading: ID numbers and phone numbers, also inside text."""
     if not isinstance(value, str):
         return value
     if ID_NUMBER.match(value.strip()) or key.lower().endswith("id_number"):
@@ -36,8 +61,8 @@ def mask_value(key: str, value):
     if "phone" in key.lower():
         return mask_phone(value)
     if "card" in key.lower() and sum(c.isdigit() for c in value) >= 12:
-        return "*" * (len(value) - 4) + value[-4:]  # bank card: last four digits only
-    return value
+        return mask_card(value)
+    return mask_in_text(value)
 
 
 def mask_data(data, editable=frozenset()):

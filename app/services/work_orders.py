@@ -31,7 +31,7 @@ from ..models.hotline import REQUEST_TYPES, URGENCIES
 from ..models.types import utcnow
 from . import audit, calendar
 from .locks import write_lock
-from .privacy import mask_phone
+from .privacy import mask_in_text, mask_phone
 
 PROCESS_KEY = "hotline_work_order"
 # The applicant of an order's case (the caller stays on the order: caller_view).
@@ -326,6 +326,13 @@ def caller_view(user: User, order: WorkOrder) -> dict:
     return {"name": order.caller_name, "phone": mask_phone(order.caller_phone), "confidential": order.confidential}
 
 
+def content_view(order: WorkOrder) -> str:
+    """The caller's request as everyone reads it: ID numbers, mobile numbers and bank cards
+    written in it are masked (a caller often leaves a number to call back); revealing the caller
+    (``reveal_caller``) shows it whole."""
+    return mask_in_text(order.content)
+
+
 def overdue(order: WorkOrder, now: datetime | None = None) -> bool:
     now = now or utcnow()
     end = order.closed_at or now
@@ -468,13 +475,14 @@ def extensions(order: WorkOrder) -> list[WorkOrderExtension]:
 
 
 def reveal_caller(user: User, order_id: int, reason: str) -> dict:
-    """The caller's full phone for the hotline centre (never a handling unit), with a reason;
-    audited as ``pii_revealed`` on the order's case. Confidential callers: supervisors only."""
+    """The caller's full phone, and the request as the caller gave it (numbers unmasked), for the
+    hotline centre (never a handling unit), with a reason; audited as ``pii_revealed`` on the
+    order's case. Confidential callers: supervisors only."""
     if not isinstance(reason, str) or not reason.strip() or len(reason) > 200:
         raise InvalidInput(_("Say why you need to see the personal data."), {"reason": [_("This field is required.")]})
     order = get(user, order_id)
     if not sees_callers(user) or (order.confidential and not user.has_role(*READ_ALL)):
         raise Forbidden(_("You may not see this caller."))
-    audit.record(order.case, "pii_revealed", user, data={"fields": ["caller_name", "caller_phone"],
+    audit.record(order.case, "pii_revealed", user, data={"fields": ["caller_name", "caller_phone", "content"],
                                                          "order_no": order.order_no, "reason": reason.strip()})
-    return {"name": order.caller_name, "phone": order.caller_phone}
+    return {"name": order.caller_name, "phone": order.caller_phone, "content": order.content}

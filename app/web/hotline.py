@@ -88,6 +88,7 @@ def order(order_id: int):
     user = _user()
     found = work_orders.get(user, order_id)
     return render_template("web/hotline_order.html", order=found, caller=work_orders.caller_view(user, found),
+                           content=work_orders.content_view(found),
                            labels=status_labels(), satisfaction=satisfaction_labels(),
                            overdue=work_orders.overdue(found))
 

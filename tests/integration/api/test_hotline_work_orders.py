@@ -425,6 +425,28 @@ def test_revealing_a_callers_phone_is_for_the_centre_and_audited(api, hotline):
     assert [e["actor"] for e in history if e["type"] == "pii_revealed"] == ["callback1"]
 
 
+def test_numbers_in_the_callers_request_are_masked_until_revealed(api, hotline):
+    """A caller often leaves a number in the request itself: the order, its case and the unit's
+    task show it masked; the centre's audited reveal shows the request as given."""
+    text = "路灯不亮，请联系我的另一个号码13700009876，身份证140402199001011234"
+    order = register(api, content=text)
+    assert order["content"] == "路灯不亮，请联系我的另一个号码137****9876，身份证1404**********1234"
+    cid = dispatch(api, order)
+    for user in ("hotline1", "urban_management1", "supervisor"):
+        shown = str(order_of(api, order["id"], user)) + str(api.get(f"/api/v1/cases/{cid}", user).get_json())
+        assert "13700009876" not in shown and "140402199001011234" not in shown, user
+        assert "137****9876" in shown, user
+    tasks = api.get("/api/v1/tasks?view=available", "urban_management1").get_json()["items"]
+    assert tasks and "13700009876" not in str(tasks)
+    path = f"/api/v1/work-orders/{order['id']}/reveal"
+    assert api.post(path, "urban_management1", json={"reason": "核实"}).status_code == 403
+    revealed = api.post(path, "callback1", json={"reason": "回访需拨打电话"}).get_json()
+    assert revealed["content"] == text
+    history = api.get(f"/api/v1/cases/{cid}", "supervisor").get_json()["history"]
+    assert [e["data"]["fields"] for e in history if e["type"] == "pii_revealed"] == [
+        ["caller_name", "caller_phone", "content"]]
+
+
 def test_a_scoped_token_reaches_only_its_part_of_the_api(api, app, client, hotline):
     runner = app.test_cli_runner()
     out = runner.invoke(args=["tokens", "create", "--user", "hotline1", "--name", "12345-system",

@@ -45,6 +45,13 @@ def test_registration_redirects_to_the_order_and_masks_the_phone(hotline, sessio
     assert 'id="order-status" data-status="registered"' in html
 
 
+def test_a_number_written_in_the_request_is_shown_masked(hotline, session_for):
+    agent = session_for("hotline1")
+    html = agent.post("/hotline/orders", {**FORM, "content": "道路塌陷，另可拨打13700009876"}).get_data(as_text=True)
+    assert '<dd id="order-content">道路塌陷，另可拨打137****9876</dd>' in html
+    assert "13700009876" not in html
+
+
 def test_only_the_hotline_registers_and_every_form_needs_its_csrf_token(hotline, login):
     assert login("window1").post("/hotline/orders", FORM).status_code == 403
     assert login("hotline1").post("/hotline/orders", FORM, csrf=False).status_code in (400, 403)

@@ -52,3 +52,39 @@ def test_a_masked_echo_counts_as_unchanged():
     assert unchanged("father_id_number", "140402199001011234", "140402199001011234")
     assert not unchanged("father_id_number", "1404**********9999", "140402199001011234")
     assert not unchanged("decision", "1404**********1234", "140402199001011234x")
+
+
+@pytest.mark.parametrize(("text", "shown"), [
+    ("请回电13812341234，谢谢", "请回电138****1234，谢谢"),
+    ("电话 138-1234-5678。", "电话 138-****-5678。"),
+    ("+86 138 1234 5678", "+86 138 **** 5678"),
+    ("身份证140402199001011234，手机13912345678", "身份证1404**********1234，手机139****5678"),
+    ("退款到6222021234567890123", "退款到***************0123"),
+    ("身份证号14040219900101567x", "身份证号1404**********567x"),
+])
+def test_numbers_written_inside_free_text_are_masked(text, shown):
+    """A complaint or an opinion often carries a number to call back: masked where it stands."""
+    from app.services.privacy import mask_in_text
+
+    assert mask_in_text(text) == shown
+    assert mask_value("note", text) == shown
+
+
+@pytest.mark.parametrize("text", [
+    "12345热线转来", "办公室电话0355-2021234", "受理号CZ20261127000001", "2026年11月27日", "订单20261127000123",
+    "编号ABC13812341234", "138123412345", "共计1381234123元", "", "无",
+])
+def test_other_numbers_in_text_are_left_alone(text):
+    """Hotline and office numbers, receipt numbers, dates and longer or shorter runs stay as written."""
+    from app.services.privacy import mask_in_text
+
+    assert mask_in_text(text) == text
+
+
+def test_a_masked_free_text_echo_counts_as_unchanged():
+    """A read-only note shown masked and sent back unchanged is accepted as unchanged."""
+    from app.services.privacy import unchanged
+
+    stored = "联系人王女士13812341234"
+    assert unchanged("note", "联系人王女士138****1234", stored)
+    assert not unchanged("note", "联系人王女士138****9999", stored)
