@@ -186,6 +186,14 @@ def _check(uploads: list[tuple[str, bytes]]) -> _Checked:
         except ValueError as exc:
             findings.append(Finding(f"form {form_name}: {exc}", form_name, code="form_invalid",
                                     params={"form": form_name, "detail": str(exc)}))
+    for task in compiled.user_tasks:
+        if not task.form:
+            # Nothing limits what completing it writes: the page offers only a done button, but an
+            # API client may send any keys into the case data (another task's decision too).
+            findings.append(Finding(
+                f"user task '{task.name}' has no form: completing it through the API may write any data "
+                "into the case; attach a JSON Schema form to limit its fields", task.file, task.line,
+                task.bpmn_id, WARNING, "task_without_form", {"task": task.name}))
     checked.routing = _resolve_routing(compiled, findings)
     return checked
 
@@ -201,6 +209,9 @@ def _templates() -> dict[str, str]:
         "form_key_ignored": _("The form key %(form)s is not a .json form of the upload; the task shows no form "
                               "until a JSON Schema form is attached."),
         "form_invalid": _("The form %(form)s is invalid: %(detail)s"),
+        "task_without_form": _("User task %(task)s has no form: its page offers only a button to complete it, "
+                               "and completing it through the API may write any data into the case. Attach a "
+                               "JSON Schema form to limit its fields."),
         "unknown_groups": _("User task %(task)s names candidate groups that do not exist: %(groups)s"),
         "immediate_not_window": _("The bundle is marked immediate (即办), so the window completes it alone, but "
                                   "user task %(task)s is for another group."),

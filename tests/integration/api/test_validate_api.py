@@ -42,7 +42,8 @@ def report(r) -> dict:
 @pytest.mark.parametrize("user", ["designer", "admin"])
 def test_designer_and_admin_may_validate(api, user):
     body = report(validate(api, VALIDATION / "valid.bpmn", user=user))
-    assert body == {"valid": True, "key": "valid", "errors": [], "warnings": []}
+    assert {k: body[k] for k in ("valid", "key", "errors")} == {"valid": True, "key": "valid", "errors": []}
+    assert [w["code"] for w in body["warnings"]] == ["task_without_form"]
 
 
 @pytest.mark.parametrize("user", ["window1", "health1"])
@@ -89,7 +90,8 @@ def test_invalid_diagram_lists_located_errors_and_stores_nothing(api):
 def test_warnings_are_shown_and_do_not_invalidate(api):
     body = report(validate(api, VALIDATION / "unreachable.bpmn"))
     assert body["valid"] is True
-    assert [(w["code"], w["element"]) for w in body["warnings"]] == [("unreachable", "orphan")]
+    assert [(w["code"], w["element"]) for w in body["warnings"] if w["code"] != "task_without_form"] == [
+        ("unreachable", "orphan")]
 
 
 def test_unknown_lane_and_missing_form_are_service_findings(api):
@@ -150,13 +152,26 @@ def test_deploy_returns_the_warnings(api):
     r = api.deploy(VALIDATION / "unreachable.bpmn")
     assert r.status_code == 201, r.get_json()
     warnings = r.get_json()["warnings"]
-    assert [(w["code"], w["element"], w["severity"]) for w in warnings] == [("unreachable", "orphan", "warning")]
+    assert [(w["code"], w["element"], w["severity"]) for w in warnings
+            if w["code"] != "task_without_form"] == [("unreachable", "orphan", "warning")]
 
 
 def test_deploy_without_warnings_returns_an_empty_list(api):
-    r = api.deploy(VALIDATION / "valid.bpmn")
+    r = api.deploy(*newborn_files())
     assert r.status_code == 201
     assert r.get_json()["warnings"] == []
+
+
+def test_a_user_task_without_a_form_is_a_warning(api):
+    """Nothing limits what completing a task without a form writes into the case: the designer is
+    told which task, in the reader's language; the diagram still deploys."""
+    body = report(validate(api, VALIDATION / "valid.bpmn", language="zh-CN"))
+    (warning,) = body["warnings"]
+    assert (warning["code"], warning["element"], warning["severity"]) == ("task_without_form", "review", "warning")
+    assert "审查" in warning["message"] and "表单" in warning["message"]
+    english = report(validate(api, VALIDATION / "valid.bpmn", language="en"))["warnings"][0]["message"]
+    assert english.startswith("User task 审查 has no form")
+    assert api.deploy(VALIDATION / "valid.bpmn").status_code == 201
 
 
 @pytest.mark.parametrize(("name", "code"), [
