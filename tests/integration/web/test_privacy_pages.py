@@ -42,3 +42,34 @@ def test_a_read_only_form_field_is_masked_for_the_tasks_holder(app, api, login):
     with app.app_context():
         stored = db.session.get(Case, case["id"]).data
     assert stored["driving_licence_no"] == RAW_ID  # the case keeps the number as entered
+
+
+def test_numbers_written_in_notes_and_clock_reasons_are_masked(api, login):
+    """A comment, a reminder or a clock-stop / extension reason often names the applicant's phone or ID
+    number: the task's notes and the case clock show them masked, in the API and on the pages, as
+    the history (which records the same texts) does."""
+    case = _taxi_case(api)
+    task_id = case["tasks"][0]["id"]
+    assert api.post(f"/api/v1/tasks/{task_id}/comments", "window1",
+                    json={"body": "申请人电话13812341234，请回电"}).status_code == 201
+    assert api.post(f"/api/v1/tasks/{task_id}/urge", "supervisor",
+                    json={"message": f"身份证{RAW_ID}的申请人催问"}).status_code == 201
+    assert api.post(f"/api/v1/cases/{case['id']}/pause", "window1",
+                    json={"kind": "inspection", "reason": "联系13700009876现场核查"}).status_code == 200
+    assert api.post(f"/api/v1/cases/{case['id']}/extensions", "window1",
+                    json={"working_days": 3, "reason": "等待13900001111补充说明"}).status_code == 201
+    notes = api.get(f"/api/v1/tasks/{task_id}/notes", "window2").get_json()
+    assert [n["body"] for n in notes] == ["申请人电话138****1234，请回电", f"身份证{MASKED_ID}的申请人催问"]
+    clock = api.get(f"/api/v1/cases/{case['id']}/clock", "window2").get_json()
+    assert clock["pauses"][0]["reason"] == "联系137****9876现场核查"
+    assert clock["extensions"][0]["reason"] == "等待139****1111补充说明"
+    pending = api.get("/api/v1/extensions", "chief1").get_json()
+    assert [e["reason"] for e in pending] == ["等待139****1111补充说明"]
+    browser = login("window2")
+    for page in (f"/tasks/{task_id}", f"/cases/{case['id']}"):
+        html = browser.html(page)
+        for raw in ("13812341234", RAW_ID, "13700009876", "13900001111"):
+            assert raw not in html, (page, raw)
+    assert "申请人电话138****1234，请回电" in browser.html(f"/tasks/{task_id}")
+    html = browser.html(f"/cases/{case['id']}")
+    assert "联系137****9876现场核查" in html and "等待139****1111补充说明" in html
