@@ -118,3 +118,26 @@ def test_a_task_shows_its_editable_fields_unmasked_only_to_who_may_still_edit_th
     for reader in ("supervisor", "window1"):
         data = api.get(f"/api/v1/tasks/{task_id}", reader).get_json()["data"]
         assert data["licence_no"] == "1404**********1234", reader
+
+
+def test_database_errors_logged_do_not_carry_personal_data(app, db_clean, caplog):
+    """A database error's text names the statement's parameters (an applicant's ID number, a
+    caller's phone), and the app logs that text (a 503, an unexpected error, a failed migration):
+    the engine leaves the parameters out of it."""
+    import logging
+
+    import pytest
+    from sqlalchemy import text
+    from sqlalchemy.exc import DBAPIError
+
+    from app.extensions import db
+
+    raw = "140402199001011234"
+    caplog.set_level(logging.WARNING)
+    with app.app_context():
+        with pytest.raises(DBAPIError) as caught:
+            db.session.execute(text("SELECT id FROM no_such_table WHERE applicant_id_number = :p"), {"p": raw})
+        db.session.rollback()
+        logging.getLogger("app.errors").warning("database error: %s", caught.value)
+    assert "no_such_table" in str(caught.value)  # still says what failed
+    assert raw not in str(caught.value) and raw not in caplog.text
