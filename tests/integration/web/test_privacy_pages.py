@@ -4,10 +4,9 @@ from __future__ import annotations
 
 import re
 
-from support import ROOT
-
 from app.extensions import db
 from app.models import Case
+from support import ROOT
 
 TAXI = (ROOT / "bpmn" / "taxi_driver_licence.bpmn", ROOT / "forms" / "taxi_driver_application.json",
         ROOT / "forms" / "taxi_driver_decision.json")
