@@ -141,3 +141,20 @@ def test_database_errors_logged_do_not_carry_personal_data(app, db_clean, caplog
         logging.getLogger("app.errors").warning("database error: %s", caught.value)
     assert "no_such_table" in str(caught.value)  # still says what failed
     assert raw not in str(caught.value) and raw not in caplog.text
+
+
+def test_a_form_message_never_repeats_the_numbers_it_was_given(app):
+    """The few JSON Schema checks without a message of our own (uniqueItems, not, ...) name the value
+    they refused: the ID numbers and phones in it are masked (a 422 answer, a task page again)."""
+    from app.services import forms
+
+    schema = {"type": "object", "properties": {
+        "holder_ids": {"type": "array", "uniqueItems": True, "items": {"type": "string"}},
+        "contact": {"type": "string", "not": {"pattern": "^1[3-9]"}}}}
+    with app.test_request_context():
+        errors = forms.field_errors(schema, {"holder_ids": ["140402199001011234", "140402199001011234"],
+                                             "contact": "13812341234"})
+    assert set(errors) == {"data.holder_ids", "data.contact"}
+    shown = str(errors)
+    assert "140402199001011234" not in shown and "13812341234" not in shown
+    assert "1404**********1234" in shown and "138****1234" in shown
