@@ -44,8 +44,12 @@ def _sqlite_pragmas(dbapi_connection, connection_record):
 
 
 def _engine_options(config) -> dict:
-    """The pool settings for PostgreSQL (SQLite keeps SQLAlchemy's own pool)."""
+    """The pool settings for PostgreSQL (SQLite keeps SQLAlchemy's own pool).
+
+    On every database a database error's text leaves out the statement's parameters: they are
+    case data and personal data (ID numbers, phones), and that text reaches the logs."""
     options = dict(config.get("SQLALCHEMY_ENGINE_OPTIONS") or {})
+    options.setdefault("hide_parameters", True)
     if float(config["DB_PING_AFTER_IDLE_SECONDS"]) < 0:
         options.setdefault("pool_pre_ping", True)
     if str(config.get("SQLALCHEMY_DATABASE_URI", "")).startswith("postgresql"):

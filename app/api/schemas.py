@@ -11,7 +11,7 @@ from ..services.cases import history, open_tasks
 from ..services.deadlines import WARNINGS, case_paused, case_warning, task_warning
 from ..services.forms import visible_data
 from ..services.org import password_change_due
-from ..services.privacy import ID_NUMBER, PHONE, mask_data, mask_id_number, mask_phone
+from ..services.privacy import ID_NUMBER, PHONE, mask_data, mask_id_number, mask_in_text, mask_phone
 from ..services.supervision import overdue_working_days
 from ..services.tasks import editable_by, task_form, task_values
 
@@ -259,11 +259,14 @@ _EVENTS = AuditEventSchema(many=True)
 
 # -- case clock and moves ----------------------------------------------------------------------
 
+# Free texts people write (a reason, a note, a comment) often name a phone or an ID number.
+_NUMBERS_MASKED = "ID numbers, mobile numbers and bank cards written in the text masked"
+
 
 class PauseSchema(Schema):
     id = fields.Integer()
     kind = fields.String()
-    reason = fields.String()
+    reason = fields.Function(lambda p: mask_in_text(p.reason), metadata={"description": _NUMBERS_MASKED})
     started_at = fields.DateTime()
     started_by = fields.Function(lambda p: p.started_by.username)
     ended_at = fields.DateTime(allow_none=True)
@@ -282,13 +285,14 @@ class ExtensionSchema(Schema):
     case_id = fields.Integer()
     receipt_no = fields.Function(lambda e: e.case.receipt_no)
     working_days = fields.Integer()
-    reason = fields.String()
+    reason = fields.Function(lambda e: mask_in_text(e.reason), metadata={"description": _NUMBERS_MASKED})
     status = fields.String(metadata={"enum": ["pending", "approved", "rejected"]})
     requested_by = fields.Function(lambda e: e.requested_by.username)
     requested_at = fields.DateTime()
     decided_by = fields.Function(lambda e: e.decided_by.username if e.decided_by else None)
     decided_at = fields.DateTime(allow_none=True)
-    decision_note = fields.String(allow_none=True)
+    decision_note = fields.Function(lambda e: mask_in_text(e.decision_note), allow_none=True,
+                                    metadata={"description": _NUMBERS_MASKED})
 
 
 class ExtensionRequestSchema(Schema):
@@ -345,7 +349,7 @@ class CaseClockSchema(Schema):
 class NoteSchema(Schema):
     id = fields.Integer()
     kind = fields.String(metadata={"enum": ["comment", "urge", "reassign", "delegate", "return", "recall"]})
-    body = fields.String()
+    body = fields.Function(lambda n: mask_in_text(n.body), metadata={"description": _NUMBERS_MASKED})
     author = fields.Function(lambda n: n.author.username if n.author else None,
                              metadata={"description": "null: the system (a timeout policy)"})
     to_user = fields.Function(lambda n: n.to_user.username if n.to_user else None)
@@ -419,7 +423,7 @@ class CopySchema(Schema):
     task_id = fields.Integer()
     user = fields.Function(lambda c: c.user.username)
     by = fields.Function(lambda c: c.by.username)
-    note = fields.String()
+    note = fields.Function(lambda c: mask_in_text(c.note), metadata={"description": _NUMBERS_MASKED})
     at = fields.DateTime()
     read_at = fields.DateTime(allow_none=True)
 

@@ -9,10 +9,12 @@ from marshmallow import EXCLUDE, Schema, fields, validate
 from .. import transaction
 from ..models.hotline import ORDER_STATES, REQUEST_TYPES, URGENCIES
 from ..services import work_orders
+from ..services.privacy import mask_in_text
 from .schemas import ID_RANGE, MAX_PAGE
 
 blp = Blueprint("work_orders", __name__, description="12345 hotline work orders (工单) and knowledge base")
 
+NUMBERS_MASKED = "ID numbers, mobile numbers and bank cards written in the text masked"
 PHONE = validate.Regexp(r"^\+?[0-9][0-9-]{4,19}$", error="Not a phone number.")
 
 
@@ -161,11 +163,11 @@ class OrderExtensionDecisionSchema(Schema):
 class OrderExtensionSchema(Schema):
     id = fields.Integer()
     days = fields.Integer()
-    reason = fields.String()
+    reason = fields.Function(lambda e: mask_in_text(e.reason), metadata={"description": NUMBERS_MASKED})
     status = fields.String(metadata={"enum": ["pending", "approved", "rejected"]})
     requested_at = fields.DateTime()
     decided_at = fields.DateTime(allow_none=True)
-    note = fields.String()
+    note = fields.Function(lambda e: mask_in_text(e.note), metadata={"description": NUMBERS_MASKED})
 
 
 @blp.route("/work-orders/<int:order_id>/merge", methods=["POST"])

@@ -67,7 +67,9 @@ def _message(error) -> str:
         return _("Give at most %(n)s entries.", n=value)
     if kind == "additionalProperties":
         return _("Unexpected field.")
-    return error.message
+    # jsonschema's own text names the refused value (possibly a read-only field's case value):
+    # its ID numbers, phones and bank cards masked.
+    return privacy.mask_in_text(error.message)
 
 
 def field_errors(schema: dict | None, data, prefix: str = "data") -> dict[str, list[str]]:

@@ -12,7 +12,7 @@ from flask_login import current_user
 from ..models.types import utcnow
 from ..services import deadlines, kpis, messages, work_orders
 from ..services.designer import DESIGNERS
-from ..services.privacy import mask_id_number, mask_phone
+from ..services.privacy import mask_id_number, mask_in_text, mask_phone
 from ..services.supervision import WATCHERS
 
 
@@ -102,6 +102,7 @@ def init_filters(app) -> None:
     app.add_template_filter(waiting, "waiting")
     app.add_template_filter(mask_id_number, "mask_id")
     app.add_template_filter(mask_phone, "mask_phone")
+    app.add_template_filter(mask_in_text, "mask_text")
     app.add_template_global(current_locale, "current_locale")
     app.add_template_global(task_deadline, "task_deadline")
     app.add_template_global(deadline_warning, "deadline_warning")

@@ -272,11 +272,13 @@ def initial(form_fields: list[Field], data: dict | None) -> dict[str, FormValue]
 
 def with_case_values(values: dict[str, FormValue], form_fields: list[Field], case_data: dict | None
                      ) -> dict[str, FormValue]:
-    """Read-only fields always show the case's current value."""
+    """Read-only fields always show the case's current value, masked like any data shown for
+    reading (only the fields the task may change are shown as they are; a disabled field is
+    never posted, so the masked value never reaches the case)."""
     for f in form_fields:
         if f.read_only:
             value = (case_data or {}).get(f.name)
-            values[f.name] = _empty(f) if value is None else _form_value(f, value)
+            values[f.name] = _empty(f) if value is None else _form_value(f, masked_deep(f.name, value))
     return values
 
 

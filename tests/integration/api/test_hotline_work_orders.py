@@ -382,6 +382,23 @@ def test_the_dispatcher_decides_extensions_of_the_handling_unit(api, hotline, cl
     assert history.count("order_extension_approved") == 3
 
 
+def test_numbers_in_extension_reasons_and_notes_are_masked(api, hotline):
+    """An extension reason or the dispatcher's note may name the caller's number: the order's
+    extension list shows it masked, as the history that records the same texts does."""
+    order = register(api)
+    cid = dispatch(api, order)
+    api.do("urban_management1", "sign_for", {"sign_decision": "sign"}, cid)
+    path = f"/api/v1/work-orders/{order['id']}/extensions"
+    ext = api.post(path, "urban_management1", json={"days": 3, "reason": "来电人13700009876要求现场见面"})
+    assert ext.status_code == 201 and ext.get_json()["reason"] == "来电人137****9876要求现场见面"
+    api.post(f"{path}/{ext.get_json()['id']}/decision", "dispatch1",
+             json={"approve": False, "note": "请先电话联系13700009876"})
+    for user in ("urban_management1", "dispatch1"):
+        listed = api.get(path, user).get_json()
+        assert [(e["reason"], e["note"]) for e in listed] == [
+            ("来电人137****9876要求现场见面", "请先电话联系137****9876")]
+
+
 def test_the_worker_warns_once_as_an_order_nears_and_passes_its_due_time(api, app, hotline, clock):
     """Night noise (24 natural hours): yellow in the last quarter, red once past; a 5-working-day
     order turns yellow on its last working day."""

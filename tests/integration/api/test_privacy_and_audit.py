@@ -118,3 +118,43 @@ def test_a_task_shows_its_editable_fields_unmasked_only_to_who_may_still_edit_th
     for reader in ("supervisor", "window1"):
         data = api.get(f"/api/v1/tasks/{task_id}", reader).get_json()["data"]
         assert data["licence_no"] == "1404**********1234", reader
+
+
+def test_database_errors_logged_do_not_carry_personal_data(app, db_clean, caplog):
+    """A database error's text names the statement's parameters (an applicant's ID number, a
+    caller's phone), and the app logs that text (a 503, an unexpected error, a failed migration):
+    the engine leaves the parameters out of it."""
+    import logging
+
+    import pytest
+    from sqlalchemy import text
+    from sqlalchemy.exc import DBAPIError
+
+    from app.extensions import db
+
+    raw = "140402199001011234"
+    caplog.set_level(logging.WARNING)
+    with app.app_context():
+        with pytest.raises(DBAPIError) as caught:
+            db.session.execute(text("SELECT id FROM no_such_table WHERE applicant_id_number = :p"), {"p": raw})
+        db.session.rollback()
+        logging.getLogger("app.errors").warning("database error: %s", caught.value)
+    assert "no_such_table" in str(caught.value)  # still says what failed
+    assert raw not in str(caught.value) and raw not in caplog.text
+
+
+def test_a_form_message_never_repeats_the_numbers_it_was_given(app):
+    """The few JSON Schema checks without a message of our own (uniqueItems, not, ...) name the value
+    they refused: the ID numbers and phones in it are masked (a 422 answer, a task page again)."""
+    from app.services import forms
+
+    schema = {"type": "object", "properties": {
+        "holder_ids": {"type": "array", "uniqueItems": True, "items": {"type": "string"}},
+        "contact": {"type": "string", "not": {"pattern": "^1[3-9]"}}}}
+    with app.test_request_context():
+        errors = forms.field_errors(schema, {"holder_ids": ["140402199001011234", "140402199001011234"],
+                                             "contact": "13812341234"})
+    assert set(errors) == {"data.holder_ids", "data.contact"}
+    shown = str(errors)
+    assert "140402199001011234" not in shown and "13812341234" not in shown
+    assert "1404**********1234" in shown and "138****1234" in shown

@@ -81,3 +81,19 @@ def test_a_search_text_longer_than_anyone_types_is_refused_readably(hotline, log
     assert page.status_code == 422 and "too long" in page.get_data(as_text=True)
     assert login("hotline1").client.get("/hotline?q=" + "x" * 100).status_code == 200
 
+
+
+def test_the_unit_holding_the_order_sees_the_number_in_the_request_masked(hotline, login):
+    """The handling unit's sign-for task shows the caller's request read-only: a number the caller
+    left in it is masked on the page as in the API (units never see the caller)."""
+    order = hotline.post("/api/v1/work-orders", "hotline1", json={
+        "request_type": "投诉", "category": "道路破损", "content": "道路塌陷，请回电13700009876",
+        "caller": {"name": "李女士", "phone": "13912345678"}}).get_json()
+    cid = order["case_id"]
+    hotline.do("hotline1", "triage", {"triage_decision": "dispatch", "triage_note": "派单"}, cid)
+    hotline.do("dispatch1", "dispatch", {"handling_unit": "urban_management", "dispatch_note": "请核实"}, cid)
+    task = hotline.find_task("urban_management1", "sign_for", cid)
+    assert hotline.post(f"/api/v1/tasks/{task['id']}/claim", "urban_management1").status_code == 200
+    html = login("urban_management1").html(f"/tasks/{task['id']}")
+    assert "道路塌陷，请回电137****9876" in html
+    assert "13700009876" not in html and "13912345678" not in html
