@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from datetime import date
 
+from flask import g, has_request_context
 from flask_login import current_user
 from marshmallow import EXCLUDE, Schema, fields, validate
 
-from ..services.cases import history, open_tasks
+from ..services.cases import history, open_tasks, withheld_keys, without_keys
 from ..services.deadlines import WARNINGS, case_paused, case_warning, task_warning
 from ..services.forms import visible_data
 from ..services.org import password_change_due
@@ -239,14 +240,34 @@ class CaseBriefSchema(Schema):
                        "recomputed when the calendar changes"})
 
 
+def _withheld(case) -> frozenset[str]:
+    """The case data keys the requesting user does not read (x-hiddenData), once per request."""
+    if not has_request_context():
+        return frozenset()
+    memo = g.setdefault("withheld_keys", {})
+    if case.id not in memo:
+        memo[case.id] = withheld_keys(current_user if current_user.is_authenticated else None, case)
+    return memo[case.id]
+
+
+def _history(case) -> list[dict]:
+    events = _EVENTS.dump(history(case))
+    keys = _withheld(case)
+    if keys:
+        for event in events:
+            event["data"] = without_keys(event["data"], keys)
+    return events
+
+
 class CaseSchema(CaseBriefSchema):
-    data = fields.Function(lambda c: mask_data(c.data), metadata={
+    data = fields.Function(lambda c: mask_data(without_keys(c.data, _withheld(c))), metadata={
         "description": "the case data; ID numbers, phones and bank cards masked (GET /tasks/{id} shows a "
-                       "task's editable fields as they are)"})
+                       "task's editable fields as they are); without the keys that every task of the case "
+                       "the reader works on hides (x-hiddenData)"})
     tasks = fields.Function(lambda c: _TASKS.dump(open_tasks(c)),
                             metadata={"description": "open and claimed tasks"})
-    history = fields.Function(lambda c: _EVENTS.dump(history(c)),
-                              metadata={"description": "audit events, oldest first"})
+    history = fields.Function(_history, metadata={
+        "description": "audit events, oldest first (their data without the keys withheld from `data`)"})
 
 
 # Nested dumps reuse one schema instance each (building a marshmallow schema costs more than

@@ -245,6 +245,30 @@ def get_case(user: User, case_id: int) -> Case:
     return case
 
 
+def withheld_keys(user: User | None, case: Case) -> frozenset[str]:
+    """Case data keys ``user`` does not read on the case (page, API, history) — data minimisation
+    by the forms' ``x-hiddenData``: someone who reads the case because of its tasks sees only what
+    at least one of those tasks shows. A key is withheld when every task of the case the user works
+    on, holds or held hides it; a reader without such a task (a copy, a message sender) misses
+    every key any task hides. The starter and the case readers (supervisors …) see everything; so
+    does the system (no user)."""
+    hidden = processes.hidden_data_by_task(case.process_version)
+    if not hidden or user is None or case.started_by_id == user.id or user.has_role(*permissions.READ_ALL_CASES):
+        return frozenset()
+    theirs = [t for t in db.session.scalars(select(HumanTask).where(HumanTask.case_id == case.id))
+              if permissions.may_see_task(user, t)]
+    if theirs:
+        return frozenset.intersection(*(hidden.get(t.bpmn_id, frozenset()) for t in theirs))
+    return frozenset().union(*hidden.values())
+
+
+def without_keys(data, keys: frozenset[str]):
+    """``data`` (case data, or an event's data) without the top-level ``keys``."""
+    if not keys or not isinstance(data, dict):
+        return data
+    return {k: v for k, v in data.items() if k not in keys}
+
+
 def _waits_for(user: User, case: Case) -> bool:
     """Whether the case waits for a message from one of the user's groups (they need to read it)."""
     codes = [g.code for g in user.groups]

@@ -495,6 +495,27 @@ def form_schema(version: ProcessVersion, name: str | None) -> dict | None:
     return _FORM_CACHE[key]
 
 
+def hidden_data_by_task(version: ProcessVersion) -> dict[str, frozenset[str]]:
+    """Each user task's ``x-hiddenData`` keys (bpmn id -> keys; tasks whose form hides nothing
+    are left out): an empty dict for a version whose forms hide nothing, as every bundle's.
+    Cached per worker beside the forms (a version never changes)."""
+    key = (version.id, version.content_hash, None)
+    hidden = _HIDDEN_CACHE.get(key)
+    if hidden is None:
+        hidden = {}
+        for bpmn_id, entry in (version.meta.get("user_tasks") or {}).items():
+            keys = forms.hidden_keys(form_schema(version, entry.get("form")))
+            if keys:
+                hidden[bpmn_id] = frozenset(keys)
+        if len(_HIDDEN_CACHE) >= _FORM_CACHE_MAX:
+            _HIDDEN_CACHE.clear()
+        _HIDDEN_CACHE[key] = hidden
+    return hidden
+
+
+_HIDDEN_CACHE: dict[tuple, dict[str, frozenset[str]]] = {}
+
+
 def version_forms(version: ProcessVersion) -> list[dict | None]:
     """Every form of a version (start form first), e.g. to label case data with field titles."""
     names = [version.meta.get("start_form")]

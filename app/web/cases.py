@@ -46,7 +46,8 @@ def search():
 def case(case_id: int):
     """The case: header, waiting tasks, data, attachments, timeline and the diagram with progress."""
     found = cases.get_case(_user(), case_id)
-    rows = formrender.data_rows(found.data, processes.version_forms(found.process_version))
+    shown = cases.without_keys(found.data, cases.withheld_keys(_user(), found))
+    rows = formrender.data_rows(shown, processes.version_forms(found.process_version))
     return render_template(
         "web/case.html", case=found, open_tasks=cases.open_tasks(found), data_rows=rows,
         attachments=attachments.list_for_case(found), history=cases.history(found),
