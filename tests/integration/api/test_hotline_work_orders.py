@@ -464,6 +464,20 @@ def test_numbers_in_the_callers_request_are_masked_until_revealed(api, hotline):
         ["caller_name", "caller_phone", "content"]]
 
 
+def test_a_unit_cannot_find_the_callers_number_by_searching_for_it(api, hotline):
+    """The request text shows the caller's number masked to the unit; a search for its digits must
+    not confirm a guess either. The unit still finds the order by its number, and by words of the
+    request; the centre searches the text as it is."""
+    order = register(api, content="井盖丢失，请回电13700009876")
+    dispatch(api, order)
+    found = lambda user, q: [o["id"] for o in api.get(  # noqa: E731
+        f"/api/v1/work-orders?q={q}", user).get_json()["items"]]
+    assert found("urban_management1", "9876") == [] and found("urban_management1", "0000987") == []
+    assert found("urban_management1", "井盖") == [order["id"]]
+    assert found("urban_management1", order["order_no"][2:]) == [order["id"]]
+    assert found("hotline1", "0000987") == [order["id"]]
+
+
 def test_a_scoped_token_reaches_only_its_part_of_the_api(api, app, client, hotline):
     runner = app.test_cli_runner()
     out = runner.invoke(args=["tokens", "create", "--user", "hotline1", "--name", "12345-system",
