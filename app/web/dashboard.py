@@ -43,8 +43,10 @@ def preset_period(preset: str, today: date, start: str | None = None, end: str |
 
 
 def _selection():
+    """The chosen preset and its period. Links to the drill-down carry the dates alone (from, to):
+    without a preset, dates given are a custom period."""
     args = request.args
-    preset = args.get("period", "month")
+    preset = args.get("period") or ("custom" if args.get("from") or args.get("to") else "month")
     preset = preset if preset in PRESETS else "month"
     today = calendar.local_date(clock.now())
     start, end = preset_period(preset, today, args.get("from"), args.get("to"))

@@ -92,3 +92,17 @@ def test_the_dashboard_says_when_no_timer_worker_is_running(app, login, clock):
     html = supervisor.html("/dashboard")
     assert 'id="worker-down"' in html and "The timer worker is not running" in html and "Last heard from" in html
     assert "定时任务进程未在运行" in login("supervisor", english=False).html("/dashboard")
+
+
+def test_a_figure_of_a_chosen_period_drills_down_into_that_period(api, login):
+    """The dashboard's links carry the chosen dates (from, to): the list behind a figure of a custom
+    period or of a week is that period's, not the current month's."""
+    _cases(api, 2)
+    leader = login("leader1")
+    html = leader.html("/dashboard?period=custom&from=2020-01-01&to=2020-01-31")
+    link = html.split('href="/dashboard/drilldown?', 1)[1].split('"', 1)[0].replace("&amp;", "&")
+    drill = leader.html("/dashboard/drilldown?" + link)
+    assert "2020-01-01 ~ 2020-01-31" in drill
+    assert 'id="drill-total">0<' in drill
+    # the next page keeps the period as well
+    assert leader.html("/dashboard/drilldown?" + link + "&page=2").count("2020-01-01 ~ 2020-01-31") == 1
