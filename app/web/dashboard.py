@@ -14,6 +14,8 @@ from .. import clock
 from ..errors import Forbidden, InvalidInput
 from ..services import calendar, kpis, org, permissions, processes, reports, workers
 from . import params
+from .hotline import status_labels as order_status_labels
+from .labels import METRIC_LABELS, STATUS_LABELS
 
 bp = Blueprint("web_dashboard", __name__)
 PRESETS = ("day", "week", "month", "year", "custom")
@@ -102,7 +104,9 @@ def drilldown():
         raise InvalidInput(_("The period or a filter is not valid."),
                            {"metric": [_("Choose one of the allowed values.")]}) from None
     return render_template("web/dashboard_drilldown.html", rows=rows, total=total, kind=kind, metric=metric,
-                           period=p, page=page, query=_query(p, metric=metric))
+                           metric_label=METRIC_LABELS.get(metric, metric), period=p, page=page,
+                           status_labels=STATUS_LABELS if kind == "cases" else order_status_labels(),
+                           query=_query(p, metric=metric))
 
 
 @bp.get("/reports/monthly")

@@ -61,6 +61,22 @@ SYSTEM_NOTES = {
     "The time limit of this task has passed; it was escalated to urgent.":
         _l("The time limit of this task has passed; it was escalated to urgent."),
 }
+# The figures of the dashboard whose cases or orders its drill-down lists (kpis.CASE_METRICS,
+# kpis.ORDER_METRICS).
+METRIC_LABELS = {
+    "received": _l("Cases received"),
+    "completed": _l("Cases completed"),
+    "immediate": _l("Same-day rate (即办率)"),
+    "on_time": _l("On-time rate"),
+    "late": _l("Cases completed late"),
+    "overdue_open": _l("Overdue now (red)"),
+    "yellow_open": _l("Due soon (yellow)"),
+    "orders_received": _l("Orders received"),
+    "orders_direct": _l("Direct-handling rate (直办率)"),
+    "orders_closed": _l("Orders on time"),
+    "orders_late": _l("Orders closed late"),
+    "orders_returned": _l("Return rate"),
+}
 SECURITY_EVENT_LABELS = {
     "login_succeeded": _l("Logged in"),
     "login_failed": _l("Login failed"),

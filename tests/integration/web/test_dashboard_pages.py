@@ -106,3 +106,14 @@ def test_a_figure_of_a_chosen_period_drills_down_into_that_period(api, login):
     assert 'id="drill-total">0<' in drill
     # the next page keeps the period as well
     assert leader.html("/dashboard/drilldown?" + link + "&page=2").count("2020-01-01 ~ 2020-01-31") == 1
+
+
+def test_the_drilldown_names_its_figure_and_the_states_in_words(api, login):
+    """The list behind a figure is headed by the figure's name and shows each case's state as the
+    case pages do, not the codes of the query string and the database."""
+    _cases(api, 1)
+    drill = login("leader1").html("/dashboard/drilldown?metric=received&period=day")
+    heading = drill.split('id="drill-heading">', 1)[1].split("</h1>", 1)[0]
+    assert "Cases received" in heading and "received" not in heading.replace("Cases received", "")
+    rows = drill.split('id="drill-rows">', 1)[1].split("</table>", 1)[0]
+    assert "<td>Completed</td>" in rows and "<td>completed</td>" not in rows
