@@ -36,6 +36,14 @@ def satisfaction_labels() -> dict[str, str]:
             "very_unsatisfied": _("Very unsatisfied"), "unreachable": _("Not reached")}
 
 
+def field_labels() -> dict[str, str]:
+    """The registration form's labels by the name the API gives each field (error summary)."""
+    return {"request_type": _("Request type"), "category": _("Category"), "urgency": _("Urgency"),
+            "caller": _("Caller"), "caller.name": _("Caller"), "caller.phone": _("Phone"),
+            "caller.confidential": _("The caller asks for confidentiality"), "address": _("Address"),
+            "content": _("Request")}
+
+
 def _page(form=None, errors=None, status: int = 200):
     user = _user()
     state = request.args.get("status") or None
@@ -47,7 +55,8 @@ def _page(form=None, errors=None, status: int = 200):
     articles = work_orders.search_knowledge(user, kb_query) if kb_query else []
     return render_template(
         "web/hotline.html", orders=orders, total=total, state=state, q=q or "", kb_query=kb_query,
-        articles=articles, form=form or {}, errors=errors or {}, request_types=REQUEST_TYPES,
+        articles=articles, form=form or {}, errors=errors or {}, field_labels=field_labels(),
+        request_types=REQUEST_TYPES,
         labels=status_labels(), may_register=work_orders.may_register(user),
         caller=lambda o: work_orders.caller_view(user, o), overdue=work_orders.overdue), status
 

@@ -36,6 +36,21 @@ def test_registration_with_errors_keeps_the_input_and_names_the_fields(hotline, 
     assert hotline.get("/api/v1/work-orders", "supervisor").get_json()["total"] == 0
 
 
+@pytest.mark.parametrize("english", [False, True])
+def test_the_error_summary_names_the_fields_as_the_form_labels_them(hotline, login, english):
+    """The summary above the form lists each wrong field by its label (in the page's language),
+    not by the name the API gives it; a field with no message of its own (the address) too."""
+    agent = login("hotline1", english=english)
+    r = agent.post("/hotline/orders", {**FORM, "category": "", "caller_name": "", "address": "路" * 301})
+    assert r.status_code == 422
+    summary = r.get_data(as_text=True).split('id="form-error-summary">', 1)[1].split("</div>", 1)[0]
+    labels = ("Category", "Caller", "Address") if english else ("诉求分类", "来电人", "地址")
+    for label in labels:
+        assert f"<li>{label}: " in summary, (label, summary)
+    for code in ("category:", "caller.name:", "address:"):
+        assert code not in summary, summary
+
+
 def test_registration_redirects_to_the_order_and_masks_the_phone(hotline, session_for):
     agent = session_for("hotline1")
     r = agent.post("/hotline/orders", FORM)
