@@ -15,7 +15,7 @@ from ..errors import Forbidden, InvalidInput
 from ..services import calendar, kpis, org, permissions, processes, reports, workers
 from . import params
 from .hotline import status_labels as order_status_labels
-from .labels import METRIC_LABELS, STATUS_LABELS
+from .labels import METRIC_LABELS, STATUS_LABELS, WARNING_LABELS
 
 bp = Blueprint("web_dashboard", __name__)
 PRESETS = ("day", "week", "month", "year", "custom")
@@ -114,7 +114,7 @@ def drilldown():
 def monthly_report():
     """《民声"数"递》-style monthly report: headline figures, top categories, slowest units, warnings."""
     context = _monthly_context()
-    return render_template("web/monthly_report.html", **context)
+    return render_template("web/monthly_report.html", warning_labels=WARNING_LABELS, **context)
 
 
 @bp.get("/reports/monthly.pdf")

@@ -41,6 +41,7 @@ EVENT_LABELS = {
     "case_withdrawn": _l("Application withdrawn"),
     "deadline_warning": _l("Time-limit warning"),
     "task_deadline_warning": _l("Task time-limit warning"),
+    "order_deadline_warning": _l("12345 order time-limit warning"),
     "task_reassigned": _l("Task reassigned"),
     "task_delegated": _l("Task handed over"),
     "task_urged": _l("Reminder sent"),
@@ -54,12 +55,24 @@ EVENT_LABELS = {
     "signer_added": _l("Signer added"),
     "signer_removed": _l("Signer removed"),
     "message_received": _l("Result received from outside"),
+    "assisted_application_accepted": _l("Assisted application accepted"),
+    "order_extension_requested": _l("Extension requested"),
+    "order_extension_approved": _l("Extension approved"),
+    "order_extension_rejected": _l("Extension rejected"),
+    "order_merged_into": _l("Duplicate order merged into this one"),
+    "pii_revealed": _l("Personal data shown in full"),
 }
 # Notes the system writes (timeout policies), stored in English and shown in the UI language.
 SYSTEM_NOTES = {
     "The time limit of this task has passed.": _l("The time limit of this task has passed."),
     "The time limit of this task has passed; it was escalated to urgent.":
         _l("The time limit of this task has passed; it was escalated to urgent."),
+}
+# The time-limit warnings the monthly report counts (kpis.WARNING_EVENTS), named as in its PDF.
+WARNING_LABELS = {
+    "deadline_warning": _l("Case time-limit warning"),
+    "task_deadline_warning": _l("Task time-limit warning"),
+    "order_deadline_warning": _l("12345 order time-limit warning"),
 }
 # The figures of the dashboard whose cases or orders its drill-down lists (kpis.CASE_METRICS,
 # kpis.ORDER_METRICS).

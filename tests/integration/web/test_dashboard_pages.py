@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+
 ROOT = Path(__file__).resolve().parents[3]
 TAXI = (ROOT / "bpmn" / "taxi_driver_licence.bpmn", ROOT / "forms" / "taxi_driver_application.json",
         ROOT / "forms" / "taxi_driver_decision.json")
@@ -117,3 +119,14 @@ def test_the_drilldown_names_its_figure_and_the_states_in_words(api, login):
     assert "Cases received" in heading and "received" not in heading.replace("Cases received", "")
     rows = drill.split('id="drill-rows">', 1)[1].split("</table>", 1)[0]
     assert "<td>Completed</td>" in rows and "<td>completed</td>" not in rows
+
+
+@pytest.mark.parametrize("english", [False, True])
+def test_the_monthly_report_names_its_warnings_in_words(login, english):
+    html = login("supervisor", english=english).html("/reports/monthly?month=2026-11")
+    warnings = html.split('id="report-warnings">', 1)[1].split("</ul>", 1)[0]
+    assert "deadline_warning" not in warnings, warnings
+    names = (("Case time-limit warning", "Task time-limit warning", "12345 order time-limit warning") if english
+             else ("审批案件时限预警", "环节时限预警", "12345工单时限预警"))
+    for name in names:
+        assert f"<li>{name}：" in warnings, (name, warnings)
