@@ -123,6 +123,15 @@ def test_overdue_page_for_supervisors(session_for, case_id, clock):
     assert 'id="overdue-empty"' in supervisor.html("/supervision/overdue?level=yellow")
 
 
+def test_the_overdue_page_names_the_group_holding_an_unclaimed_task(session_for, case_id, clock):
+    """An unclaimed step shows the group that holds it by its name (综合窗口), not its code (window)."""
+    clock.set_time(datetime(2026, 12, 2, 9, 0, tzinfo=SH))
+    page = session_for("supervisor", lang="zh").html("/supervision/overdue?level=red")
+    row = re.search(r'<tr data-warning="red">(.*?)</tr>', page, re.S).group(1)
+    holder = re.search(r'形式审查</a>\s*<span class="muted">(.*?)</span>', row).group(1)
+    assert holder == "综合窗口"
+
+
 def test_send_back_recall_copy_and_priority_on_the_task_page(session_for, api, case_id):
     formal = api.find_task("window1", "formal_check", case_id)["id"]
     window = session_for("window1")
