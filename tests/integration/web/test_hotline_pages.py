@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import html
+import re
 from pathlib import Path
 
 import pytest
@@ -49,6 +51,19 @@ def test_the_error_summary_names_the_fields_as_the_form_labels_them(hotline, log
         assert f"<li>{label}: " in summary, (label, summary)
     for code in ("category:", "caller.name:", "address:"):
         assert code not in summary, summary
+
+
+def test_switching_language_on_a_refused_form_returns_to_a_page_not_a_405(hotline, login):
+    """The page showing a refused registration is the answer to a POST: its language link leads
+    back to the page the form was on (GET), where it used to lead to the POST-only address."""
+    agent = login("hotline1", english=False)
+    r = agent.client.post("/hotline/orders", data={**FORM, "content": "", "csrf_token": agent.token},
+                          headers={"Referer": "http://localhost/hotline?status=registered"})
+    assert r.status_code == 422
+    link = re.search(r'<a href="(/lang/en[^"]*)" lang="en">', r.get_data(as_text=True)).group(1)
+    switched = agent.get(html.unescape(link))
+    assert switched.status_code == 302 and switched.headers["Location"] == "/hotline?status=registered"
+    assert agent.get(switched.headers["Location"]).status_code == 200
 
 
 def test_registration_redirects_to_the_order_and_masks_the_phone(hotline, session_for):
