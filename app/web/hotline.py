@@ -41,7 +41,7 @@ def field_labels() -> dict[str, str]:
     return {"request_type": _("Request type"), "category": _("Category"), "urgency": _("Urgency"),
             "caller": _("Caller"), "caller.name": _("Caller"), "caller.phone": _("Phone"),
             "caller.confidential": _("The caller asks for confidentiality"), "address": _("Address"),
-            "content": _("Request")}
+            "content": _("Request content")}
 
 
 def _page(form=None, errors=None, status: int = 200):

@@ -66,6 +66,15 @@ def test_switching_language_on_a_refused_form_returns_to_a_page_not_a_405(hotlin
     assert agent.get(switched.headers["Location"]).status_code == 200
 
 
+def test_the_callers_request_is_labelled_as_a_request_not_an_application(hotline, session_for):
+    """Chinese pages call what the caller asks 诉求内容; 申请 (an application) is the modeler's
+    deployment request and reads wrong on a 12345 order."""
+    agent = session_for("hotline1", lang="zh")
+    assert '<label for="content">诉求内容</label>' in agent.html("/hotline")
+    order = agent.post("/hotline/orders", FORM).get_data(as_text=True)
+    assert '<dt>诉求内容</dt><dd id="order-content">' in order
+
+
 def test_registration_redirects_to_the_order_and_masks_the_phone(hotline, session_for):
     agent = session_for("hotline1")
     r = agent.post("/hotline/orders", FORM)
