@@ -130,3 +130,9 @@ def test_the_monthly_report_names_its_warnings_in_words(login, english):
              else ("审批案件时限预警", "环节时限预警", "12345工单时限预警"))
     for name in names:
         assert f"<li>{name}：" in warnings, (name, warnings)
+
+
+@pytest.mark.parametrize(("english", "heading"), [(True, "Monthly report · 2026-03"), (False, "月度报告 · 2026年03月")])
+def test_the_monthly_report_heading_writes_the_month_in_the_pages_language(login, english, heading):
+    html = login("supervisor", english=english).html("/reports/monthly?month=2026-03")
+    assert f'<h1 id="report-heading">{heading}</h1>' in html
