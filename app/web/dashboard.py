@@ -15,7 +15,7 @@ from ..errors import Forbidden, InvalidInput
 from ..services import calendar, kpis, org, permissions, processes, reports, workers
 from . import params
 from .hotline import status_labels as order_status_labels
-from .labels import METRIC_LABELS, STATUS_LABELS, WARNING_LABELS
+from .labels import EXPORT_LABELS, METRIC_LABELS, STATUS_LABELS, WARNING_LABELS
 
 bp = Blueprint("web_dashboard", __name__)
 PRESETS = ("day", "week", "month", "year", "custom")
@@ -88,7 +88,8 @@ def dashboard():
         categories=kpis.top_categories(p), warnings=kpis.warnings_issued(p), query=_query(p),
         bundles=processes.bundle_names(), groups=sorted(org.group_names().items()),
         clerks=org.users_with_role("clerk"), clerk=request.args.get("clerk", ""),
-        tables=[t for t in kpis.TABLES if t != "drilldown"], worker_down=None if worker.alive else worker)
+        tables=[t for t in kpis.TABLES if t != "drilldown"], export_labels=EXPORT_LABELS,
+        worker_down=None if worker.alive else worker)
 
 
 @bp.get("/dashboard/drilldown")

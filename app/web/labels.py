@@ -74,6 +74,15 @@ WARNING_LABELS = {
     "task_deadline_warning": _l("Task time-limit warning"),
     "order_deadline_warning": _l("12345 order time-limit warning"),
 }
+# The dashboard's exports (kpis.TABLES), named as the dashboard and the monthly report name them.
+EXPORT_LABELS = {
+    "summary": _l("Headline figures"),
+    "departments": _l("Tasks completed per department"),
+    "daily": _l("Cases received and completed per day"),
+    "units": _l("Handling units by on-time rate"),
+    "categories": _l("Top request categories"),
+    "reductions": _l("Six reductions (六减)"),
+}
 # The figures of the dashboard whose cases or orders its drill-down lists (kpis.CASE_METRICS,
 # kpis.ORDER_METRICS).
 METRIC_LABELS = {

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
@@ -136,3 +137,14 @@ def test_the_monthly_report_names_its_warnings_in_words(login, english):
 def test_the_monthly_report_heading_writes_the_month_in_the_pages_language(login, english, heading):
     html = login("supervisor", english=english).html("/reports/monthly?month=2026-03")
     assert f'<h1 id="report-heading">{heading}</h1>' in html
+
+
+def test_the_export_list_names_its_tables_in_words(login):
+    """Each export is named as the dashboard names the figures (总体指标, 各部门…), not by the
+    API's table code (summary, departments…)."""
+    html = login("leader1", english=False).html("/dashboard?period=day")
+    exports = html.split('id="exports">', 1)[1].split("</ul>", 1)[0]
+    items = re.findall(r"<li>\s*(.*?):", exports)
+    assert len(items) == 6, exports
+    for code in ("summary", "departments", "daily", "units", "categories", "reductions"):
+        assert code not in items, items
