@@ -75,6 +75,25 @@ def test_the_callers_request_is_labelled_as_a_request_not_an_application(hotline
     assert '<dt>诉求内容</dt><dd id="order-content">' in order
 
 
+def test_the_order_list_pages_through_every_order(hotline, login, monkeypatch):
+    """The list shows a page of orders and links to the others, keeping the filter; it used to
+    show the newest page only and say how many there were."""
+    from app.web import hotline as hotline_pages
+
+    monkeypatch.setattr(hotline_pages, "PER_PAGE", 2)
+    numbers = [hotline.post("/api/v1/work-orders", "hotline1", json={
+        "request_type": "投诉", "category": "道路破损", "content": f"道路塌陷{i}",
+        "caller": {"name": "李女士", "phone": "13912345678"}}).get_json()["order_no"] for i in range(3)]
+    agent = login("hotline1")
+    first = agent.html("/hotline?status=registered")
+    assert numbers[2] in first and numbers[1] in first and numbers[0] not in first
+    link = re.search(r'<a href="([^"]*)" rel="next">', first).group(1)
+    second = agent.html(html.unescape(link))
+    assert "status=registered" in html.unescape(link)
+    assert numbers[0] in second and numbers[2] not in second
+    assert 'rel="prev"' in second and 'rel="next"' not in second
+
+
 def test_registration_redirects_to_the_order_and_masks_the_phone(hotline, session_for):
     agent = session_for("hotline1")
     r = agent.post("/hotline/orders", FORM)

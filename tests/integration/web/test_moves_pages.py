@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import html
 import re
 from datetime import datetime
 from zoneinfo import ZoneInfo
@@ -130,6 +131,24 @@ def test_the_overdue_page_names_the_group_holding_an_unclaimed_task(session_for,
     row = re.search(r'<tr data-warning="red">(.*?)</tr>', page, re.S).group(1)
     holder = re.search(r'形式审查</a>\s*<span class="muted">(.*?)</span>', row).group(1)
     assert holder == "综合窗口"
+
+
+def test_the_overdue_list_pages_through_every_case(session_for, api, case_id, clock, monkeypatch):
+    """More overdue cases than a page holds: the list links to the next page, keeping the level."""
+    from app.web import moves as moves_pages
+
+    monkeypatch.setattr(moves_pages, "OVERDUE_PER_PAGE", 1)
+    second_id = api.start("moves").get_json()["id"]
+    clock.set_time(datetime(2026, 12, 2, 9, 0, tzinfo=SH))
+    supervisor = session_for("supervisor")
+    first = supervisor.html("/supervision/overdue?level=red")
+    assert first.count('<tr data-warning="red">') == 1
+    link = html.unescape(re.search(r'<a href="([^"]*)" rel="next">', first).group(1))
+    assert "level=red" in link
+    second = supervisor.html(link)
+    assert second.count('<tr data-warning="red">') == 1 and 'rel="prev"' in second
+    shown = {int(re.search(r'href="/cases/(\d+)"', page).group(1)) for page in (first, second)}
+    assert shown == {case_id, second_id}
 
 
 def test_send_back_recall_copy_and_priority_on_the_task_page(session_for, api, case_id):
