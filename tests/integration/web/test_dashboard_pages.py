@@ -148,3 +148,10 @@ def test_the_export_list_names_its_tables_in_words(login):
     assert len(items) == 6, exports
     for code in ("summary", "departments", "daily", "units", "categories", "reductions"):
         assert code not in items, items
+
+
+def test_a_later_page_of_the_drilldown_links_back(api, login):
+    _cases(api, 1)
+    drill = login("leader1").html("/dashboard/drilldown?metric=received&period=day&page=2")
+    link = re.search(r'<a href="([^"]*)" rel="prev">', drill)
+    assert link and "page=1" in link.group(1) and "metric=received" in link.group(1)
