@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import PurePosixPath
 
 from flask import current_app
+from flask_babel import gettext as _
 from sqlalchemy import select
 
 from ..errors import Conflict, Forbidden, InvalidDiagram, InvalidInput, NotFound
@@ -80,22 +81,22 @@ def _require_designer(user: User, action: str) -> None:
 def _check_files(files) -> dict[str, str]:
     """Plain file names with a known suffix and text content; raise InvalidInput otherwise."""
     if not isinstance(files, dict) or not files:
-        raise InvalidInput("A draft needs at least one file.", {"files": ["Give at least one file."]})
+        raise InvalidInput(_("A draft needs at least one file."), {"files": [_("Give at least one file.")]})
     if len(files) > MAX_FILES:
-        raise InvalidInput("Too many files.", {"files": [f"At most {MAX_FILES} files."]})
+        raise InvalidInput(_("Too many files."), {"files": [_("At most %(n)d files.", n=MAX_FILES)]})
     errors: dict[str, list[str]] = {}
     for name, content in files.items():
         path = f"files.{name}"
         if not isinstance(name, str) or PurePosixPath(name).name != name or name.startswith(".") or len(name) > 255:
-            errors.setdefault(path, []).append("Not a plain file name.")
+            errors.setdefault(path, []).append(_("Not a plain file name."))
         elif PurePosixPath(name).suffix.lower() not in EDITABLE_SUFFIXES:
-            errors.setdefault(path, []).append("Only .bpmn, .xml, .dmn and .json files belong to a process.")
+            errors.setdefault(path, []).append(_("Only .bpmn, .xml, .dmn and .json files belong to a process."))
         if not isinstance(content, str):
-            errors.setdefault(path, []).append("The content must be text.")
+            errors.setdefault(path, []).append(_("The content must be text."))
     if not any(PurePosixPath(n).suffix.lower() in (".bpmn", ".xml") for n in files if isinstance(n, str)):
-        errors.setdefault("files", []).append("A draft needs a .bpmn file.")
+        errors.setdefault("files", []).append(_("A draft needs a .bpmn file."))
     if errors:
-        raise InvalidInput("The draft's files are invalid.", errors)
+        raise InvalidInput(_("The draft's files are invalid."), errors)
     return dict(files)
 
 
@@ -162,7 +163,7 @@ def get_draft(user: User, draft_id: int) -> ProcessDraft:
 def _editable(user: User, draft_id: int) -> ProcessDraft:
     draft = get_draft(user, draft_id)
     if draft.author_id != user.id and not user.has_role("admin"):
-        raise Forbidden("Only the draft's author or an admin may change it.", error="not_your_draft")
+        raise Forbidden(_("Only the draft's author or an admin may change it."), error="not_your_draft")
     return draft
 
 
@@ -182,7 +183,7 @@ def create_draft(user: User, key: str, base_version: int | None = None,
     base = find_version(key, base_version) if base_version is not None else _latest(key)
     if files is None:
         if base is None:
-            raise InvalidInput("Give the files of a new process.", {"files": ["Missing."]})
+            raise InvalidInput(_("Give the files of a new process."), {"files": [_("Missing.")]})
         files = version_texts(base)
     draft = ProcessDraft(key=key, base_version_id=base.id if base else None, files=_check_files(files),
                          author_id=user.id, created_at=utcnow(), updated_at=utcnow(), revision=1)
@@ -196,7 +197,7 @@ def update_draft(user: User, draft_id: int, files: dict[str, str], revision: int
     draft = _editable(user, draft_id)
     checked = _check_files(files)
     if revision is not None and revision != draft.revision:
-        raise Conflict("The draft was saved elsewhere since you opened it; reload it first.",
+        raise Conflict(_("The draft was saved elsewhere since you opened it; reload it first."),
                        error="draft_changed")
     draft.files = checked
     draft.revision += 1
@@ -312,7 +313,7 @@ def validate_files(user: User, files: dict[str, str]) -> Report:
 
 def _refuse_invalid(report: Report) -> None:
     if not report.valid:
-        raise InvalidDiagram("The diagram is invalid.",
+        raise InvalidDiagram(_("The diagram is invalid."),
                              [{k: f[k] for k in ("file", "line", "element", "message")} for f in report.errors])
 
 
@@ -368,12 +369,12 @@ def submit_uploads(user: User, uploads: list[tuple[str, bytes]]) -> DeployOutcom
         try:
             files[PurePosixPath(name or "").name] = content.decode("utf-8")
         except UnicodeDecodeError:
-            raise InvalidDiagram("The deployment was refused.", [{
+            raise InvalidDiagram(_("The deployment was refused."), [{
                 "file": name, "line": None, "element": None, "message": "the file is not UTF-8 text"}]) from None
     report, key = _check(user, files)
     _refuse_invalid(report)
     if not key:
-        raise InvalidDiagram("The deployment was refused.", [{
+        raise InvalidDiagram(_("The deployment was refused."), [{
             "file": None, "line": None, "element": None, "message": "no executable process in the upload"}])
     return DeployOutcome(pending=_request(user, key, files, _latest(key), None, report))
 
@@ -407,7 +408,7 @@ def approve(user: User, pending_id: int, comment: str | None = None) -> PendingD
     """A second designer or an admin approves a request: the deploy runs now, under the requester's name."""
     pending = _open_request(user, pending_id)
     if pending.requested_by_id == user.id:
-        raise Forbidden("You cannot approve your own deployment request; another designer or an admin must.",
+        raise Forbidden(_("You cannot approve your own deployment request; another designer or an admin must."),
                         error="own_request")
     latest = _latest(pending.key)
     if latest is not None and (pending.base_version_id is None or latest.id != pending.base_version_id):

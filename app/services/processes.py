@@ -388,7 +388,7 @@ def deploy(user: User, uploads: list[tuple[str, bytes]]) -> DeployResult:
     checked = _check(uploads)
     if checked.errors:
         upload_level = any(f.code in _UPLOAD_CODES for f in checked.errors)
-        message = "The deployment was refused." if upload_level else "The diagram is invalid."
+        message = _("The deployment was refused.") if upload_level else _("The diagram is invalid.")
         raise InvalidDiagram(message, [word_finding(f) for f in checked.errors])
     files, compiled, latest, routing = checked.files, checked.compiled, checked.latest, checked.routing
     warnings = [word_finding(f) for f in checked.warnings]

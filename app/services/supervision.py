@@ -33,6 +33,18 @@ class OverduePage:
     per_page: int
     level: str
 
+    @property
+    def pages(self) -> int:
+        return max(1, -(-self.total // self.per_page))
+
+    @property
+    def has_prev(self) -> bool:
+        return self.page > 1
+
+    @property
+    def has_next(self) -> bool:
+        return self.page < self.pages
+
 
 def overdue(user, level: str = "all", page: int = 1, per_page: int = 50, now: datetime | None = None) -> OverduePage:
     """Cases past (red) or near (yellow) their promised due date, earliest due first."""

@@ -39,7 +39,7 @@ def _form_page(key: str, draft=None, errors=None, status: int = 200):
 def index():
     """The helper's applications and the bundles to start one for."""
     return render_template("web/assist_index.html", drafts=assisted.mine(_user()),
-                           entries=catalogue.all_latest())
+                           entries=catalogue.all_latest(), bundle_names=dict(processes.bundle_names()))
 
 
 @bp.get("/assist/new")
@@ -95,7 +95,8 @@ def save():
 @login_required
 def queue():
     """Applications helpers handed to the window, oldest first."""
-    return render_template("web/assist_queue.html", drafts=assisted.queue(_user()))
+    return render_template("web/assist_queue.html", drafts=assisted.queue(_user()),
+                           bundle_names=dict(processes.bundle_names()))
 
 
 @bp.get("/assist/<int:draft_id>")

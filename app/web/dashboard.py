@@ -14,6 +14,8 @@ from .. import clock
 from ..errors import Forbidden, InvalidInput
 from ..services import calendar, kpis, org, permissions, processes, reports, workers
 from . import params
+from .hotline import status_labels as order_status_labels
+from .labels import EXPORT_LABELS, METRIC_LABELS, STATUS_LABELS, WARNING_LABELS
 
 bp = Blueprint("web_dashboard", __name__)
 PRESETS = ("day", "week", "month", "year", "custom")
@@ -43,8 +45,10 @@ def preset_period(preset: str, today: date, start: str | None = None, end: str |
 
 
 def _selection():
+    """The chosen preset and its period. Links to the drill-down carry the dates alone (from, to):
+    without a preset, dates given are a custom period."""
     args = request.args
-    preset = args.get("period", "month")
+    preset = args.get("period") or ("custom" if args.get("from") or args.get("to") else "month")
     preset = preset if preset in PRESETS else "month"
     today = calendar.local_date(clock.now())
     start, end = preset_period(preset, today, args.get("from"), args.get("to"))
@@ -84,7 +88,8 @@ def dashboard():
         categories=kpis.top_categories(p), warnings=kpis.warnings_issued(p), query=_query(p),
         bundles=processes.bundle_names(), groups=sorted(org.group_names().items()),
         clerks=org.users_with_role("clerk"), clerk=request.args.get("clerk", ""),
-        tables=[t for t in kpis.TABLES if t != "drilldown"], worker_down=None if worker.alive else worker)
+        tables=[t for t in kpis.TABLES if t != "drilldown"], export_labels=EXPORT_LABELS,
+        worker_down=None if worker.alive else worker)
 
 
 @bp.get("/dashboard/drilldown")
@@ -100,7 +105,9 @@ def drilldown():
         raise InvalidInput(_("The period or a filter is not valid."),
                            {"metric": [_("Choose one of the allowed values.")]}) from None
     return render_template("web/dashboard_drilldown.html", rows=rows, total=total, kind=kind, metric=metric,
-                           period=p, page=page, query=_query(p, metric=metric))
+                           metric_label=METRIC_LABELS.get(metric, metric), period=p, page=page,
+                           status_labels=STATUS_LABELS if kind == "cases" else order_status_labels(),
+                           query=_query(p, metric=metric))
 
 
 @bp.get("/reports/monthly")
@@ -108,7 +115,7 @@ def drilldown():
 def monthly_report():
     """《民声"数"递》-style monthly report: headline figures, top categories, slowest units, warnings."""
     context = _monthly_context()
-    return render_template("web/monthly_report.html", **context)
+    return render_template("web/monthly_report.html", warning_labels=WARNING_LABELS, **context)
 
 
 @bp.get("/reports/monthly.pdf")

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from datetime import datetime
+from urllib.parse import urlsplit
 
-from flask import current_app
+from flask import current_app, request
 from flask_babel import format_datetime, get_locale
 from flask_babel import gettext as _
 from flask_login import current_user
@@ -65,6 +66,17 @@ def current_locale() -> str:
     return "zh_CN" if get_locale().language == "zh" else "en"
 
 
+def language_return_path() -> str:
+    """Where the language switch returns to: this page, or, when this page answers a POST (a
+    refused form, search results), the page the form was on; a POST-only address would be 405."""
+    if request.method == "GET":
+        return request.full_path
+    referrer = urlsplit(request.referrer or "")
+    if referrer.netloc == request.host and referrer.path.startswith("/"):
+        return referrer.path + (f"?{referrer.query}" if referrer.query else "")
+    return "/"
+
+
 def nav_items() -> list[tuple[str, str]]:
     """The main navigation for the current user (only pages that exist and they may use)."""
     items = [("web_inbox.inbox", _("Inbox"))]
@@ -108,4 +120,5 @@ def init_filters(app) -> None:
     app.add_template_global(deadline_warning, "deadline_warning")
     app.add_template_global(warning_label, "warning_label")
     app.add_template_global(nav_items, "nav_items")
+    app.add_template_global(language_return_path, "language_return_path")
     app.add_template_global(priority_label, "priority_label")

@@ -10,9 +10,11 @@ from flask_login import current_user, login_required
 from .. import transaction
 from ..errors import InvalidInput
 from ..models.hotline import ORDER_STATES, REQUEST_TYPES
-from ..services import work_orders
+from ..services import queries, work_orders
+from . import params
 
 bp = Blueprint("web_hotline", __name__)
+PER_PAGE = 50
 
 
 def _user():
@@ -36,18 +38,29 @@ def satisfaction_labels() -> dict[str, str]:
             "very_unsatisfied": _("Very unsatisfied"), "unreachable": _("Not reached")}
 
 
+def field_labels() -> dict[str, str]:
+    """The registration form's labels by the name the API gives each field (error summary)."""
+    return {"request_type": _("Request type"), "category": _("Category"), "urgency": _("Urgency"),
+            "caller": _("Caller"), "caller.name": _("Caller"), "caller.phone": _("Phone"),
+            "caller.confidential": _("The caller asks for confidentiality"), "address": _("Address"),
+            "content": _("Request content")}
+
+
 def _page(form=None, errors=None, status: int = 200):
     user = _user()
     state = request.args.get("status") or None
     if state not in ORDER_STATES:
         state = None
     q = (request.args.get("q") or "").strip() or None
-    orders, total = work_orders.search(user, state, q)
+    page = params.page_number(request.args.get("page"))
+    orders, total = work_orders.search(user, state, q, page, PER_PAGE)
     kb_query = (request.args.get("kb") or "").strip()
     articles = work_orders.search_knowledge(user, kb_query) if kb_query else []
     return render_template(
         "web/hotline.html", orders=orders, total=total, state=state, q=q or "", kb_query=kb_query,
-        articles=articles, form=form or {}, errors=errors or {}, request_types=REQUEST_TYPES,
+        pages=queries.Page(orders, total, page, PER_PAGE),
+        articles=articles, form=form or {}, errors=errors or {}, field_labels=field_labels(),
+        request_types=REQUEST_TYPES,
         labels=status_labels(), may_register=work_orders.may_register(user),
         caller=lambda o: work_orders.caller_view(user, o), overdue=work_orders.overdue), status
 

@@ -41,6 +41,7 @@ EVENT_LABELS = {
     "case_withdrawn": _l("Application withdrawn"),
     "deadline_warning": _l("Time-limit warning"),
     "task_deadline_warning": _l("Task time-limit warning"),
+    "order_deadline_warning": _l("12345 order time-limit warning"),
     "task_reassigned": _l("Task reassigned"),
     "task_delegated": _l("Task handed over"),
     "task_urged": _l("Reminder sent"),
@@ -54,12 +55,49 @@ EVENT_LABELS = {
     "signer_added": _l("Signer added"),
     "signer_removed": _l("Signer removed"),
     "message_received": _l("Result received from outside"),
+    "assisted_application_accepted": _l("Assisted application accepted"),
+    "order_extension_requested": _l("Extension requested"),
+    "order_extension_approved": _l("Extension approved"),
+    "order_extension_rejected": _l("Extension rejected"),
+    "order_merged_into": _l("Duplicate order merged into this one"),
+    "pii_revealed": _l("Personal data shown in full"),
 }
 # Notes the system writes (timeout policies), stored in English and shown in the UI language.
 SYSTEM_NOTES = {
     "The time limit of this task has passed.": _l("The time limit of this task has passed."),
     "The time limit of this task has passed; it was escalated to urgent.":
         _l("The time limit of this task has passed; it was escalated to urgent."),
+}
+# The time-limit warnings the monthly report counts (kpis.WARNING_EVENTS), named as in its PDF.
+WARNING_LABELS = {
+    "deadline_warning": _l("Case time-limit warning"),
+    "task_deadline_warning": _l("Task time-limit warning"),
+    "order_deadline_warning": _l("12345 order time-limit warning"),
+}
+# The dashboard's exports (kpis.TABLES), named as the dashboard and the monthly report name them.
+EXPORT_LABELS = {
+    "summary": _l("Headline figures"),
+    "departments": _l("Tasks completed per department"),
+    "daily": _l("Cases received and completed per day"),
+    "units": _l("Handling units by on-time rate"),
+    "categories": _l("Top request categories"),
+    "reductions": _l("Six reductions (六减)"),
+}
+# The figures of the dashboard whose cases or orders its drill-down lists (kpis.CASE_METRICS,
+# kpis.ORDER_METRICS).
+METRIC_LABELS = {
+    "received": _l("Cases received"),
+    "completed": _l("Cases completed"),
+    "immediate": _l("Same-day rate (即办率)"),
+    "on_time": _l("On-time rate"),
+    "late": _l("Cases completed late"),
+    "overdue_open": _l("Overdue now (red)"),
+    "yellow_open": _l("Due soon (yellow)"),
+    "orders_received": _l("Orders received"),
+    "orders_direct": _l("Direct-handling rate (直办率)"),
+    "orders_closed": _l("Orders on time"),
+    "orders_late": _l("Orders closed late"),
+    "orders_returned": _l("Return rate"),
 }
 SECURITY_EVENT_LABELS = {
     "login_succeeded": _l("Logged in"),

@@ -15,12 +15,13 @@ from flask_login import current_user, login_required
 
 from .. import transaction
 from ..errors import Conflict, Forbidden, InvalidInput
-from ..services import case_clock, case_moves, messages, permissions, supervision, task_moves
+from ..services import case_clock, case_moves, messages, org, permissions, supervision, task_moves
 from ..services.cases import get_case, open_tasks
 from . import params
 from .labels import STATUS_LABELS, SYSTEM_NOTES
 
 bp = Blueprint("web_moves", __name__)
+OVERDUE_PER_PAGE = 50
 
 PAUSE_LABELS = {
     "special_procedure": _l("Special procedure"),
@@ -216,9 +217,9 @@ def overdue():
     if level not in supervision.LEVELS:
         level = "all"
     page = params.page_number(request.args.get("page"))
-    result = supervision.overdue(_user(), level, page)
+    result = supervision.overdue(_user(), level, page, OVERDUE_PER_PAGE)
     return render_template("web/overdue.html", page=result, level=level, status_labels=STATUS_LABELS,
-                           overdue_days=supervision.overdue_working_days,
+                           overdue_days=supervision.overdue_working_days, group_names=org.group_names(),
                            open_tasks={c.id: open_tasks(c) for c in result.items})
 
 

@@ -41,6 +41,7 @@ def test_helper_hands_over_and_the_window_accepts(session_for, ready):
 
     window = session_for("window1")
     queue = window.html("/assist/queue")
+    assert "<td>企业开办一件事</td>" in queue and "<td>business_startup</td>" not in queue
     draft_id = re.search(r'href="/assist/(\d+)"', queue).group(1)
     page = window.html(f"/assist/{draft_id}")
     assert 'data-review="missing"' in page and "监事身份证未带" in page
@@ -53,3 +54,12 @@ def test_helper_hands_over_and_the_window_accepts(session_for, ready):
     page = r.get_data(as_text=True)
     assert "Case started" in page and 'id="missing-materials"' in page
     assert 'id="assist-queue-empty"' in window.html("/assist/queue")
+
+
+def test_the_lists_name_the_bundle_not_its_key(session_for, ready):
+    """The helper's list and the window's queue say 企业开办一件事 (the bundle's name), not business_startup."""
+    helper = session_for("helper1", lang="zh")
+    r = helper.post("/assist/save", {"process_key": "business_startup", "applicant.name": "王小明", "action": "save"})
+    assert r.status_code == 200
+    row = re.search(r'<tr data-status="draft">(.*?)</tr>', helper.html("/assist"), re.S).group(1)
+    assert "<td>business_startup</td>" not in row and "企业开办" in row

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
+
+import pytest
 
 ROOT = Path(__file__).resolve().parents[3]
 TAXI = (ROOT / "bpmn" / "taxi_driver_licence.bpmn", ROOT / "forms" / "taxi_driver_application.json",
@@ -92,3 +95,63 @@ def test_the_dashboard_says_when_no_timer_worker_is_running(app, login, clock):
     html = supervisor.html("/dashboard")
     assert 'id="worker-down"' in html and "The timer worker is not running" in html and "Last heard from" in html
     assert "定时任务进程未在运行" in login("supervisor", english=False).html("/dashboard")
+
+
+def test_a_figure_of_a_chosen_period_drills_down_into_that_period(api, login):
+    """The dashboard's links carry the chosen dates (from, to): the list behind a figure of a custom
+    period or of a week is that period's, not the current month's."""
+    _cases(api, 2)
+    leader = login("leader1")
+    html = leader.html("/dashboard?period=custom&from=2020-01-01&to=2020-01-31")
+    link = html.split('href="/dashboard/drilldown?', 1)[1].split('"', 1)[0].replace("&amp;", "&")
+    drill = leader.html("/dashboard/drilldown?" + link)
+    assert "2020-01-01 ~ 2020-01-31" in drill
+    assert 'id="drill-total">0<' in drill
+    # the next page keeps the period as well
+    assert leader.html("/dashboard/drilldown?" + link + "&page=2").count("2020-01-01 ~ 2020-01-31") == 1
+
+
+def test_the_drilldown_names_its_figure_and_the_states_in_words(api, login):
+    """The list behind a figure is headed by the figure's name and shows each case's state as the
+    case pages do, not the codes of the query string and the database."""
+    _cases(api, 1)
+    drill = login("leader1").html("/dashboard/drilldown?metric=received&period=day")
+    heading = drill.split('id="drill-heading">', 1)[1].split("</h1>", 1)[0]
+    assert "Cases received" in heading and "received" not in heading.replace("Cases received", "")
+    rows = drill.split('id="drill-rows">', 1)[1].split("</table>", 1)[0]
+    assert "<td>Completed</td>" in rows and "<td>completed</td>" not in rows
+
+
+@pytest.mark.parametrize("english", [False, True])
+def test_the_monthly_report_names_its_warnings_in_words(login, english):
+    html = login("supervisor", english=english).html("/reports/monthly?month=2026-11")
+    warnings = html.split('id="report-warnings">', 1)[1].split("</ul>", 1)[0]
+    assert "deadline_warning" not in warnings, warnings
+    names = (("Case time-limit warning", "Task time-limit warning", "12345 order time-limit warning") if english
+             else ("审批案件时限预警", "环节时限预警", "12345工单时限预警"))
+    for name in names:
+        assert f"<li>{name}：" in warnings, (name, warnings)
+
+
+@pytest.mark.parametrize(("english", "heading"), [(True, "Monthly report · 2026-03"), (False, "月度报告 · 2026年03月")])
+def test_the_monthly_report_heading_writes_the_month_in_the_pages_language(login, english, heading):
+    html = login("supervisor", english=english).html("/reports/monthly?month=2026-03")
+    assert f'<h1 id="report-heading">{heading}</h1>' in html
+
+
+def test_the_export_list_names_its_tables_in_words(login):
+    """Each export is named as the dashboard names the figures (总体指标, 各部门…), not by the
+    API's table code (summary, departments…)."""
+    html = login("leader1", english=False).html("/dashboard?period=day")
+    exports = html.split('id="exports">', 1)[1].split("</ul>", 1)[0]
+    items = re.findall(r"<li>\s*(.*?):", exports)
+    assert len(items) == 6, exports
+    for code in ("summary", "departments", "daily", "units", "categories", "reductions"):
+        assert code not in items, items
+
+
+def test_a_later_page_of_the_drilldown_links_back(api, login):
+    _cases(api, 1)
+    drill = login("leader1").html("/dashboard/drilldown?metric=received&period=day&page=2")
+    link = re.search(r'<a href="([^"]*)" rel="prev">', drill)
+    assert link and "page=1" in link.group(1) and "metric=received" in link.group(1)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import html
+import re
 from pathlib import Path
 
 import pytest
@@ -34,6 +36,62 @@ def test_registration_with_errors_keeps_the_input_and_names_the_fields(hotline, 
     assert "Not a phone number." in html and "This field is required." in html
     assert 'value="李女士"' in html and 'value="道路破损"' in html
     assert hotline.get("/api/v1/work-orders", "supervisor").get_json()["total"] == 0
+
+
+@pytest.mark.parametrize("english", [False, True])
+def test_the_error_summary_names_the_fields_as_the_form_labels_them(hotline, login, english):
+    """The summary above the form lists each wrong field by its label (in the page's language),
+    not by the name the API gives it; a field with no message of its own (the address) too."""
+    agent = login("hotline1", english=english)
+    r = agent.post("/hotline/orders", {**FORM, "category": "", "caller_name": "", "address": "路" * 301})
+    assert r.status_code == 422
+    summary = r.get_data(as_text=True).split('id="form-error-summary">', 1)[1].split("</div>", 1)[0]
+    labels = ("Category", "Caller", "Address") if english else ("诉求分类", "来电人", "地址")
+    for label in labels:
+        assert f"<li>{label}: " in summary, (label, summary)
+    for code in ("category:", "caller.name:", "address:"):
+        assert code not in summary, summary
+
+
+def test_switching_language_on_a_refused_form_returns_to_a_page_not_a_405(hotline, login):
+    """The page showing a refused registration is the answer to a POST: its language link leads
+    back to the page the form was on (GET), where it used to lead to the POST-only address."""
+    agent = login("hotline1", english=False)
+    r = agent.client.post("/hotline/orders", data={**FORM, "content": "", "csrf_token": agent.token},
+                          headers={"Referer": "http://localhost/hotline?status=registered"})
+    assert r.status_code == 422
+    link = re.search(r'<a href="(/lang/en[^"]*)" lang="en">', r.get_data(as_text=True)).group(1)
+    switched = agent.get(html.unescape(link))
+    assert switched.status_code == 302 and switched.headers["Location"] == "/hotline?status=registered"
+    assert agent.get(switched.headers["Location"]).status_code == 200
+
+
+def test_the_callers_request_is_labelled_as_a_request_not_an_application(hotline, session_for):
+    """Chinese pages call what the caller asks 诉求内容; 申请 (an application) is the modeler's
+    deployment request and reads wrong on a 12345 order."""
+    agent = session_for("hotline1", lang="zh")
+    assert '<label for="content">诉求内容</label>' in agent.html("/hotline")
+    order = agent.post("/hotline/orders", FORM).get_data(as_text=True)
+    assert '<dt>诉求内容</dt><dd id="order-content">' in order
+
+
+def test_the_order_list_pages_through_every_order(hotline, login, monkeypatch):
+    """The list shows a page of orders and links to the others, keeping the filter; it used to
+    show the newest page only and say how many there were."""
+    from app.web import hotline as hotline_pages
+
+    monkeypatch.setattr(hotline_pages, "PER_PAGE", 2)
+    numbers = [hotline.post("/api/v1/work-orders", "hotline1", json={
+        "request_type": "投诉", "category": "道路破损", "content": f"道路塌陷{i}",
+        "caller": {"name": "李女士", "phone": "13912345678"}}).get_json()["order_no"] for i in range(3)]
+    agent = login("hotline1")
+    first = agent.html("/hotline?status=registered")
+    assert numbers[2] in first and numbers[1] in first and numbers[0] not in first
+    link = re.search(r'<a href="([^"]*)" rel="next">', first).group(1)
+    second = agent.html(html.unescape(link))
+    assert "status=registered" in html.unescape(link)
+    assert numbers[0] in second and numbers[2] not in second
+    assert 'rel="prev"' in second and 'rel="next"' not in second
 
 
 def test_registration_redirects_to_the_order_and_masks_the_phone(hotline, session_for):

@@ -149,6 +149,22 @@ def test_the_page_saves_through_the_api_with_its_session_and_csrf_token(login, d
     assert r.get_json()["author"] == "designer"
 
 
+def test_the_page_gets_the_api_refusals_in_chinese(login, deployed):
+    """modeler.js sends Accept-Language from the page (zh-CN): a refused deployment and a save
+    over a newer revision answer in Chinese, which the page shows as they are."""
+    browser = login("designer", english=False)
+    headers = {"X-CSRFToken": browser.meta_token(), "Accept-Language": "zh-CN"}
+    draft = browser.client.post("/api/v1/drafts", json={"key": "newborn"}, headers=headers).get_json()
+    broken = '{"type": "object", "properties": {"x": {"type": 1}}}'
+    files = dict(draft["files"], **{"newborn_formal_check.json": broken})
+    r = browser.client.put(f"/api/v1/drafts/{draft['id']}", json={"files": files, "revision": 1}, headers=headers)
+    assert r.status_code == 200, r.get_json()
+    r = browser.client.put(f"/api/v1/drafts/{draft['id']}", json={"files": files, "revision": 1}, headers=headers)
+    assert r.status_code == 409 and r.get_json()["message"] == "草稿在您打开之后已在别处保存，请先重新加载。"
+    r = browser.client.post(f"/api/v1/drafts/{draft['id']}/deploy", json={}, headers=headers)
+    assert r.status_code == 422 and r.get_json()["message"] == "流程图无效。"
+
+
 # -- four-eyes ------------------------------------------------------------------------------------
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import html
 import re
 from datetime import datetime
 from zoneinfo import ZoneInfo
@@ -121,6 +122,33 @@ def test_overdue_page_for_supervisors(session_for, case_id, clock):
     row = re.search(r'<tr data-warning="red">(.*?)</tr>', page, re.S).group(1)
     assert "联办测试" in row and "Overdue" in row and "形式审查" in row
     assert 'id="overdue-empty"' in supervisor.html("/supervision/overdue?level=yellow")
+
+
+def test_the_overdue_page_names_the_group_holding_an_unclaimed_task(session_for, case_id, clock):
+    """An unclaimed step shows the group that holds it by its name (综合窗口), not its code (window)."""
+    clock.set_time(datetime(2026, 12, 2, 9, 0, tzinfo=SH))
+    page = session_for("supervisor", lang="zh").html("/supervision/overdue?level=red")
+    row = re.search(r'<tr data-warning="red">(.*?)</tr>', page, re.S).group(1)
+    holder = re.search(r'形式审查</a>\s*<span class="muted">(.*?)</span>', row).group(1)
+    assert holder == "综合窗口"
+
+
+def test_the_overdue_list_pages_through_every_case(session_for, api, case_id, clock, monkeypatch):
+    """More overdue cases than a page holds: the list links to the next page, keeping the level."""
+    from app.web import moves as moves_pages
+
+    monkeypatch.setattr(moves_pages, "OVERDUE_PER_PAGE", 1)
+    second_id = api.start("moves").get_json()["id"]
+    clock.set_time(datetime(2026, 12, 2, 9, 0, tzinfo=SH))
+    supervisor = session_for("supervisor")
+    first = supervisor.html("/supervision/overdue?level=red")
+    assert first.count('<tr data-warning="red">') == 1
+    link = html.unescape(re.search(r'<a href="([^"]*)" rel="next">', first).group(1))
+    assert "level=red" in link
+    second = supervisor.html(link)
+    assert second.count('<tr data-warning="red">') == 1 and 'rel="prev"' in second
+    shown = {int(re.search(r'href="/cases/(\d+)"', page).group(1)) for page in (first, second)}
+    assert shown == {case_id, second_id}
 
 
 def test_send_back_recall_copy_and_priority_on_the_task_page(session_for, api, case_id):
