@@ -14,10 +14,11 @@ class Response:
     body: dict | list | None
 
 
-def request(method: str, url: str, body=None, token: str | None = None, timeout: float = 30) -> Response:
+def request(method: str, url: str, body=None, token: str | None = None, timeout: float = 30,
+            headers: dict | None = None) -> Response:
     """Send one request; return status and parsed JSON body (HTTP errors are returned, not raised)."""
     data = json.dumps(body).encode() if body is not None else None
-    headers = {"Content-Type": "application/json"} if data is not None else {}
+    headers = {**({"Content-Type": "application/json"} if data is not None else {}), **(headers or {})}
     if token:
         headers["Authorization"] = f"Bearer {token}"
     req = urllib.request.Request(url, data=data, method=method, headers=headers)
@@ -38,5 +39,5 @@ def get(url: str, token: str | None = None) -> Response:
     return request("GET", url, token=token)
 
 
-def post(url: str, body=None, token: str | None = None) -> Response:
-    return request("POST", url, body, token=token)
+def post(url: str, body=None, token: str | None = None, headers: dict | None = None) -> Response:
+    return request("POST", url, body, token=token, headers=headers)

@@ -4,7 +4,7 @@ from .assisted import AssistedApplication
 from .attachment import Attachment
 from .audit import AuditEvent, SecurityEvent
 from .calendar import CalendarOverride
-from .case import Case, CaseExtension, CaseNotice, CasePause, MessageWait, ReceiptCounter
+from .case import Case, CaseExtension, CaseNotice, CasePause, CaseSubmission, MessageWait, ReceiptCounter
 from .catalogue import CatalogueEntry
 from .draft import PendingDeployment, ProcessDraft
 from .hotline import KnowledgeArticle, WorkOrder, WorkOrderExtension
@@ -28,6 +28,7 @@ __all__ = [
     "CaseExtension",
     "CaseNotice",
     "CasePause",
+    "CaseSubmission",
     "Department",
     "DeploymentEvent",
     "EvaluationSample",

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import date, datetime
 
-from sqlalchemy import Date, ForeignKey, Index, String, Text, text
+from sqlalchemy import Date, ForeignKey, Index, String, Text, UniqueConstraint, text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from ..extensions import db
@@ -180,3 +180,23 @@ class ReceiptCounter(db.Model):
 
     day: Mapped[date] = mapped_column(Date, primary_key=True)
     last: Mapped[int] = mapped_column(default=0)
+
+
+class CaseSubmission(db.Model):
+    """The key a client sent with an application that started a case (the window's form carries
+    one, an API client may send ``Idempotency-Key``): the same user sending the same key again
+    (a double click, a form sent twice over a slow line, a retried request) gets that case back,
+    and no second case with a second receipt number is started."""
+
+    __tablename__ = "case_submissions"
+    __table_args__ = (UniqueConstraint("user_id", "key", name="uq_case_submissions_user_key"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    key: Mapped[str] = mapped_column(String(64))
+    # What the submission was for (bundle and applicant), hashed: a key sent again for another
+    # application (a form reused after the browser's back button) is refused, not answered with
+    # the first case.
+    fingerprint: Mapped[str] = mapped_column(String(64))
+    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id", ondelete="CASCADE"), index=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

@@ -7,8 +7,8 @@ from flask_babel import gettext as _
 from flask_login import current_user, login_required
 
 from .. import transaction
-from ..errors import InvalidInput
-from ..services import catalogue, intake
+from ..errors import Conflict, InvalidInput
+from ..services import catalogue, intake, submissions
 from . import formrender
 from .guide import guide_context
 from .tasks import workflow_message
@@ -22,8 +22,12 @@ def _user():
     return current_user._get_current_object()
 
 
-def _render(process_key: str, applicant: dict, values=None, errors=None, status: int = 200):
-    """Step 2: the applicant, the start form and the files; ``values``/``errors`` after a refused submit."""
+def _render(process_key: str, applicant: dict, values=None, errors=None, status: int = 200, *,
+            submission_key: str | None = None):
+    """Step 2: the applicant, the start form and the files; ``values``/``errors`` after a refused submit.
+
+    The form carries a key of its own (``submission_key``): sending it twice starts one case. A
+    refused submit started nothing, so its page keeps the key; a new form gets a new one."""
     version, schema = intake.start_form(_user(), process_key)
     form_fields = formrender.fields(schema)
     if values is None:
@@ -42,7 +46,7 @@ def _render(process_key: str, applicant: dict, values=None, errors=None, status:
     page = render_template(
         "web/new_case.html", version=version, schema=schema, bound=formrender.bind(form_fields, values, by_field),
         applicant=applicant, applicant_errors=applicant_errors, file_errors=file_errors, form_errors=other,
-        refused=bool(errors), max_mb=limit // (1024 * 1024),
+        refused=bool(errors), max_mb=limit // (1024 * 1024), submission_key=submission_key or submissions.new_key(),
         max_total_mb=(current_app.config.get("MAX_CONTENT_LENGTH") or 0) // (1024 * 1024),
         max_files=intake.MAX_FILES, guide=guide,
         scenario_errors=errors.get("scenario", []) + errors.get("material", []),
@@ -67,13 +71,24 @@ def new_case():
     form_fields = formrender.fields(schema)
     applicant = {name: request.form.get(f"applicant.{name}", "") for name in APPLICANT_FIELDS}
     files = [(f.filename, f.read()) for f in request.files.getlist("attachments") if f and f.filename]
+    key = None
     try:
+        key = submissions.check_key(request.form.get("submission_key"))
         answers = {k[len("scenario."):]: v for k, v in request.form.items() if k.startswith("scenario.") and v}
-        case = transaction.run(intake.receive, _user(), process_key, applicant,
-                               formrender.parse(form_fields, request.form), files, answers,
-                               request.form.getlist("material"))
+        case, created = transaction.run(
+            submissions.start_once, _user(), key, submissions.fingerprint(process_key, applicant), intake.receive,
+            process_key, applicant, formrender.parse(form_fields, request.form), files, answers,
+            request.form.getlist("material"))
     except InvalidInput as exc:
         errors = exc.errors if isinstance(exc.errors, dict) else {"_": [workflow_message(exc)]}
-        return _render(process_key, applicant, formrender.submitted(form_fields, request.form), errors, 422)
-    flash(_("Case started. Receipt number: %(receipt)s", receipt=case.receipt_no), "success")
+        return _render(process_key, applicant, formrender.submitted(form_fields, request.form), errors, 422,
+                       submission_key=key)
+    except Conflict as exc:  # the form's key started another application: a fresh form, input kept
+        return _render(process_key, applicant, formrender.submitted(form_fields, request.form),
+                       {"_": [exc.message]}, 409)
+    if created:
+        flash(_("Case started. Receipt number: %(receipt)s", receipt=case.receipt_no), "success")
+    else:
+        flash(_("This application was already received (receipt number %(receipt)s); it was not started "
+                "a second time.", receipt=case.receipt_no), "info")
     return redirect(f"/cases/{case.id}")

@@ -357,3 +357,29 @@ def test_simultaneous_case_endings_all_count_in_the_daily_rollups(server, api, a
         db.session.commit()
         again = db.session.scalars(select(KpiCaseDay).where(KpiCaseDay.process_key == "taxi_driver_licence"))
         assert [(d.day, d.received, d.completed, d.immediate) for d in again] == kept
+
+
+# -- starts -----------------------------------------------------------------------------------------
+def test_the_same_application_sent_eight_times_at_once_starts_one_case(server, api, app):
+    """A client that resends its request (a timeout, a double click) with the same Idempotency-Key:
+    of eight simultaneous starts one creates the case (201), the others return it (200); one
+    receipt number, one set of tasks."""
+    from sqlalchemy import func, select
+
+    from app.extensions import db
+    from app.models import Case, CaseSubmission, HumanTask
+
+    deploy_newborn(api)
+    token = api.token("window1")
+    body = {"process_key": "newborn", "applicant": {"name": "王小明", "id_number": "140402199001011234",
+                                                      "phone": "13812341234"}, "data": APPLICATION}
+    results = together([lambda: http.post(f"{server}/api/v1/cases", body, token=token,
+                                          headers={"Idempotency-Key": "intake-2026-000001"})
+                        for _ in range(8)])
+    statuses = sorted(r.status for r in results)
+    assert statuses == [200] * 7 + [201], [(r.status, r.body) for r in results]
+    assert len({r.body["id"] for r in results}) == 1 and len({r.body["receipt_no"] for r in results}) == 1
+    with app.app_context():
+        assert db.session.scalar(select(func.count()).select_from(Case)) == 1
+        assert db.session.scalar(select(func.count()).select_from(CaseSubmission)) == 1
+        assert db.session.scalar(select(func.count()).select_from(HumanTask)) == 1  # 形式审查 once

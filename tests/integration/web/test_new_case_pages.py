@@ -256,3 +256,66 @@ def test_the_bundle_list_leaves_out_processes_a_service_starts(deployed, login):
     html = login("window1").client.get("/cases/new").get_data(as_text=True)
     assert "process_key=newborn" in html
     assert "hotline_work_order" not in html and "12345热线工单" not in html
+
+
+def _form_key(html: str) -> str:
+    return re.search(r'name="submission_key" value="([0-9a-f]{32})"', html).group(1)
+
+
+def test_a_form_sent_twice_starts_one_case(app, deployed, login):
+    """A double click on 确认受理 (or a form re-sent over a slow line): the second submit of the same
+    form returns the case the first one started, with one receipt number and one set of tasks."""
+    from app.models import Case, HumanTask
+
+    window = login("window1")
+    key = _form_key(window.html("/cases/new?process_key=newborn"))
+    assert _form_key(window.html("/cases/new?process_key=newborn")) != key  # every form shown has its own
+    first = submit_case(window, {**APPLICANT, **APPLICATION, "submission_key": key}, files=[(PNG, "证明.png")])
+    assert first.status_code == 302
+    tasks = count(app, HumanTask)
+    again = submit_case(window, {**APPLICANT, **APPLICATION, "submission_key": key}, files=[(PNG, "证明.png")])
+    assert again.status_code == 302 and again.headers["Location"] == first.headers["Location"]
+    assert count(app, Case) == 1 and count(app, HumanTask) == tasks
+    case = stored_case(app, int(first.headers["Location"].rsplit("/", 1)[1]))
+    assert len(case["files"]) == 1
+    html = window.html(again.headers["Location"])
+    assert f"This application was already received (receipt number {case['receipt_no']})" in html
+    # Another clerk's form that happens to carry the same key is theirs alone.
+    other = submit_case(login("window2"), {**APPLICANT, **APPLICATION, "submission_key": key})
+    assert other.status_code == 302 and other.headers["Location"] != first.headers["Location"]
+    assert count(app, Case) == 2
+
+
+def test_a_refused_form_keeps_its_key_and_a_used_form_does_not_start_another_application(app, deployed, login):
+    """A refused submit started nothing: its page keeps the key, and the corrected submit starts the
+    case. The same form sent again for another applicant (the back button) is refused with the
+    input kept and a new key, instead of answering with the first case."""
+    from app.models import Case
+
+    window = login("window1")
+    key = _form_key(window.html("/cases/new?process_key=newborn"))
+    refused = submit_case(window, {**APPLICANT, **APPLICATION, "data.newborn_name": "", "submission_key": key})
+    assert refused.status_code == 422 and _form_key(refused.get_data(as_text=True)) == key
+    assert count(app, Case) == 0
+    started = submit_case(window, {**APPLICANT, **APPLICATION, "submission_key": key})
+    assert started.status_code == 302 and count(app, Case) == 1
+    receipt = stored_case(app, int(started.headers["Location"].rsplit("/", 1)[1]))["receipt_no"]
+    reused = submit_case(window, {**APPLICANT, **APPLICATION, "applicant.name": "赵六",
+                                  "applicant.id_number": "140402198802023456", "submission_key": key})
+    html = reused.get_data(as_text=True)
+    assert reused.status_code == 409 and count(app, Case) == 1
+    assert f"This form was already sent for another application (receipt {receipt})" in html
+    assert 'value="赵六"' in html and _form_key(html) != key
+    assert submit_case(window, {**APPLICANT, **APPLICATION, "applicant.name": "赵六",
+                                "applicant.id_number": "140402198802023456",
+                                "submission_key": _form_key(html)}).status_code == 302
+    assert count(app, Case) == 2
+
+
+def test_a_malformed_form_key_is_refused_with_a_fresh_one(app, deployed, login):
+    from app.models import Case
+
+    r = submit_case(login("window1"), {**APPLICANT, **APPLICATION, "submission_key": "<script>"})
+    html = r.get_data(as_text=True)
+    assert r.status_code == 422 and "8 to 64 letters, digits" in html and count(app, Case) == 0
+    assert re.search(r'name="submission_key" value="[0-9a-f]{32}"', html)
