@@ -104,8 +104,17 @@ def field_errors(schema: dict | None, data, prefix: str = "data") -> dict[str, l
 
 
 # ``"x-optionsFrom": "groups"``: a field whose choices are the organisation's groups (e.g. the
-# handling unit a 12345 dispatcher picks); the value must be an existing group code.
+# handling unit a 12345 dispatcher picks); the value must be an existing group code, and not one
+# the field's ``"x-optionsExclude": [codes]`` leaves out (the 12345 centre's own groups are no
+# handling unit).
 OPTION_SOURCES = ("groups",)
+
+
+def group_options(prop: dict) -> dict[str, str]:
+    """The groups (code -> name) a ``"x-optionsFrom": "groups"`` field offers."""
+    excluded = prop.get("x-optionsExclude")
+    excluded = {c for c in excluded if isinstance(c, str)} if isinstance(excluded, list) else set()
+    return {code: name for code, name in org.group_names().items() if code not in excluded}
 
 
 def _check_option_sources(properties, data: dict, prefix: str, errors: dict) -> None:
@@ -115,7 +124,7 @@ def _check_option_sources(properties, data: dict, prefix: str, errors: dict) -> 
         if not isinstance(prop, dict) or prop.get("x-optionsFrom") != "groups":
             continue
         value = data.get(key)
-        if isinstance(value, str) and value and value not in org.group_names():
+        if isinstance(value, str) and value and value not in group_options(prop):
             errors.setdefault(f"{prefix}.{key}", []).append(_("Choose one of the allowed values."))
 
 

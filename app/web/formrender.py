@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from ..services import calendar, org
+from ..services import calendar, forms
 from ..services.privacy import mask_data, mask_value
 
 PREFIX = "data."
@@ -128,7 +128,7 @@ def _options(schema: dict) -> tuple[Option, ...] | None:
     or the organisation's groups for ``"x-optionsFrom": "groups"``."""
     if schema.get("x-optionsFrom") == "groups":
         return tuple(Option(code, f"{name}（{code}）", code)
-                     for code, name in sorted(org.group_names().items(), key=lambda item: item[0]))
+                     for code, name in sorted(forms.group_options(schema).items(), key=lambda item: item[0]))
     if isinstance(schema.get("enum"), list):
         return tuple(Option(_key(v), str(v), v) for v in schema["enum"])
     for keyword in ("oneOf", "anyOf"):

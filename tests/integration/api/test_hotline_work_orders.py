@@ -107,6 +107,42 @@ def test_an_unknown_handling_unit_is_refused_at_dispatch(api, hotline):
     assert "data.handling_unit" in r.get_json()["errors"]
 
 
+def test_the_hotline_centre_itself_is_no_handling_unit(api, hotline):
+    """The dispatch form's 承办单位 leaves out the centre's own groups and the bureau's leaders
+    (x-optionsExclude): offered nowhere, refused when sent."""
+    order = register(api)
+    cid = order["case_id"]
+    api.do("hotline1", "triage", {"triage_decision": "dispatch", "triage_note": "派单"}, cid)
+    task = api.find_task("dispatch1", "dispatch", cid)
+    assert api.post(f"/api/v1/tasks/{task['id']}/claim", "dispatch1").status_code == 200
+    for unit in ("hotline", "dispatch", "callback", "leaders"):
+        r = api.post(f"/api/v1/tasks/{task['id']}/complete", "dispatch1",
+                     json={"data": {"handling_unit": unit, "dispatch_note": "x"}})
+        assert r.status_code == 422 and "data.handling_unit" in r.get_json()["errors"], (unit, r.get_json())
+    r = api.post(f"/api/v1/tasks/{task['id']}/complete", "dispatch1",
+                 json={"data": {"handling_unit": "market_regulation", "dispatch_note": "x"}})
+    assert r.status_code == 200, r.get_json()
+
+
+def test_a_return_needs_its_reason_and_basis(api, hotline):
+    """申请退单 without saying why or on what basis (the dispatcher decides on them) is refused,
+    field by field; signing needs neither."""
+    order = register(api, category="占道经营")
+    cid = dispatch(api, order, unit="market_regulation")
+    task = api.find_task("market1", "sign_for", cid)
+    assert api.post(f"/api/v1/tasks/{task['id']}/claim", "market1").status_code == 200
+    for data, missing in (({"sign_decision": "return"}, {"data.return_reason", "data.return_basis"}),
+                          ({"sign_decision": "return", "return_reason": "占道经营属城管职责"}, {"data.return_basis"}),
+                          ({"sign_decision": "return", "return_reason": "  ", "return_basis": "三定方案"},
+                           {"data.return_reason"})):
+        r = api.post(f"/api/v1/tasks/{task['id']}/complete", "market1", json={"data": data})
+        assert r.status_code == 422, r.get_json()
+        assert set(r.get_json()["errors"]) == missing, r.get_json()
+    assert order_of(api, order["id"])["status"] != "return_requested"
+    r = api.post(f"/api/v1/tasks/{task['id']}/complete", "market1", json={"data": {"sign_decision": "sign"}})
+    assert r.status_code == 200, r.get_json()
+
+
 def test_a_return_approved_goes_back_to_dispatch_and_a_refused_one_stays(api, hotline):
     order = register(api, category="占道经营")
     cid = dispatch(api, order, unit="market_regulation")

@@ -155,3 +155,18 @@ def test_the_unit_holding_the_order_sees_the_number_in_the_request_masked(hotlin
     html = login("urban_management1").html(f"/tasks/{task['id']}")
     assert "道路塌陷，请回电137****9876" in html
     assert "13700009876" not in html and "13912345678" not in html
+
+
+def test_the_dispatch_form_offers_no_group_of_the_centre_as_handling_unit(hotline, login):
+    """承办单位 lists the departments, not the centre's own groups nor the bureau's leaders."""
+    order = hotline.post("/api/v1/work-orders", "hotline1", json={
+        "request_type": "投诉", "category": "道路破损", "content": "道路塌陷",
+        "caller": {"name": "李女士", "phone": "13912345678"}}).get_json()
+    hotline.do("hotline1", "triage", {"triage_decision": "dispatch", "triage_note": "派单"}, order["case_id"])
+    task = hotline.find_task("dispatch1", "dispatch", order["case_id"])
+    assert hotline.post(f"/api/v1/tasks/{task['id']}/claim", "dispatch1").status_code == 200
+    page = login("dispatch1").html(f"/tasks/{task['id']}")
+    select = page.split('name="data.handling_unit"')[1].split("</select>")[0]
+    offered = set(re.findall(r'<option value="([a-z_]+)"', select))
+    assert {"urban_management", "market_regulation", "window"} <= offered, offered
+    assert not offered & {"hotline", "dispatch", "callback", "leaders"}, offered
