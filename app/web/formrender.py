@@ -407,7 +407,8 @@ def masked_deep(key: str, value):
 
 
 def describe(schemas: list[dict | None]) -> dict[str, tuple[str, dict[str, str]]]:
-    """For each property name in ``schemas``: its title and the titles of its options (first schema wins).
+    """For each property name in ``schemas``: its title and the titles of its options (first schema
+    wins); then the keys a form's ``x-dataLabels`` names (data a script computes).
 
     Several forms often share a field title (every department's "审查意见"); such labels are
     prefixed with their form's title so readers can tell whose opinion a row is.
@@ -422,8 +423,16 @@ def describe(schemas: list[dict | None]) -> dict[str, tuple[str, dict[str, str]]
     counts: dict[str, int] = {}
     for label, _titles in known.values():
         counts[label] = counts.get(label, 0) + 1
-    return {name: ((f"{form_title[name]} · {label}" if counts[label] > 1 and form_title[name] else label), titles)
-            for name, (label, titles) in known.items()}
+    described = {name: ((f"{form_title[name]} · {label}" if counts[label] > 1 and form_title[name] else label), titles)
+                 for name, (label, titles) in known.items()}
+    # What no form asks for but a script computes (age_days …): ``"x-dataLabels": {key: title}``.
+    for schema in schemas:
+        extra = (schema or {}).get("x-dataLabels")
+        if isinstance(extra, dict):
+            for name, title in extra.items():
+                if isinstance(name, str) and isinstance(title, str) and name not in described:
+                    described[name] = (title, {})
+    return described
 
 
 def data_rows(data: dict | None, schemas: list[dict | None]) -> list[tuple[str, Any]]:

@@ -319,3 +319,15 @@ def test_a_malformed_form_key_is_refused_with_a_fresh_one(app, deployed, login):
     html = r.get_data(as_text=True)
     assert r.status_code == 422 and "8 to 64 letters, digits" in html and count(app, Case) == 0
     assert re.search(r'name="submission_key" value="[0-9a-f]{32}"', html)
+
+
+def test_what_the_eligibility_script_computes_is_labelled_on_the_case_page(app, deployed, login):
+    """age_days, eligible and late_birth_registration come from a script, not a form: the start
+    form's x-dataLabels words them instead of showing the keys."""
+    window = login("window1")
+    r = submit_case(window, {**APPLICANT, **APPLICATION})
+    assert r.status_code == 302
+    data = re.search(r'<dl class="kv" id="case-data">(.*?)</dl>', window.html(r.headers["Location"]), re.S).group(1)
+    for label in ("出生天数", "资格核验通过", "逾期申报出生登记"):
+        assert f"<dt>{label}</dt>" in data, data
+    assert not re.search(r"<dt>[a-z_]+</dt>", data), re.findall(r"<dt>[a-z_]+</dt>", data)
