@@ -43,3 +43,11 @@ def test_no_template_has_an_inline_script_or_handler():
             assert "src=" in tag or 'type="application/json"' in tag, (path.name, tag)
         assert not re.search(r"\son[a-z]+\s*=", html), path.name
         assert "javascript:" not in html, path.name
+
+
+def test_every_page_names_an_icon_that_is_served(client):
+    """The browser asks for no /favicon.ico (a 404 in every console) when the page names its icon."""
+    html = client.get("/login").get_data(as_text=True)
+    href = re.search(r'<link rel="icon" href="([^"]+)" type="image/svg\+xml">', html).group(1)
+    r = client.get(href)
+    assert r.status_code == 200 and r.mimetype == "image/svg+xml"
