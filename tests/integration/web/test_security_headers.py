@@ -51,3 +51,4 @@ def test_every_page_names_an_icon_that_is_served(client):
     href = re.search(r'<link rel="icon" href="([^"]+)" type="image/svg\+xml">', html).group(1)
     r = client.get(href)
     assert r.status_code == 200 and r.mimetype == "image/svg+xml"
+    r.close()
