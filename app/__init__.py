@@ -168,13 +168,13 @@ def create_app(config: type[Config] | dict | None = None) -> Flask:
     from .errors import (
         register_error_handlers,
         reject_too_deep_json,
-        reject_too_long_integers,
+        reject_unreadable_numbers,
         reject_unstorable_text,
     )
     register_error_handlers(app)
     app.before_request_funcs.setdefault(None, []).insert(0, reject_unstorable_text)
     # Before anything decodes the body, in this order: too deep (the decoder's recursion), too long.
-    app.before_request_funcs[None].insert(0, reject_too_long_integers)
+    app.before_request_funcs[None].insert(0, reject_unreadable_numbers)
     app.before_request_funcs[None].insert(0, reject_too_deep_json)
 
     from .request_ids import init_request_ids

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import logging
+import math
 import re
 import sys
 
@@ -229,33 +230,51 @@ class _TooLong:
     """Stands in, while the body is searched, for an integer too long for Python to read."""
 
 
+class _NotFinite:
+    """Stands in, while the body is searched, for NaN, Infinity or a float beyond 1.8e308."""
+
+
 def _read_int(text: str):
     digits = len(text) - text.startswith("-")
-    return _TooLong if digits > sys.get_int_max_str_digits() else int(text)
-
-
-def reject_too_long_integers() -> None:
-    """422 naming the fields for a JSON integer longer than Python converts (``sys.int_info``'s
-    4,300 digits by default): the decoder would raise (a 500) wherever it reads the body, even on
-    the public login. Digits in strings and in fractions are read as ever."""
     limit = sys.get_int_max_str_digits()  # 0: no limit
-    if not request.is_json or not limit:
+    return _TooLong if 0 < limit < digits else int(text)
+
+
+def _read_float(text: str):
+    value = float(text)
+    return value if math.isfinite(value) else _NotFinite
+
+
+# What a body needs to hold one: a NaN or Infinity literal, a three-digit exponent, or 309+ digits in a row.
+_MAYBE_UNREADABLE = re.compile(r"NaN|Infinity|[eE][+-]?\d{3}|\d{309}")
+
+
+def reject_unreadable_numbers() -> None:
+    """422 naming the fields for a JSON number nothing can use: an integer longer than Python
+    converts (4,300 digits by default: the decoder would raise, a 500 wherever it reads the body,
+    even on the public login), and NaN, Infinity or a float beyond 1.8e308, which Python's decoder
+    accepts but which are not JSON (PostgreSQL's jsonb stores none; an answer with one is no JSON)."""
+    if not request.is_json:
         return
     data = request.get_data(cache=True)
     try:
         text = data.decode(json.detect_encoding(data))
     except (UnicodeDecodeError, LookupError):
         return  # not text: whoever decodes it answers 400 malformed_json
-    if not re.search(rf"\d{{{limit + 1}}}", text):
+    if not _MAYBE_UNREADABLE.search(text):
         return
     try:
-        body = json.loads(text, parse_int=_read_int)
+        body = json.loads(text, parse_int=_read_int, parse_float=_read_float,
+                          parse_constant=lambda _name: _NotFinite)
     except ValueError:
         return  # malformed: 400 where it is read
-    paths = [_printable(path) for path in _json_paths(body, lambda value: value is _TooLong)]
-    if paths:
-        message = str(_l("This number has too many digits."))
-        raise InvalidInput(message, {path: [message] for path in paths})
+    errors = {}
+    for marker, message in ((_TooLong, _l("This number has too many digits.")),
+                            (_NotFinite, _l("Not a finite number."))):
+        errors.update({_printable(path): [str(message)]
+                       for path in _json_paths(body, lambda value, marker=marker: value is marker)})
+    if errors:
+        raise InvalidInput(next(iter(errors.values()))[0], errors)
 
 
 def reject_unstorable_text() -> None:

@@ -3,14 +3,22 @@ fuzz campaign (every route with real ids), each a 500 before. They are a 422 nam
 
 from __future__ import annotations
 
+import json
 import sys
 
 import pytest
 from newborn_support import APPLICANT, application, newborn_files
 
+from support import ROOT
+
 LONG = "9" * (sys.get_int_max_str_digits() + 1)  # beyond Python's limit for integer text (4300 digits)
 
 
+BUSINESS = {
+    "company_name": "长治市示范餐饮管理有限公司", "company_type": "llc", "registered_capital": 50,
+    "business_address": "长治市潞州区英雄中路1号", "legal_representative": "王小明", "standard_articles": True,
+    "seal_count": 4, "need_invoices": True, "employee_count": 5, "bank": "中国工商银行", "delivery": "window",
+}
 APPLICANT_JSON = '{"name": "王小明", "id_number": "140402199001011234", "phone": "13812341234"}'
 
 
@@ -95,3 +103,26 @@ def test_a_surrogate_pair_is_one_character_and_fine(api):
                         content_type="application/json", headers=api.headers("window1"))
     assert r.status_code == 201, r.get_json()
     assert r.get_json()["name"] == "\U0001f600"
+
+
+@pytest.mark.parametrize("number", ["NaN", "Infinity", "-Infinity", "1e400", "-2.5E+999", "9" * 400 + ".5"])
+def test_a_number_that_is_not_finite_is_invalid(api, number):
+    """Python's decoder reads NaN, Infinity and floats beyond 1.8e308 (as inf), and a form's
+    ``"type": "number"`` with only a minimum accepts them: PostgreSQL's jsonb stores none (a 500),
+    and on SQLite the case answered with ``Infinity`` in it, which is not JSON."""
+    assert api.deploy(ROOT / "bpmn" / "business_startup.bpmn",
+                      *sorted((ROOT / "forms").glob("business_startup_*.json"))).status_code == 201
+    data = json.dumps({**BUSINESS, "registered_capital": 0}, ensure_ascii=False)
+    body = f'{{"process_key": "business_startup", "applicant": {APPLICANT_JSON}, "data": {data}}}'
+    body = body.replace('"registered_capital": 0', f'"registered_capital": {number}')
+    r = post_json(api, "/api/v1/cases", "window1", body)
+    assert_invalid(r, "data.registered_capital")
+    assert r.get_json()["errors"]["data.registered_capital"] == ["Not a finite number."]
+
+
+def test_a_large_finite_number_is_read(api):
+    assert api.deploy(ROOT / "bpmn" / "business_startup.bpmn",
+                      *sorted((ROOT / "forms").glob("business_startup_*.json"))).status_code == 201
+    r = api.start("business_startup", {**BUSINESS, "registered_capital": 1.5e308})
+    assert r.status_code == 201, r.get_json()
+    assert r.get_json()["data"]["registered_capital"] == 1.5e308
