@@ -173,7 +173,7 @@ def create_app(config: type[Config] | dict | None = None) -> Flask:
     )
     register_error_handlers(app)
     app.before_request_funcs.setdefault(None, []).insert(0, reject_unstorable_text)
-    # Before anything decodes the body, in this order: too deep (the decoder's recursion), too long.
+    # Before anything decodes the body, in this order: too deep (the decoder's recursion), numbers.
     app.before_request_funcs[None].insert(0, reject_unreadable_numbers)
     app.before_request_funcs[None].insert(0, reject_too_deep_json)
 

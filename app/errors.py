@@ -179,6 +179,7 @@ def _has_lone_surrogate(value) -> bool:
 
 
 _SURROGATE = re.compile("[\ud800-\udfff]")
+_SURROGATE_ESCAPE = re.compile(rb"\\u[dD][89a-fA-F]")  # how one comes in a JSON body
 
 
 def _json_paths(value, bad, path: str = "") -> list[str]:
@@ -308,9 +309,6 @@ def reject_unstorable_text() -> None:
             message = str(_l("Text may not contain unpaired UTF-16 surrogates (\\ud800-\\udfff)."))
             errors.update({field: [message] for field in surrogates})
         raise InvalidInput(message, errors)
-
-
-_SURROGATE_ESCAPE = re.compile(rb"\\u[dD][89a-fA-F]")
 
 
 def register_error_handlers(app) -> None:
