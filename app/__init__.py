@@ -165,13 +165,20 @@ def create_app(config: type[Config] | dict | None = None) -> Flask:
     from .web import init_web
     init_web(app)
 
-    from .errors import register_error_handlers, reject_nul_characters, reject_too_deep_json
+    from .errors import (
+        register_error_handlers,
+        reject_too_deep_json,
+        reject_unreadable_numbers,
+        reject_unstorable_text,
+    )
     register_error_handlers(app)
-    app.before_request_funcs.setdefault(None, []).insert(0, reject_nul_characters)
-    app.before_request_funcs[None].insert(0, reject_too_deep_json)  # before anything decodes the body
+    app.before_request_funcs.setdefault(None, []).insert(0, reject_unstorable_text)
+    # Before anything decodes the body, in this order: too deep (the decoder's recursion), numbers.
+    app.before_request_funcs[None].insert(0, reject_unreadable_numbers)
+    app.before_request_funcs[None].insert(0, reject_too_deep_json)
 
     from .request_ids import init_request_ids
-    init_request_ids(app)  # after reject_nul_characters: the id is assigned before that check
+    init_request_ids(app)  # after reject_unstorable_text: the id is assigned before that check
 
     from .security import init_security
     init_security(app)

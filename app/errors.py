@@ -11,8 +11,11 @@ client's to correct, and keeps the four keys (every answer has the id in its hea
 
 from __future__ import annotations
 
+import json
 import logging
+import math
 import re
+import sys
 
 from flask import jsonify, render_template, request
 from flask_babel import lazy_gettext as _l
@@ -165,19 +168,38 @@ def _discard_session(exc: BaseException | None = None, *, read_only_commit: bool
         db.session.registry.clear()
 
 
-def _nul_paths(value, path: str = "") -> list[str]:
-    """Where a decoded JSON value holds a NUL character (in a string or a key)."""
-    if isinstance(value, str):
-        return [path or "_schema"] if "\x00" in value else []
+def _has_nul(value) -> bool:
+    return isinstance(value, str) and "\x00" in value
+
+
+def _has_lone_surrogate(value) -> bool:
+    # A JSON escape like "\ud800" without its pair decodes to a surrogate code point, which no UTF-8
+    # encoder takes: neither database stores it, and an answer naming it could not be written.
+    return isinstance(value, str) and _SURROGATE.search(value) is not None
+
+
+_SURROGATE = re.compile("[\ud800-\udfff]")
+_SURROGATE_ESCAPE = re.compile(rb"\\u[dD][89a-fA-F]")  # how one comes in a JSON body
+
+
+def _json_paths(value, bad, path: str = "") -> list[str]:
+    """Where a decoded JSON value holds a scalar or a key for which ``bad`` is true."""
     found = []
     if isinstance(value, dict):
         for key, item in value.items():
             here = f"{path}.{key}" if path else str(key)
-            found += [here] if "\x00" in str(key) else _nul_paths(item, here)
+            found += [here] if bad(key) else _json_paths(item, bad, here)
     elif isinstance(value, list):
         for index, item in enumerate(value):
-            found += _nul_paths(item, f"{path}.{index}" if path else str(index))
+            found += _json_paths(item, bad, f"{path}.{index}" if path else str(index))
+    elif bad(value):
+        found.append(path or "_schema")
     return found
+
+
+def _printable(path: str) -> str:
+    """A field path the error answer can carry: a lone surrogate in it written as its escape (\\ud800)."""
+    return path.encode("utf-8", "backslashreplace").decode("utf-8")
 
 
 # How deep a JSON body may nest. Python's decoder recurses per level and fails (a 500) about a
@@ -205,10 +227,62 @@ def reject_too_deep_json() -> None:
         raise BadRequest("The request body is not valid JSON.", error="malformed_json")
 
 
-def reject_nul_characters() -> None:
+class _TooLong:
+    """Stands in, while the body is searched, for an integer too long for Python to read."""
+
+
+class _NotFinite:
+    """Stands in, while the body is searched, for NaN, Infinity or a float beyond 1.8e308."""
+
+
+def _read_int(text: str):
+    digits = len(text) - text.startswith("-")
+    limit = sys.get_int_max_str_digits()  # 0: no limit
+    return _TooLong if 0 < limit < digits else int(text)
+
+
+def _read_float(text: str):
+    value = float(text)
+    return value if math.isfinite(value) else _NotFinite
+
+
+# What a body needs to hold one: a NaN or Infinity literal, a three-digit exponent, or 309+ digits in a row.
+_MAYBE_UNREADABLE = re.compile(r"NaN|Infinity|[eE][+-]?\d{3}|\d{309}")
+
+
+def reject_unreadable_numbers() -> None:
+    """422 naming the fields for a JSON number nothing can use: an integer longer than Python
+    converts (4,300 digits by default: the decoder would raise, a 500 wherever it reads the body,
+    even on the public login), and NaN, Infinity or a float beyond 1.8e308, which Python's decoder
+    accepts but which are not JSON (PostgreSQL's jsonb stores none; an answer with one is no JSON)."""
+    if not request.is_json:
+        return
+    data = request.get_data(cache=True)
+    try:
+        text = data.decode(json.detect_encoding(data))
+    except (UnicodeDecodeError, LookupError):
+        return  # not text: whoever decodes it answers 400 malformed_json
+    if not _MAYBE_UNREADABLE.search(text):
+        return
+    try:
+        body = json.loads(text, parse_int=_read_int, parse_float=_read_float,
+                          parse_constant=lambda _name: _NotFinite)
+    except ValueError:
+        return  # malformed: 400 where it is read
+    errors = {}
+    for marker, message in ((_TooLong, _l("This number has too many digits.")),
+                            (_NotFinite, _l("Not a finite number."))):
+        errors.update({_printable(path): [str(message)]
+                       for path in _json_paths(body, lambda value, marker=marker: value is marker)})
+    if errors:
+        raise InvalidInput(next(iter(errors.values()))[0], errors)
+
+
+def reject_unstorable_text() -> None:
     """No text may hold a NUL character: PostgreSQL stores none (a string or JSON value with one is
-    an error there), and no form or diagram field, path or file name means one. 422 naming the
-    fields, on any database."""
+    an error there), and no form or diagram field, path or file name means one. Nor may JSON text
+    hold an unpaired UTF-16 surrogate escape, which no database stores. 422 naming the fields, on
+    any database."""
     def nul(text) -> bool:
         return isinstance(text, str) and "\x00" in text
 
@@ -218,16 +292,23 @@ def reject_nul_characters() -> None:
         # (a malformed multipart part may even come without a name: werkzeug gives None)
         fields += [str(key) for key, value in request.form.items(multi=True) if nul(key) or nul(value)]
         fields += [str(key) for key, upload in request.files.items(multi=True) if nul(key) or nul(upload.filename)]
-    # In JSON a NUL can only come escaped (a raw control character is malformed JSON), so a body
-    # with neither the escape nor a zero byte (as every UTF-16 or UTF-32 body has) holds none.
+    # In JSON a NUL or a surrogate can only come escaped (a raw control character is malformed JSON,
+    # a raw surrogate malformed UTF-8), so a body with neither escape nor a zero byte (as every
+    # UTF-16 or UTF-32 body has) holds none.
     data = request.get_data(cache=True) if request.is_json else b""
-    if b"\\u0000" in data or b"\x00" in data:
+    surrogates = []
+    if b"\\u0000" in data or b"\x00" in data or _SURROGATE_ESCAPE.search(data):
         body = request.get_json(silent=True)
         if body is not None:
-            fields += _nul_paths(body)
-    if fields:
+            fields += _json_paths(body, _has_nul)
+            surrogates = [_printable(path) for path in _json_paths(body, _has_lone_surrogate)]
+    if fields or surrogates:
         message = str(_l("Text may not contain NUL characters."))
-        raise InvalidInput(message, {field: [message] for field in fields})
+        errors = {_printable(field): [message] for field in fields}
+        if surrogates:
+            message = str(_l("Text may not contain unpaired UTF-16 surrogates (\\ud800-\\udfff)."))
+            errors.update({field: [message] for field in surrogates})
+        raise InvalidInput(message, errors)
 
 
 def register_error_handlers(app) -> None:

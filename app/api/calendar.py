@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, time
+
 from flask_login import current_user
 from flask_smorest import Blueprint
 from marshmallow import EXCLUDE, Schema, fields, validate
@@ -21,8 +23,11 @@ class DueQuerySchema(Schema):
     class Meta:
         unknown = EXCLUDE
 
-    start = fields.AwareDateTime(required=True, metadata={
-        "description": "the triggering event (e.g. acceptance), ISO 8601 with an offset; its day is not counted"})
+    start = fields.AwareDateTime(required=True, validate=validate.Range(
+        min=datetime.combine(calendar.FIRST_DAY, time.min, UTC),
+        max=datetime.combine(calendar.LAST_DAY, time.max, UTC)),
+        metadata={"description": "the triggering event (e.g. acceptance), ISO 8601 with an offset; its day is not "
+                                 "counted"})
     working_days = fields.Integer(required=True, strict=False,
                                   validate=validate.Range(min=0, max=calendar.MAX_WORKING_DAYS))
 

@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-from datetime import date
-
 from flask import g, has_request_context
 from flask_login import current_user
 from marshmallow import EXCLUDE, Schema, fields, validate
 
+from ..services import calendar
 from ..services.cases import history, open_tasks, withheld_keys, without_keys
 from ..services.deadlines import WARNINGS, case_paused, case_warning, task_warning
 from ..services.forms import visible_data
@@ -25,7 +24,7 @@ ID_RANGE = validate.Range(min=-MAX_ID - 1, max=MAX_ID)
 MAX_PAGE = 1_000_000
 # Dates a request may name: wide, but clear of years 1 and 9999, where local midnight in UTC (or
 # the day after the end of a period) is out of Python's range.
-DATES = validate.Range(min=date(1900, 1, 1), max=date(2999, 12, 31))
+DATES = validate.Range(min=calendar.FIRST_DAY, max=calendar.LAST_DAY)
 
 
 class ErrorSchema(Schema):

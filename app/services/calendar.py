@@ -45,6 +45,9 @@ log = logging.getLogger(__name__)
 
 DEFAULT_TIMEZONE = "Asia/Shanghai"
 END_OF_DAY = time(23, 59, 59, 999999)
+# The dates a request may name: wide, but clear of years 1 and 9999, where local midnight in UTC, the
+# day before or a period after it is out of Python's range.
+FIRST_DAY, LAST_DAY = date(1900, 1, 1), date(2999, 12, 31)
 # Fixed-date statutory holidays (全国年节及纪念日放假办法, revised 2024) used for unpublished years.
 FIXED_HOLIDAYS = frozenset({(1, 1), (5, 1), (5, 2), (10, 1), (10, 2), (10, 3)})
 # Years whose official schedule the installed library carries.
@@ -221,11 +224,16 @@ def working_days_between(start: date, end: date, overrides: Mapping[date, bool] 
 
 
 def parse_day(text: str, field: str = "day") -> date:
-    """A YYYY-MM-DD date, or 422."""
+    """A YYYY-MM-DD date between FIRST_DAY and LAST_DAY, or 422."""
     try:
-        return datetime.strptime(text, "%Y-%m-%d").date()
+        day = datetime.strptime(text, "%Y-%m-%d").date()
     except ValueError:
         raise InvalidInput(_("Enter a date as YYYY-MM-DD."), {field: [_("Enter a date as YYYY-MM-DD.")]}) from None
+    if not FIRST_DAY <= day <= LAST_DAY:
+        message = _("Enter a date between %(first)s and %(last)s.", first=FIRST_DAY.isoformat(),
+                    last=LAST_DAY.isoformat())
+        raise InvalidInput(message, {field: [message]})
+    return day
 
 
 def list_overrides(start: date | None = None, end: date | None = None) -> list[CalendarOverride]:

@@ -6,6 +6,9 @@ dropped and rebuilt). The app runs in-process (WSGI) on a fresh database migrate
 seeded with the demo organisation, with bpmn/ deployed, the service catalogue imported and a few
 newborn cases started, so generated ids sometimes hit real rows. Every generated request is sent twice: as the admin and
 as a window clerk, since most routes answer by role. FUZZ_EXAMPLES sets the examples per operation.
+Runs are derandomized (the same examples each time) unless FUZZ_SEED is set: then hypothesis draws
+from that seed instead, so a campaign can cover new ground run by run and still replay any of them
+(``FUZZ_SEED=7 FUZZ_EXAMPLES=200 make fuzz``).
 
 The app is built when the module is imported because schemathesis makes one test per operation
 from a schema it has at collection time (its ``from_fixture`` loader does not work with pytest 9.2).
@@ -35,6 +38,8 @@ USERS = ("admin", "window1")
 CHECKS = [not_a_server_error, status_code_conformance, content_type_conformance, response_schema_conformance]
 # Bounded so that `make fuzz` takes a few minutes on two cores; derandomized so runs repeat.
 EXAMPLES = int(os.environ.get("FUZZ_EXAMPLES", "50"))
+# Unset: derandomized. Set: random examples from this seed (repeatable with the same seed).
+SEED = os.environ.get("FUZZ_SEED")
 
 # Made by the `tokens` fixture and removed after the run (collecting the tests creates nothing).
 WORKDIR = Path(tempfile.gettempdir()) / f"changzhi-fuzz-{os.getpid()}"
@@ -53,6 +58,8 @@ def _create_app():
 
 APP = _create_app()
 schema = schemathesis.openapi.from_wsgi("/api/v1/openapi.json", APP)
+if SEED:  # schemathesis mixes it with each operation's label, so operations draw different inputs
+    schema.config.seed = int(SEED)
 
 
 def _newborn_support():
@@ -112,7 +119,7 @@ def tokens() -> dict[str, str]:
 
 
 @schema.parametrize()
-@settings(max_examples=EXAMPLES, deadline=None, derandomize=True, database=None,
+@settings(max_examples=EXAMPLES, deadline=None, derandomize=SEED is None, database=None,
           suppress_health_check=list(HealthCheck))
 def test_no_server_errors(case, tokens):
     # DELETE /auth/token revokes the token it is sent with: give it a fresh one each time.

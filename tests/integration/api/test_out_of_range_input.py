@@ -141,3 +141,25 @@ def test_text_with_a_nul_character_is_invalid_everywhere(api, client):
     # an escaped backslash before "u0000" is text, not a NUL
     r = api.post("/api/v1/reviews", "admin", json={"receipt_no": "CZ\\u0000", "level": 1, "phone": "138"})
     assert r.status_code != 422 or "receipt_no" not in (r.get_json().get("errors") or {}), r.get_json()
+
+
+@pytest.mark.parametrize("start", ["9999-12-31T23:00:00%2B00:00", "9999-12-20T00:00:00%2B00:00",
+                                   "0001-01-01T00:00:00%2B05:00", "1899-12-31T00:00:00%2B08:00"])
+def test_a_due_date_start_at_the_end_of_the_calendar_is_invalid(api, start):
+    """Found by the fuzz campaign's probes: counting working days from there ran past Python's
+    calendar (or its local day before year 1), a 500."""
+    assert_invalid(api.get(f"/api/v1/calendar/due?start={start}&working_days=1", "window1"), "start")
+
+
+def test_a_due_date_start_inside_the_range_is_counted(api):
+    r = api.get("/api/v1/calendar/due?start=2999-12-01T00:00:00%2B08:00&working_days=3", "window1")
+    assert r.status_code == 200, r.get_json()
+
+
+@pytest.mark.parametrize("day", ["0001-01-01", "9999-12-31", "1899-12-31"])
+def test_a_calendar_override_at_the_end_of_the_calendar_is_invalid(api, day):
+    """Setting 0001-01-01 was a 500 (the recomputation looks at the day before it)."""
+    headers = api.headers("admin")
+    r = api.client.put(f"/api/v1/calendar/overrides/{day}", json={"is_working_day": True}, headers=headers)
+    assert_invalid(r, "day")
+    assert_invalid(api.client.delete(f"/api/v1/calendar/overrides/{day}", headers=headers), "day")
