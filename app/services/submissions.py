@@ -43,9 +43,11 @@ def check_key(key: str | None, field: str = "submission_key") -> str | None:
     return key
 
 
-def fingerprint(process_key: str, applicant: dict) -> str:
-    """What identifies an application: its bundle and its applicant (name, ID number, phone)."""
-    parts = {"process_key": process_key, "applicant": {k: (applicant or {}).get(k) for k in _APPLICANT}}
+def fingerprint(process_key: str, applicant: dict, detail: str | None = None) -> str:
+    """What identifies an application: its bundle and its applicant (name, ID number, phone), and
+    ``detail`` where the applicant alone does not (a 12345 caller's request text)."""
+    parts = {"process_key": process_key, "applicant": {k: (applicant or {}).get(k) for k in _APPLICANT},
+             "detail": detail}
     return hashlib.sha256(json.dumps(parts, sort_keys=True, ensure_ascii=False, default=str).encode()).hexdigest()
 
 
@@ -64,9 +66,11 @@ def start_once(user: User, key: str | None, print_: str, start, *args, **kwargs)
     if earlier is not None:
         case, earlier_print = earlier
         if earlier_print != print_:
-            raise Conflict(_("This form was already sent for another application (receipt %(receipt)s). "
-                             "Open a new form to start this one.", receipt=case.receipt_no),
-                           error="submission_key_reused")
+            refused = Conflict(_("This form was already sent for another application (receipt %(receipt)s). "
+                                 "Open a new form to start this one.", receipt=case.receipt_no),
+                               error="submission_key_reused")
+            refused.case = case  # for a caller that words it in its own terms
+            raise refused
         return case, False
     case = start(user, *args, **kwargs)
     db.session.add(CaseSubmission(user_id=user.id, key=key, fingerprint=print_, case_id=case.id,

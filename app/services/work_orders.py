@@ -29,7 +29,7 @@ from ..extensions import db
 from ..models import Case, HumanTask, KnowledgeArticle, User, WorkOrder, WorkOrderExtension
 from ..models.hotline import REQUEST_TYPES, URGENCIES
 from ..models.types import utcnow
-from . import audit, calendar
+from . import audit, calendar, submissions
 from .locks import write_lock
 from .privacy import mask_in_text, mask_phone
 
@@ -198,6 +198,30 @@ def intake(user: User, payload: dict) -> tuple[WorkOrder, bool]:
         raise _Duplicate() from None
     refresh(case, order)
     return order, True
+
+
+def register_once(user: User, key: str | None, payload: dict) -> tuple[WorkOrder, bool]:
+    """:func:`intake` for an agent's form that carries a key of its own (``submissions``): the
+    same form sent twice (a double click on 登记) registers one order and returns it again."""
+    caller = payload.get("caller") if isinstance(payload.get("caller"), dict) else {}
+    print_ = submissions.fingerprint(PROCESS_KEY, {"name": caller.get("name"), "phone": caller.get("phone")},
+                                     str(payload.get("content")))
+    try:
+        case, created = submissions.start_once(user, key, print_, _intake_case, payload)
+    except Conflict as exc:
+        if getattr(exc, "case", None) is None:
+            raise
+        raise Conflict(_("This form was already sent for another call (work order %(no)s). Open a new form "
+                         "to register this one.", no=_order_of(exc.case).order_no), error=exc.error) from None
+    return _order_of(case), created
+
+
+def _order_of(case: Case) -> WorkOrder:
+    return db.session.scalar(select(WorkOrder).where(WorkOrder.case_id == case.id))
+
+
+def _intake_case(user: User, payload: dict) -> Case:
+    return intake(user, payload)[0].case
 
 
 class _Duplicate(Exception):

@@ -8,9 +8,9 @@ from flask_babel import gettext as _
 from flask_login import current_user, login_required
 
 from .. import transaction
-from ..errors import InvalidInput
+from ..errors import Conflict, InvalidInput
 from ..models.hotline import ORDER_STATES, REQUEST_TYPES
-from ..services import queries, work_orders
+from ..services import queries, submissions, work_orders
 from . import params
 
 bp = Blueprint("web_hotline", __name__)
@@ -46,7 +46,9 @@ def field_labels() -> dict[str, str]:
             "content": _("Request content")}
 
 
-def _page(form=None, errors=None, status: int = 200):
+def _page(form=None, errors=None, status: int = 200, *, submission_key: str | None = None):
+    """The centre's page: registration form (with a key of its own: sent twice, it registers one
+    order; a refused form keeps it), order list and knowledge base."""
     user = _user()
     state = request.args.get("status") or None
     if state not in ORDER_STATES:
@@ -60,6 +62,7 @@ def _page(form=None, errors=None, status: int = 200):
         "web/hotline.html", orders=orders, total=total, state=state, q=q or "", kb_query=kb_query,
         pages=queries.Page(orders, total, page, PER_PAGE),
         articles=articles, form=form or {}, errors=errors or {}, field_labels=field_labels(),
+        submission_key=submission_key or submissions.new_key(),
         request_types=REQUEST_TYPES,
         labels=status_labels(), may_register=work_orders.may_register(user),
         caller=lambda o: work_orders.caller_view(user, o), overdue=work_orders.overdue), status
@@ -84,13 +87,22 @@ def register():
         "caller": {"name": form.get("caller_name", "").strip(), "phone": form.get("caller_phone", "").strip(),
                    "confidential": form.get("confidential") == "true"},
     }
+    key = None
     try:
-        order, _created = transaction.run(work_orders.intake_once, _user(), payload)
+        key = submissions.check_key(form.get("submission_key"))
+        order, created = transaction.run(work_orders.register_once, _user(), key, payload)
     except InvalidInput as exc:
         errors = exc.errors if isinstance(exc.errors, dict) else {}
         flash(exc.message, "error")
-        return _page(form, errors, 422)
-    flash(_("Work order %(no)s registered.", no=order.order_no), "success")
+        return _page(form, errors, 422, submission_key=key)
+    except Conflict as exc:  # the form's key registered another call: a fresh form, input kept
+        flash(exc.message, "error")
+        return _page(form, {}, 409)
+    if created:
+        flash(_("Work order %(no)s registered.", no=order.order_no), "success")
+    else:
+        flash(_("This call was already registered as work order %(no)s; it was not registered again.",
+                no=order.order_no), "info")
     return redirect(url_for("web_hotline.order", order_id=order.id))
 
 

@@ -170,3 +170,33 @@ def test_the_dispatch_form_offers_no_group_of_the_centre_as_handling_unit(hotlin
     offered = set(re.findall(r'<option value="([a-z_]+)"', select))
     assert {"urban_management", "market_regulation", "window"} <= offered, offered
     assert not offered & {"hotline", "dispatch", "callback", "leaders"}, offered
+
+
+def _form_key(html_text: str) -> str:
+    return re.search(r'name="submission_key" value="([0-9a-f]{32})"', html_text).group(1)
+
+
+def test_a_registration_sent_twice_registers_one_order(hotline, login):
+    """A double click on 登记: the same form sent again returns the order it registered; the same
+    form reused for another call (the back button) is refused with the input kept and a new key."""
+    agent = login("hotline1")
+    key = _form_key(agent.html("/hotline"))
+    first = agent.post("/hotline/orders", {**FORM, "submission_key": key})
+    again = agent.post("/hotline/orders", {**FORM, "submission_key": key})
+    assert first.status_code == again.status_code == 302
+    assert again.headers["Location"] == first.headers["Location"]
+    orders = hotline.get("/api/v1/work-orders", "supervisor").get_json()
+    assert orders["total"] == 1
+    assert "was already registered as work order " + orders["items"][0]["order_no"] in agent.html(
+        again.headers["Location"])
+    reused = agent.post("/hotline/orders", {**FORM, "content": "路灯不亮", "submission_key": key})
+    page = reused.get_data(as_text=True)
+    assert reused.status_code == 409
+    assert f"This form was already sent for another call (work order {orders['items'][0]['order_no']})" in page
+    assert "路灯不亮" in page and _form_key(page) != key
+    assert hotline.get("/api/v1/work-orders", "supervisor").get_json()["total"] == 1
+    refused = agent.post("/hotline/orders", {**FORM, "caller_phone": "abc", "submission_key": _form_key(page)})
+    assert refused.status_code == 422 and _form_key(refused.get_data(as_text=True)) == _form_key(page)
+    assert agent.post("/hotline/orders", {**FORM, "content": "路灯不亮",
+                                          "submission_key": _form_key(page)}).status_code == 302
+    assert hotline.get("/api/v1/work-orders", "supervisor").get_json()["total"] == 2
